@@ -1,0 +1,42 @@
+# ProgImage: `make serve` runs the service locally, `make test` runs every test.
+# Both create what they need on a fresh machine (Python 3.13 virtual environments).
+
+PORT ?= 3000
+PYTHON ?= $(shell command -v python3.13 >/dev/null 2>&1 && echo python3.13 || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint format check-python clean
+
+serve: $(STAMP)
+	$(BIN)/python -m localserver --port $(PORT)
+
+test: $(STAMP) sam-venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n 2
+	$(MAKE) --no-print-directory sam-validate sam-build
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check-python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 13) else \
+		f"Python 3.13 is needed (the Lambda runtime); {sys.executable} is {v[0]}.{v[1]}")'
+
+$(STAMP): requirements-dev.txt functions/requirements.txt layers/pillow/requirements.txt | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .ruff_cache
+
+include sam.mk
