@@ -1,0 +1,554 @@
+"""Static checks of the SAM template: it translates, lints clean, and says what we mean.
+
+The template is translated offline with the SAM translator (the same library `sam validate`
+and CloudFormation's transform use), then the translated CloudFormation is linted with
+cfn-lint and inspected. No AWS credentials or network are needed.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import graphlib
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint
+from cfnlint.config import ManualArgs
+from cfnlint.decode import cfn_yaml
+from samtranslator.translator.transform import transform
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SAMCONFIG = ROOT / "samconfig.toml"
+
+FUNCTIONS = ("UploadFunction", "GetFunction", "TransformFunction")
+
+# (method, path) -> (function logical id, handler). The local server dispatches on the same data.
+EXPECTED_ROUTES = {
+    ("POST", "/images"): ("UploadFunction", "upload.app.handler"),
+    ("GET", "/images"): ("GetFunction", "get.app.handler"),
+    ("GET", "/images/{id}"): ("GetFunction", "get.app.handler"),
+    ("GET", "/images/{id}/info"): ("GetFunction", "get.app.handler"),
+    ("DELETE", "/images/{id}"): ("GetFunction", "get.app.handler"),
+    ("GET", "/images/{id}/{pipeline+}"): ("TransformFunction", "transform.app.handler"),
+    ("POST", "/transform"): ("TransformFunction", "transform.app.handler"),
+}
+
+# Every permission each function gets, as (action, resource) with resources written as
+# "bucket", "bucket:<prefix>/*", "table" or "table/index/<name>". Anything more is a failure.
+_OBJ = ("originals", "variants", "work")
+EXPECTED_PERMISSIONS = {
+    "UploadFunction": {
+        *{
+            (a, f"bucket:{p}/*")
+            for a in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+            for p in ("originals", "work")
+        },
+        *{
+            (a, "table")
+            for a in (
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            )
+        },
+    },
+    "GetFunction": {
+        *{
+            (a, f"bucket:{p}/*")
+            for a in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+            for p in _OBJ
+        },
+        ("s3:ListBucket", "bucket"),
+        *{
+            (a, r)
+            for a in (
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            )
+            for r in ("table", "table/index/by-created")
+        },
+    },
+    "TransformFunction": {
+        *{("s3:GetObject", f"bucket:{p}/*") for p in _OBJ},
+        *{("s3:PutObject", f"bucket:{p}/*") for p in _OBJ},
+        ("s3:DeleteObject", "bucket:originals/*"),
+        ("s3:ListBucket", "bucket"),
+        ("dynamodb:GetItem", "table"),
+        ("dynamodb:PutItem", "table"),
+    },
+}
+
+BASIC_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+FAKE_ARTIFACT_BUCKET = "progimage-test-artifacts"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _NoManagedPolicies:
+    """Policy loader for offline translation: the template must not name managed policies
+    that need an IAM lookup (the translator only calls this if one is used)."""
+
+    def load(self) -> dict[str, str]:
+        raise AssertionError(
+            "template refers to a managed policy by name; use an ARN or a statement"
+        )
+
+
+def _load_sam() -> dict[str, Any]:
+    # cfn-lint's loader understands the short intrinsic tags (!Ref, !Sub, !GetAtt...);
+    # the JSON round trip turns its node types into plain dicts, lists and strings.
+    return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+
+
+def _s3_uri(local: str) -> str:
+    return f"s3://{FAKE_ARTIFACT_BUCKET}/{local.strip('/').replace('/', '-')}.zip"
+
+
+def _translate(sam: dict[str, Any]) -> dict[str, Any]:
+    """Translate a SAM template offline, standing in S3 URIs for local code paths
+    (what `sam package` does), as the translator only accepts S3 locations."""
+    sam = copy.deepcopy(sam)
+    glob = sam.get("Globals", {}).get("Function", {})
+    if isinstance(glob.get("CodeUri"), str):
+        glob["CodeUri"] = _s3_uri(glob["CodeUri"])
+    for res in sam["Resources"].values():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
+            props["CodeUri"] = _s3_uri(props["CodeUri"])
+        if res["Type"] == "AWS::Serverless::LayerVersion" and isinstance(
+            props.get("ContentUri"), str
+        ):
+            props["ContentUri"] = _s3_uri(props["ContentUri"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+        return transform(sam, {}, _NoManagedPolicies())
+
+
+def _lint(template: dict[str, Any] | str) -> list[Any]:
+    text = template if isinstance(template, str) else json.dumps(template, indent=1)
+    return lint(text, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+
+
+def _fmt(matches: list[Any]) -> str:
+    return "\n".join(f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches)
+
+
+def _sub_refs(text: str, local_vars: set[str]) -> set[str]:
+    names = set()
+    for expr in re.findall(r"\$\{([^}]+)\}", text):
+        if expr.startswith("!"):  # ${!Literal}
+            continue
+        name = expr.split(".", 1)[0].strip()
+        if name not in local_vars and not name.startswith("AWS::"):
+            names.add(name)
+    return names
+
+
+def _references(node: Any) -> set[str]:
+    """Logical names referenced by Ref, Fn::GetAtt and Fn::Sub anywhere under node."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    elif isinstance(node, dict):
+        if len(node) == 1:
+            ((key, value),) = node.items()
+            if key == "Ref" and isinstance(value, str):
+                return {value}
+            if key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".", 1)[0]
+                return {target} if isinstance(target, str) else _references(target)
+            if key == "Fn::Sub":
+                if isinstance(value, str):
+                    return _sub_refs(value, set())
+                text, variables = value[0], value[1] if len(value) > 1 else {}
+                return _sub_refs(text, set(variables)) | _references(variables)
+        for value in node.values():
+            found |= _references(value)
+    return found
+
+
+def _dependency_graph(cfn: dict[str, Any]) -> dict[str, set[str]]:
+    resources = cfn["Resources"]
+    graph: dict[str, set[str]] = {}
+    for name, res in resources.items():
+        deps = _references({k: v for k, v in res.items() if k not in ("Type", "DependsOn")})
+        depends_on = res.get("DependsOn", [])
+        deps |= {depends_on} if isinstance(depends_on, str) else set(depends_on)
+        graph[name] = {d for d in deps if d in resources}
+    return graph
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        return list(err.args[1])
+    return None
+
+
+def _resources_of(cfn: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in cfn["Resources"].items() if v["Type"] == type_}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _normalize_resource(resource: Any) -> str:
+    """Map a policy Resource to "bucket", "bucket:<suffix>", "table" or "table/<suffix>";
+    anything not rooted at the images bucket or table fails."""
+    if resource == {"Fn::GetAtt": ["ImagesBucket", "Arn"]}:
+        return "bucket"
+    if resource == {"Fn::GetAtt": ["ImagesTable", "Arn"]}:
+        return "table"
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        text = resource["Fn::Sub"]
+        m = re.fullmatch(r"\$\{ImagesBucket\.Arn\}/([a-z]+/\*)", text)
+        if m:
+            return f"bucket:{m.group(1)}"
+        m = re.fullmatch(r"\$\{ImagesTable\.Arn\}/(index/[A-Za-z0-9_.-]+)", text)
+        if m:
+            return f"table/{m.group(1)}"
+    raise AssertionError(f"policy resource not scoped to the images bucket/table: {resource!r}")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return _load_sam()
+
+
+@pytest.fixture(scope="module")
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    return _translate(sam)
+
+
+# --------------------------------------------------------------------------- translation + lint
+
+
+def test_template_is_sam_and_translates(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    assert sam["Transform"] == "AWS::Serverless-2016-10-31"
+    assert "Transform" not in cfn
+    assert not [k for k, v in cfn["Resources"].items() if v["Type"].startswith("AWS::Serverless::")]
+    assert set(_resources_of(cfn, "AWS::Lambda::Function")) == set(FUNCTIONS)
+
+
+def test_translated_template_lints_clean(cfn: dict[str, Any]) -> None:
+    problems = [m for m in _lint(cfn) if m.rule.id[0] in "EW"]
+    assert not problems, _fmt(problems)
+
+
+def test_sam_template_lints_clean() -> None:
+    problems = [m for m in _lint(TEMPLATE.read_text()) if m.rule.id[0] in "EW"]
+    assert not problems, _fmt(problems)
+
+
+def test_no_circular_dependencies(cfn: dict[str, Any]) -> None:
+    graph = _dependency_graph(cfn)
+    assert _find_cycle(graph) is None
+    # the graph is real: functions depend on their roles, the bucket and the table
+    assert {"UploadFunctionRole", "ImagesBucket", "ImagesTable"} <= graph["UploadFunction"]
+    assert "ImagesBucket" in graph["UploadFunctionRole"]
+    assert not [m for m in _lint(cfn) if m.rule.id == "E3004"]
+
+
+def test_cycle_detection_catches_a_cycle(cfn: dict[str, Any]) -> None:
+    # Guard the guard: a bucket that depends on a function that depends on the bucket.
+    broken = copy.deepcopy(cfn)
+    broken["Resources"]["ImagesBucket"]["DependsOn"] = ["UploadFunction"]
+    cycle = _find_cycle(_dependency_graph(broken))
+    assert cycle is not None and "ImagesBucket" in cycle and "UploadFunction" in cycle
+    assert [m for m in _lint(broken) if m.rule.id == "E3004"]
+
+
+def test_lint_reports_errors_on_a_bad_template(cfn: dict[str, Any]) -> None:
+    broken = copy.deepcopy(cfn)
+    broken["Resources"]["UploadFunction"]["Properties"]["Runtime"] = "python2.6"
+    assert [m for m in _lint(broken) if m.rule.id[0] == "E"]
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def test_bucket_is_private_and_encrypted(cfn: dict[str, Any]) -> None:
+    props = cfn["Resources"]["ImagesBucket"]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert rule["BucketKeyEnabled"] is True
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert "AccessControl" not in props and "WebsiteConfiguration" not in props
+
+
+def test_bucket_policy_denies_plain_http(cfn: dict[str, Any]) -> None:
+    policies = _resources_of(cfn, "AWS::S3::BucketPolicy")
+    (policy,) = policies.values()
+    assert policy["Properties"]["Bucket"] == {"Ref": "ImagesBucket"}
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    deny = [
+        s
+        for s in statements
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+    ]
+    assert deny, statements
+    resources = _as_list(deny[0]["Resource"])
+    assert {"Fn::GetAtt": ["ImagesBucket", "Arn"]} in resources
+    assert {"Fn::Sub": "${ImagesBucket.Arn}/*"} in resources
+    assert not [s for s in statements if s["Effect"] == "Allow"]
+
+
+def _rule_prefix(rule: dict[str, Any]) -> str:
+    if "Prefix" in rule:
+        return rule["Prefix"]
+    return rule.get("Filter", {}).get("Prefix", "")
+
+
+def test_bucket_lifecycle_rules(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    rules = cfn["Resources"]["ImagesBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(r["Status"] == "Enabled" for r in rules)
+    by_prefix = {_rule_prefix(r): r for r in rules if "ExpirationInDays" in r}
+    assert by_prefix["variants/"]["ExpirationInDays"] == {"Ref": "VariantExpirationDays"}
+    assert sam["Parameters"]["VariantExpirationDays"]["Default"] == 30
+    assert by_prefix["uploads/"]["ExpirationInDays"] == 2
+    # nothing else expires: originals and working copies are kept
+    assert set(by_prefix) == {"variants/", "uploads/"}
+    abort = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
+    assert len(abort) == 1 and _rule_prefix(abort[0]) == ""
+    assert abort[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_table_on_demand_with_pitr_sse_gsi_and_ttl(cfn: dict[str, Any]) -> None:
+    props = cfn["Resources"]["ImagesTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in props
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert types == {"pk": "S", "sk": "S", "list_pk": "S", "list_sk": "S"}
+    (gsi,) = props["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "by-created"
+    assert gsi["KeySchema"] == [
+        {"AttributeName": "list_pk", "KeyType": "HASH"},
+        {"AttributeName": "list_sk", "KeyType": "RANGE"},
+    ]
+    assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at_ttl", "Enabled": True}
+
+
+def test_data_survives_stack_deletion(cfn: dict[str, Any]) -> None:
+    for name in ("ImagesBucket", "ImagesTable"):
+        assert cfn["Resources"][name]["DeletionPolicy"] == "Retain"
+        assert cfn["Resources"][name]["UpdateReplacePolicy"] == "Retain"
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def test_functions_share_runtime_artifact_and_layer(
+    sam: dict[str, Any], cfn: dict[str, Any]
+) -> None:
+    code_uri = sam["Globals"]["Function"]["CodeUri"]
+    assert code_uri.rstrip("/") == "functions"
+    assert (ROOT / code_uri / "requirements.txt").is_file()
+    layers = _resources_of(cfn, "AWS::Lambda::LayerVersion")
+    (layer_id,) = layers
+    assert (
+        layers[layer_id]["Properties"]["Content"]["S3Key"]
+        == _s3_uri("layers/pillow/").rsplit("/", 1)[1]
+    )
+    codes = set()
+    for name in FUNCTIONS:
+        assert "CodeUri" not in sam["Resources"][name]["Properties"], (
+            f"{name} overrides the shared CodeUri"
+        )
+        props = cfn["Resources"][name]["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["x86_64"]
+        assert props["Layers"] == [{"Ref": layer_id}]
+        assert props["Timeout"] == 29
+        assert props["MemorySize"] == 1024
+        assert "TracingConfig" not in props
+        env = props["Environment"]["Variables"]
+        assert env["PROGIMAGE_BUCKET"] == {"Ref": "ImagesBucket"}
+        assert env["PROGIMAGE_TABLE"] == {"Ref": "ImagesTable"}
+        assert env["POWERTOOLS_SERVICE_NAME"] == "progimage"
+        assert env["LOG_LEVEL"] == "INFO"
+        codes.add(json.dumps(props["Code"], sort_keys=True))
+    assert codes == {
+        json.dumps({"S3Bucket": FAKE_ARTIFACT_BUCKET, "S3Key": "functions.zip"}, sort_keys=True)
+    }
+
+
+def test_pillow_layer(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    layer = sam["Resources"]["PillowLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/pillow"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "x86_64"}
+    requirements = (ROOT / "layers/pillow/requirements.txt").read_text().lower()
+    assert re.search(r"^pillow\b", requirements, re.M)
+
+
+def _sam_routes(sam: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
+    routes = {}
+    for name, res in sam["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in res["Properties"].get("Events", {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            key = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+            assert key not in routes, f"duplicate route {key}"
+            routes[key] = (name, res["Properties"]["Handler"])
+            assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
+            assert event["Properties"]["PayloadFormatVersion"] == "2.0"
+    return routes
+
+
+def test_routes_map_to_expected_handlers(sam: dict[str, Any]) -> None:
+    assert _sam_routes(sam) == EXPECTED_ROUTES
+
+
+def test_translated_api_integrates_each_route_with_its_function(cfn: dict[str, Any]) -> None:
+    (api,) = _resources_of(cfn, "AWS::ApiGatewayV2::Api").values()
+    paths = api["Properties"]["Body"]["paths"]
+    seen = {}
+    for path, methods in paths.items():
+        for method, op in methods.items():
+            integration = op["x-amazon-apigateway-integration"]
+            assert integration["type"] == "aws_proxy"
+            assert integration["payloadFormatVersion"] == "2.0"
+            (function,) = _references(integration["uri"]) & set(FUNCTIONS)
+            seen[(method.upper(), path)] = function
+    assert seen == {route: fn for route, (fn, _) in EXPECTED_ROUTES.items()}
+    permissions = _resources_of(cfn, "AWS::Lambda::Permission").values()
+    invokable = {
+        p["Properties"]["FunctionName"]["Ref"]
+        for p in permissions
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    }
+    assert invokable == set(FUNCTIONS)
+    assert len(list(permissions)) == len(EXPECTED_ROUTES)
+
+
+def test_handler_modules_exist(sam: dict[str, Any]) -> None:
+    code_dir = ROOT / sam["Globals"]["Function"]["CodeUri"]
+    for handler in {h for _, h in EXPECTED_ROUTES.values()}:
+        module, attr = handler.rsplit(".", 1)
+        path = code_dir / (module.replace(".", "/") + ".py")
+        assert path.is_file(), f"{handler}: {path.relative_to(ROOT)} is missing"
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+        names |= {
+            t.id
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
+        names |= {
+            a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names
+        }
+        assert attr in names, f"{handler}: no top-level {attr!r} in {path.relative_to(ROOT)}"
+
+
+def test_default_stage_throttling(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    (stage,) = _resources_of(cfn, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["StageName"] == "$default"
+    assert stage["Properties"]["AutoDeploy"] is True
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+    }
+    for name in ("ApiThrottlingBurstLimit", "ApiThrottlingRateLimit"):
+        assert sam["Parameters"][name]["Default"] > 0
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_policies_are_least_privilege(cfn: dict[str, Any], function: str) -> None:
+    role_ref = cfn["Resources"][function]["Properties"]["Role"]
+    assert role_ref == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
+    role = cfn["Resources"][f"{function}Role"]["Properties"]
+    assert role["ManagedPolicyArns"] == [BASIC_EXECUTION_ROLE]
+    granted = set()
+    for policy in role["Policies"]:
+        for statement in _as_list(policy["PolicyDocument"]["Statement"]):
+            assert statement["Effect"] == "Allow"
+            assert "NotAction" not in statement and "NotResource" not in statement
+            actions = _as_list(statement["Action"])
+            for action in actions:
+                assert isinstance(action, str) and "*" not in action, action
+                assert action.split(":", 1)[0] in ("s3", "dynamodb"), action
+            for resource in _as_list(statement["Resource"]):
+                assert resource != "*"
+                where = _normalize_resource(resource)
+                for action in actions:
+                    on_bucket = where == "bucket"
+                    if action.startswith("s3:"):
+                        assert where.startswith("bucket"), (action, where)
+                        # bucket-level actions on the bucket ARN, object actions on object ARNs
+                        assert on_bucket == (action == "s3:ListBucket"), (action, where)
+                    else:
+                        assert where.startswith("table"), (action, where)
+                    granted.add((action, where))
+    assert granted == EXPECTED_PERMISSIONS[function]
+
+
+# ------------------------------------------------------------ outputs, parameters, config
+
+
+def test_outputs(cfn: dict[str, Any]) -> None:
+    outputs = cfn["Outputs"]
+    assert outputs["ApiUrl"]["Value"] == {
+        "Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+    }
+    assert outputs["BucketName"]["Value"] == {"Ref": "ImagesBucket"}
+    assert outputs["TableName"]["Value"] == {"Ref": "ImagesTable"}
+
+
+def test_every_parameter_has_a_default(sam: dict[str, Any]) -> None:
+    missing = [name for name, p in sam.get("Parameters", {}).items() if "Default" not in p]
+    assert not missing
+
+
+def test_samconfig() -> None:
+    config = tomllib.loads(SAMCONFIG.read_text())
+    assert config["version"] == 0.1
+    default = config["default"]
+    assert default["build"]["parameters"] == {"cached": True, "parallel": True}
+    deploy = default["deploy"]["parameters"]
+    assert deploy["stack_name"] == "progimage"
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["resolve_s3"] is True
+    assert deploy["confirm_changeset"] is True
+    assert default["validate"]["parameters"]["lint"] is True
+    for command in ("local_invoke", "local_start_api", "local_start_lambda"):
+        assert default[command]["parameters"]["skip_pull_image"] is True
