@@ -1,0 +1,139 @@
+"""Open images safely: allowlisted plugin only, limits checked from the header, errors typed.
+
+Nothing here decodes pixels before the byte size, the dimensions and the frame count have been
+checked against the limits.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ..errors import InvalidImage, TooLarge
+from .formats import Format, sniff
+from .gif import gif_layout
+from .limits import Limits
+
+_ORIENTATION_TAG = 0x0112
+# Orientations 5 to 8 turn the picture a quarter: its displayed width is the stored height.
+_SWAPS_SIDES = {5, 6, 7, 8}
+# How each EXIF orientation is undone (the same table as Pillow's ImageOps.exif_transpose).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the record says about an image: its dimensions are as displayed (EXIF applied)."""
+
+    format: Format
+    width: int
+    height: int
+    frames: int
+    orientation: int
+
+
+@dataclass
+class Opened:
+    """An image opened (header read, not decoded) and checked against the limits."""
+
+    image: Image.Image
+    format: Format
+    frames: int
+    orientation: int
+
+
+def open_image(data: bytes, limits: Limits) -> Opened:
+    """Sniff, check size and header limits, and open with the one matching plugin only."""
+    limits.check_bytes(len(data))
+    fmt = sniff(data)
+    if fmt.name == "gif":
+        layout = gif_layout(data, stop_after=limits.max_frames)
+        limits.check_dimensions(layout.width, layout.height)
+        limits.check_frames(layout.frames)
+    with _decoding(fmt):
+        image = Image.open(io.BytesIO(data), formats=[fmt.pillow])
+        limits.check_dimensions(*image.size)
+        frames = getattr(image, "n_frames", 1)
+    limits.check_frames(frames)
+    return Opened(image=image, format=fmt, frames=frames, orientation=_orientation(image))
+
+
+def inspect(data: bytes, limits: Limits) -> ImageInfo:
+    """Validate an upload: open it, decode its first frame (cheaply), and describe it.
+
+    The first frame is decoded so that a truncated or corrupt file is refused at upload rather
+    than stored; JPEGs decode at 1/8 scale, which still reads every entropy-coded byte.
+    """
+    opened = open_image(data, limits)
+    image = opened.image
+    width, height = image.size  # before draft() reduces it
+    with _decoding(opened.format):
+        if opened.format.name == "jpeg":
+            image.draft(image.mode, (width // 8 or 1, height // 8 or 1))
+        image.load()
+    if opened.orientation in _SWAPS_SIDES:
+        width, height = height, width
+    return ImageInfo(opened.format, width, height, opened.frames, opened.orientation)
+
+
+def frames(
+    opened: Opened, draft: tuple[int, int] | None = None
+) -> Iterator[tuple[Image.Image, int]]:
+    """Each frame, decoded, upright, with its duration in milliseconds.
+
+    ``draft`` is the smallest upright size the caller needs: a JPEG then decodes at the largest
+    reduction (1/2, 1/4, 1/8) that still covers it, which is far faster than a full decode.
+    """
+    with _decoding(opened.format):
+        if draft is not None and opened.format.name == "jpeg":
+            width, height = draft
+            if opened.orientation in _SWAPS_SIDES:
+                width, height = height, width
+            opened.image.draft(opened.image.mode, (width, height))
+        for index in range(opened.frames):
+            if index:
+                opened.image.seek(index)
+            opened.image.load()
+            frame = opened.image.copy() if opened.frames > 1 else opened.image
+            duration = int(opened.image.info.get("duration", 0) or 0)
+            yield _upright(frame, opened.orientation), duration
+
+
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE.get(orientation)
+    return image.transpose(method) if method is not None else image
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # corrupt EXIF: the pixels are still an image, shown as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+@contextmanager
+def _decoding(fmt: Format) -> Iterator[None]:
+    """Turn whatever a decoder raises on hostile bytes into the client's error, not a 500."""
+    try:
+        yield
+    except (TooLarge, InvalidImage):
+        raise
+    except Image.DecompressionBombError as error:
+        raise TooLarge(f"image is too large to decode: {error}", param="pixels") from error
+    except MemoryError as error:
+        raise TooLarge("image needs more memory to decode than allowed", param="pixels") from error
+    except Exception as error:  # any decoder failure on these bytes is the input's fault
+        raise InvalidImage(f"the data is not a valid {fmt.name.upper()} image: {error}") from error

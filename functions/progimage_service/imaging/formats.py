@@ -1,0 +1,86 @@
+"""The allowlist of image formats: how each is recognised, named, served and saved.
+
+Formats are sniffed from the bytes themselves, never from a header or file name, and only a format
+in this table is ever handed to a decoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import BadRequest, UnsupportedMedia
+
+
+@dataclass(frozen=True)
+class Format:
+    """One allowlisted format."""
+
+    name: str  # our name, as in the image record: "jpeg", "png", ...
+    pillow: str  # Pillow's plugin name, the only plugin allowed to open it
+    content_type: str
+    extension: str  # the canonical file extension
+    alpha: bool  # can hold transparency
+    animated: bool  # can hold several timed frames
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("jpeg", "JPEG", "image/jpeg", "jpg", alpha=False, animated=False),
+        Format("png", "PNG", "image/png", "png", alpha=True, animated=True),
+        Format("webp", "WEBP", "image/webp", "webp", alpha=True, animated=True),
+        Format("gif", "GIF", "image/gif", "gif", alpha=True, animated=True),
+        Format("avif", "AVIF", "image/avif", "avif", alpha=True, animated=True),
+        Format("tiff", "TIFF", "image/tiff", "tiff", alpha=True, animated=False),
+        Format("bmp", "BMP", "image/bmp", "bmp", alpha=False, animated=False),
+    )
+}
+
+# URL extensions, including the aliases people type.
+EXTENSIONS: dict[str, Format] = {f.extension: f for f in FORMATS.values()} | {
+    "jpeg": FORMATS["jpeg"],
+    "tif": FORMATS["tiff"],
+}
+
+_AVIF_BRANDS = (b"avif", b"avis")
+
+
+def sniff(data: bytes) -> Format:
+    """Recognise an allowlisted format from the first bytes, or raise 415."""
+    head = data[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return FORMATS["jpeg"]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return FORMATS["png"]
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return FORMATS["gif"]
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return FORMATS["webp"]
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return FORMATS["tiff"]
+    if head[:2] == b"BM" and len(head) >= 26:
+        return FORMATS["bmp"]
+    if head[4:8] == b"ftyp" and _is_avif(head):
+        return FORMATS["avif"]
+    raise UnsupportedMedia(
+        "not an image in a supported format (supported: " + ", ".join(FORMATS) + ")",
+        code="unsupported_format",
+    )
+
+
+def _is_avif(head: bytes) -> bool:
+    box_size = int.from_bytes(head[:4], "big")
+    brands = head[8:12] + head[16 : min(box_size, len(head))]
+    return any(brands[i : i + 4] in _AVIF_BRANDS for i in range(0, len(brands) - 3, 4))
+
+
+def for_extension(extension: str) -> Format:
+    """The output format for a URL extension, or raise 400 naming the valid ones."""
+    fmt = EXTENSIONS.get(extension.lower())
+    if fmt is None:
+        raise BadRequest(
+            f"unsupported output format {extension!r}; valid: {', '.join(sorted(EXTENSIONS))}",
+            param="format",
+            code="unsupported_format",
+        )
+    return fmt

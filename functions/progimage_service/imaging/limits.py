@@ -1,0 +1,40 @@
+"""Input limits, and the header-only checks that enforce them before any pixel is decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import TooLarge
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the service accepts; every value is configurable (see config)."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 100_000_000  # decoded, per frame
+    max_side: int = 16384  # of an output, and of any input side
+    max_frames: int = 500
+
+    def check_bytes(self, size: int) -> None:
+        if size > self.max_bytes:
+            raise TooLarge(f"image is {size} bytes; the limit is {self.max_bytes}", param="bytes")
+
+    def check_dimensions(self, width: int, height: int) -> None:
+        if width * height > self.max_pixels:
+            raise TooLarge(
+                f"image is {width}x{height} = {width * height} pixels; the limit is "
+                f"{self.max_pixels} per frame",
+                param="pixels",
+            )
+        if max(width, height) > self.max_side:
+            raise TooLarge(
+                f"image is {width}x{height}; the limit is {self.max_side} pixels per side",
+                param="pixels",
+            )
+
+    def check_frames(self, frames: int) -> None:
+        if frames > self.max_frames:
+            raise TooLarge(
+                f"image has more than {self.max_frames} frames, the limit", param="frames"
+            )

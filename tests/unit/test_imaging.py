@@ -1,0 +1,219 @@
+"""The imaging core, on the shared real test images."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from PIL import Image, ImageSequence
+
+from progimage_service.errors import InvalidImage, ProgImageError, TooLarge, UnsupportedMedia
+from progimage_service.imaging.decode import inspect
+from progimage_service.imaging.formats import FORMATS, for_extension, sniff
+from progimage_service.imaging.gif import gif_layout
+from progimage_service.imaging.limits import Limits
+from progimage_service.imaging.pipeline import Pipeline
+from progimage_service.imaging.render import render
+from tests.images import TESTDATA, decode, encode, psnr, sample
+
+LIMITS = Limits()
+
+SAMPLES = {
+    "formats/hopper.jpg": "jpeg",
+    "formats/hopper.png": "png",
+    "formats/hopper.webp": "webp",
+    "formats/hopper.gif": "gif",
+    "formats/hopper.avif": "avif",
+    "formats/hopper.tif": "tiff",
+    "formats/hopper.bmp": "bmp",
+    "formats/16bit.cropped.tif": "tiff",
+    "formats/hopper_gray.jpg": "jpeg",
+    "formats/dispose_bgnd_rgba.gif": "gif",
+    "formats/blend_op_over_near_transparent.png": "png",
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), SAMPLES.items())
+def test_sniffs_format_from_bytes(name: str, expected: str) -> None:
+    assert sniff(sample(name)).name == expected
+
+
+def test_sniff_ignores_the_file_name() -> None:
+    with pytest.raises(UnsupportedMedia):
+        sniff(sample("bad/not-an-image.jpg"))
+
+
+def test_sniff_refuses_formats_outside_the_allowlist() -> None:
+    for data in (b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"%PDF-1.7\n", b"\x00\x00\x01\x00ico"):
+        with pytest.raises(UnsupportedMedia):
+            sniff(data)
+    pcx = encode(Image.new("RGB", (8, 8)), "PCX")
+    with pytest.raises(UnsupportedMedia):
+        sniff(pcx)
+
+
+@pytest.mark.parametrize("n", range(9))
+def test_every_exif_orientation_comes_out_upright(n: int) -> None:
+    data = sample(f"exif-orientation/Landscape_{n}.jpg")
+    info = inspect(data, LIMITS)
+    assert (info.width, info.height) == (1800, 1200)
+    upright = decode(render(data, Pipeline(format=FORMATS["png"]), LIMITS).data)
+    reference = decode(sample("exif-orientation/Landscape_1.jpg"))
+    assert upright.size == (1800, 1200)
+    # Each example is a separately compressed JPEG: the right orientation scores 25-31 dB against
+    # the reference, any wrong one (mirrored, turned) under 10 dB.
+    assert psnr(upright, reference) > 20
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("name", ["formats/hopper.jpg", "formats/hopper.png", "formats/hopper.avif"])
+def test_converts_to_every_format(name: str, fmt: str) -> None:
+    source = decode(sample(name))
+    result = render(sample(name), Pipeline(format=FORMATS[fmt]), LIMITS)
+    out = decode(result.data)
+    assert sniff(result.data).name == fmt
+    assert out.size == source.size
+    # GIF has 256 colours and lossy formats lose a little: still clearly the same picture.
+    assert psnr(out, source) > (20 if fmt == "gif" else 28)
+
+
+def test_conversion_strips_exif_and_gps() -> None:
+    data = sample("formats/exif_gps.jpg")
+    assert decode(data).getexif()  # the source has EXIF with GPS
+    for fmt in ("jpeg", "png", "webp", "avif", "tiff"):
+        out = decode(render(data, Pipeline(format=FORMATS[fmt]), LIMITS).data)
+        exif = out.getexif()
+        assert 0x8825 not in exif and not exif.get_ifd(0x8825), fmt  # no GPS
+        assert 0x8769 not in exif, fmt  # no EXIF sub-IFD (camera, dates)
+        assert "exif" not in out.info, fmt
+
+
+def test_icc_profile_is_converted_to_srgb() -> None:
+    data = sample("formats/hopper.iccprofile.tif")
+    out = decode(render(data, Pipeline(format=FORMATS["png"]), LIMITS).data)
+    assert out.size == (128, 128)
+    assert "icc_profile" not in out.info
+    assert psnr(out, decode(sample("formats/hopper.tif"))) > 25
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
+    out = decode(render(sample("formats/16bit.cropped.tif"), Pipeline(format=FORMATS["png"]), LIMITS).data)
+    low, high = out.getextrema()
+    assert out.mode == "L"
+    assert high < 255  # a clipping conversion turns every value of this image into 255
+    assert low < high
+
+
+def test_transparency_flattens_onto_white_without_alpha_and_stays_with_alpha() -> None:
+    image = Image.new("RGBA", (40, 20), (255, 0, 0, 255))
+    image.paste((0, 0, 0, 0), (20, 0, 40, 20))
+    data = encode(image, "PNG")
+    jpeg = decode(render(data, Pipeline(format=FORMATS["jpeg"]), LIMITS).data)
+    assert jpeg.mode == "RGB"
+    assert all(abs(a - b) < 8 for a, b in zip(jpeg.getpixel((30, 10)), (255, 255, 255), strict=True))
+    assert all(abs(a - b) < 8 for a, b in zip(jpeg.getpixel((5, 10)), (255, 0, 0), strict=True))
+    for fmt in ("png", "webp", "avif", "tiff"):
+        out = decode(render(data, Pipeline(format=FORMATS[fmt]), LIMITS).data).convert("RGBA")
+        assert out.getpixel((30, 10))[3] == 0, fmt
+        assert out.getpixel((5, 10))[3] == 255, fmt
+
+
+@pytest.mark.parametrize("fmt", ["gif", "webp", "png"])
+def test_animation_keeps_frames_and_timing(fmt: str) -> None:
+    data = sample("formats/dispose_bgnd_rgba.gif")
+    source = Image.open(io.BytesIO(data))
+    out = Image.open(io.BytesIO(render(data, Pipeline(format=FORMATS[fmt]), LIMITS).data))
+    assert out.n_frames == source.n_frames
+    assert _durations(out) == _durations(source)
+    for index in range(out.n_frames):
+        source.seek(index)
+        out.seek(index)
+        assert psnr(out, source) > 20  # lossy WebP on hard-edged frames: about 23 dB
+
+
+def _durations(image: Image.Image) -> list[int]:
+    durations = []
+    for frame in ImageSequence.Iterator(image):
+        frame.load()
+        durations.append(frame.info["duration"])
+    return durations
+
+
+def test_animation_becomes_its_first_frame_in_still_formats() -> None:
+    data = sample("formats/dispose_bgnd_rgba.gif")
+    out = Image.open(io.BytesIO(render(data, Pipeline(format=FORMATS["jpeg"]), LIMITS).data))
+    assert getattr(out, "n_frames", 1) == 1
+    assert out.size == (100, 100)
+
+
+def test_bad_inputs_are_refused_with_a_client_error_or_accepted_as_valid() -> None:
+    outcomes = {}
+    for path in sorted((TESTDATA / "bad").iterdir()):
+        if path.name.startswith("LICENSE"):
+            continue
+        try:
+            info = inspect(path.read_bytes(), LIMITS)
+            outcomes[path.name] = (info.width, info.height)
+        except ProgImageError as error:
+            assert 400 <= error.status < 500, (path.name, error)
+            outcomes[path.name] = error.status
+    assert outcomes == {
+        "broken.png": 415,
+        "decompression_bomb.gif": 413,
+        "decompression_bomb_extents.gif": 413,
+        "hopper_bad_exif.jpg": (500, 500),
+        "not-an-image.jpg": 415,
+        "truncated.jpg": 415,
+    }
+
+
+def test_pixel_limit_is_checked_from_the_header_before_decoding() -> None:
+    # A real PNG whose IHDR claims 60000 x 60000; its pixel data is never read.
+    small = encode(Image.new("L", (1, 1)), "PNG")
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    forged = small[:8] + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    forged += small[33:]
+    started = time.perf_counter()
+    with pytest.raises(TooLarge):
+        inspect(forged, LIMITS)
+    assert time.perf_counter() - started < 1  # refused from the header (a decode would take minutes)
+
+
+def test_byte_and_frame_limits() -> None:
+    data = sample("formats/dispose_bgnd_rgba.gif")
+    with pytest.raises(TooLarge):
+        inspect(data, Limits(max_bytes=len(data) - 1))
+    with pytest.raises(TooLarge):
+        inspect(data, Limits(max_frames=4))
+    assert inspect(data, Limits(max_frames=5)).frames == 5
+    with pytest.raises(TooLarge):
+        inspect(sample("formats/hopper.png"), Limits(max_side=127))
+
+
+def test_gif_layout_counts_frames_without_decoding() -> None:
+    frames = [Image.new("RGB", (30, 20), (i * 30, 0, 0)) for i in range(7)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=50)
+    layout = gif_layout(buffer.getvalue(), stop_after=100)
+    assert (layout.frames, layout.width, layout.height) == (7, 30, 20)
+    assert gif_layout(buffer.getvalue(), stop_after=3).frames == 4  # stops just past the limit
+
+
+def test_truncated_image_is_invalid_not_a_crash() -> None:
+    data = sample("formats/hopper.png")
+    with pytest.raises(InvalidImage):
+        inspect(data[: len(data) // 2], LIMITS)
+
+
+def test_unknown_output_extension_names_the_valid_ones() -> None:
+    with pytest.raises(ProgImageError) as raised:
+        for_extension("svg")
+    assert raised.value.status == 400
+    assert "webp" in raised.value.message
+    assert for_extension("JPEG").name == "jpeg"
+    assert for_extension("tif").name == "tiff"
