@@ -1,0 +1,95 @@
+"""Run a pipeline over an image's bytes: decode, operate frame by frame, encode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ..errors import Unprocessable
+from .colour import working_mode
+from .decode import frames, open_image
+from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
+from .formats import Format
+from .limits import Limits
+from .operations import RenderState
+from .pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    format: Format
+
+
+def render(
+    data: bytes,
+    pipeline: Pipeline,
+    limits: Limits,
+    images: Mapping[str, bytes] | None = None,
+) -> Rendered:
+    """The pipeline's output: upright, sRGB, metadata stripped, animation kept if it can be.
+
+    ``images`` holds the bytes of every other image the pipeline refers to (masks, watermarks).
+    """
+    opened = open_image(data, limits)
+    fmt = pipeline.output_format(opened.format)
+    state = RenderState(
+        limits, images={k: _first_frame(v, limits) for k, v in (images or {}).items()}
+    )
+    draft = pipeline.draft_size(*_displayed(opened.image.size, opened.orientation))
+    output: list[Frame] = []
+    for image, duration in frames(opened, draft=draft):
+        frame = working_mode(image)
+        for step in pipeline.steps:
+            frame = step.apply(frame, state)
+        output.append(Frame(frame, duration))
+        if not fmt.animated:
+            break
+    options = EncodeOptions(
+        quality=state.quality,
+        background=(state.background or WHITE)[:3],
+        loop=int(opened.image.info.get("loop", 0) or 0),
+    )
+    if state.max_bytes is None:
+        return Rendered(encode(output, fmt, options), fmt)
+    return Rendered(_within(output, fmt, options, state.max_bytes), fmt)
+
+
+def _within(frames_: list[Frame], fmt: Format, options: EncodeOptions, max_bytes: int) -> bytes:
+    """The highest quality (up to the requested or default one) whose output fits in max_bytes."""
+    best = encode(frames_, fmt, options)
+    if len(best) <= max_bytes:
+        return best
+    if fmt.name not in DEFAULT_QUALITY:
+        raise Unprocessable(
+            f"maxbytes: a lossless {fmt.name.upper()} of this image is {len(best)} bytes, "
+            f"over {max_bytes}; choose a lossy format (jpg, webp, avif) or resize",
+            param="ops",
+        )
+    low, high, found = 1, (options.quality or DEFAULT_QUALITY[fmt.name]) - 1, None
+    while low <= high:  # binary search: about 7 encodes
+        middle = (low + high) // 2
+        data = encode(frames_, fmt, EncodeOptions(middle, options.background, options.loop))
+        if len(data) <= max_bytes:
+            found, low = data, middle + 1
+        else:
+            high = middle - 1
+    if found is None:
+        raise Unprocessable(
+            f"maxbytes: even at quality 1 this image is over {max_bytes} bytes as "
+            f"{fmt.name.upper()}; resize it first",
+            param="ops",
+        )
+    return found
+
+
+def _first_frame(data: bytes, limits: Limits) -> Image.Image:
+    opened = open_image(data, limits)
+    image, _ = next(frames(opened))
+    return working_mode(image)
+
+
+def _displayed(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
