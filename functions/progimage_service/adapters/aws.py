@@ -1,0 +1,58 @@
+"""boto3 clients, created once per process, and the translation of AWS errors into ours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..errors import ServiceUnavailable
+
+# Standard retry mode backs off on throttling; a request still failing after that is the client's
+# to retry (503), never a silent loss.
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=20
+)
+
+_RETRYABLE = {
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalServerError",
+    "RequestTimeout",
+    "TransactionConflictException",
+}
+
+
+@cache
+def client(service: str) -> Any:
+    """One client per service per process (clients are thread-safe; creating them is not cheap)."""
+    return boto3.session.Session().client(service, config=_CONFIG)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Turn throttling and transient AWS failures into a retryable 503; let the rest propagate."""
+    try:
+        yield
+    except ClientError as error:
+        if (
+            error_code(error) in _RETRYABLE
+            or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+        ):
+            raise ServiceUnavailable(f"{what} is temporarily unavailable; retry") from error
+        raise
+    except BotoCoreError as error:  # connection and timeout failures
+        raise ServiceUnavailable(f"{what} is temporarily unavailable; retry") from error

@@ -1,0 +1,94 @@
+"""The S3 object store: originals and cached variants in one bucket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws import client, error_code, translated
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    content_type: str
+    etag: str
+    body: Any  # a streaming body; read() it, or close() it unread
+
+    def read(self) -> bytes:
+        try:
+            return self.body.read()
+        finally:
+            self.body.close()
+
+
+class ObjectStore:
+    def __init__(self, bucket: str, s3: Any | None = None) -> None:
+        self.bucket = bucket
+        self.s3 = s3 or client("s3")
+
+    def put(self, key: str, data: bytes, content_type: str, *, only_if_new: bool = False) -> bool:
+        """Write an object; with only_if_new, return False (and write nothing) if it exists."""
+        extra = {"IfNoneMatch": "*"} if only_if_new else {}
+        try:
+            with translated("storage"):
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
+                )
+        except ClientError as error:
+            if only_if_new and error_code(error) in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            ):
+                return False
+            raise
+        return True
+
+    def get(self, key: str) -> StoredObject | None:
+        """Open an object for reading, or None if there is none."""
+        try:
+            with translated("storage"):
+                response = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                return None
+            raise
+        return StoredObject(
+            key=key,
+            size=int(response["ContentLength"]),
+            content_type=response.get("ContentType", "application/octet-stream"),
+            etag=response["ETag"],
+            body=response["Body"],
+        )
+
+    def read(self, key: str) -> bytes | None:
+        obj = self.get(key)
+        return None if obj is None else obj.read()
+
+    def delete(self, key: str) -> None:
+        with translated("storage"):
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under a prefix, 1,000 per request; return how many."""
+        deleted = 0
+        paginator = self.s3.get_paginator("list_objects_v2")
+        with translated("storage"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    self.s3.delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
+                    deleted += len(keys)
+        return deleted
+
+    def presigned_get(self, key: str, ttl_seconds: int) -> str:
+        return self.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl_seconds
+        )

@@ -1,0 +1,195 @@
+"""The HTTP edge: API Gateway HTTP API (payload 2.0) events in, responses out, errors mapped.
+
+Handlers declare a table of route keys to small functions; `router` turns it into the Lambda
+entry point. This is the one place where a `ProgImageError` becomes an HTTP error body.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BadRequest, ProgImageError, TooLarge
+from .services.delivery import Delivery
+
+logger = logging.getLogger("progimage")
+logger.setLevel(logging.INFO)
+
+# Served with every response: never let a browser guess a type.
+_BASE_HEADERS = {"X-Content-Type-Options": "nosniff"}
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@dataclass(frozen=True)
+class Request:
+    """The parts of an HTTP API event that handlers use."""
+
+    event: Mapping[str, Any]
+
+    @property
+    def route_key(self) -> str:
+        return str(self.event.get("routeKey", ""))
+
+    @property
+    def request_id(self) -> str:
+        return str(self.event.get("requestContext", {}).get("requestId", ""))
+
+    def path_param(self, name: str) -> str:
+        return str((self.event.get("pathParameters") or {}).get(name, ""))
+
+    def query(self, name: str) -> str | None:
+        return (self.event.get("queryStringParameters") or {}).get(name)
+
+    def header(self, name: str) -> str | None:
+        return (self.event.get("headers") or {}).get(name.lower())
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+    def body(self, max_bytes: int) -> bytes:
+        """The raw body, refused with 413 before decoding if it cannot fit in max_bytes."""
+        raw = self.event.get("body") or ""
+        if not self.event.get("isBase64Encoded"):
+            data = raw.encode()
+            if len(data) > max_bytes:
+                raise TooLarge(f"body is over {max_bytes} bytes", param="body")
+            return data
+        if len(raw) * 3 // 4 > max_bytes + 2:
+            raise TooLarge(f"body is over {max_bytes} bytes", param="body")
+        return base64.b64decode(raw)
+
+    def json(self, max_bytes: int) -> Any:
+        try:
+            return json.loads(self.body(max_bytes))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise BadRequest(f"body is not valid JSON: {error}", param="body") from error
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_event(self, request_id: str) -> dict[str, Any]:
+        headers = _BASE_HEADERS | self.headers
+        if request_id:
+            headers["X-Request-Id"] = request_id
+        if isinstance(self.body, bytes):
+            return {
+                "statusCode": self.status,
+                "headers": headers,
+                "body": base64.b64encode(self.body).decode(),
+                "isBase64Encoded": True,
+            }
+        return {
+            "statusCode": self.status,
+            "headers": headers,
+            "body": self.body,
+            "isBase64Encoded": False,
+        }
+
+
+def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        status,
+        json.dumps(payload, separators=(",", ":")),
+        {"Content-Type": "application/json"} | dict(headers or {}),
+    )
+
+
+def no_content() -> Response:
+    return Response(204, "")
+
+
+def delivery_response(delivery: Delivery) -> Response:
+    """Inline bytes (200), a redirect to the stored object (307), or 304."""
+    headers = {"ETag": delivery.etag, "Cache-Control": IMMUTABLE}
+    if delivery.not_modified:
+        return Response(304, "", headers)
+    if delivery.url is not None:
+        return Response(307, "", headers | {"Location": delivery.url, "Cache-Control": "no-store"})
+    return Response(200, delivery.body or b"", headers | {"Content-Type": delivery.content_type})
+
+
+def error_response(error: ProgImageError) -> Response:
+    return json_response(error.status, {"error": error.body()})
+
+
+def parse_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within [low, high], or a 400 naming it."""
+    raw = request.query(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {raw!r}", param=name) from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, got {value}", param=name)
+    return value
+
+
+Route = Callable[[Request], Response]
+
+
+def router(routes: Mapping[str, Route]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point for a table of ``"METHOD /path/{param}"`` route keys."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = Request(event)
+        route = routes.get(request.route_key)
+        try:
+            if route is None:
+                raise ProgImageError(f"no route for {request.route_key!r} in this function")
+            response = route(request)
+        except ProgImageError as error:
+            if error.status >= 500:
+                logger.error("%s: %s", error.code, error.message, exc_info=error)
+            response = error_response(error)
+        except Exception:
+            logger.exception("unhandled error on %s", request.route_key)
+            response = error_response(ProgImageError("internal error"))
+        return response.to_event(request.request_id)
+
+    return handler
+
+
+def multipart_files(request: Request, max_bytes: int) -> list[bytes]:
+    """The contents of every file part of a multipart/form-data body, in order."""
+    from multipart import MultipartError, MultipartParser, parse_options_header
+
+    _, options = parse_options_header(request.header("content-type") or "")
+    boundary = options.get("boundary")
+    if not boundary:
+        raise BadRequest("multipart body has no boundary", param="body")
+    body = request.body(max_bytes)
+    try:
+        parser = MultipartParser(
+            _BytesReader(body), boundary, content_length=len(body), memory_limit=max_bytes + 1
+        )
+        files = [part.raw for part in parser if part.filename is not None or part.name == "file"]
+    except MultipartError as error:
+        raise BadRequest(f"malformed multipart body: {error}", param="body") from error
+    if not files:
+        raise BadRequest("multipart body has no 'file' part", param="file")
+    return files
+
+
+class _BytesReader:
+    """A file-like view of bytes for the multipart parser."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._view) if size < 0 else self._pos + size
+        chunk = self._view[self._pos : end].tobytes()
+        self._pos += len(chunk)
+        return chunk

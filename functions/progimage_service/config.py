@@ -1,0 +1,61 @@
+"""One typed settings object, read once from the environment at the edge."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from functools import cache
+
+from .adapters.fetch import FetchPolicy
+from .imaging.limits import Limits
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Names of the resources the functions use and the limits they enforce."""
+
+    bucket: str
+    table: str
+    limits: Limits = field(default_factory=Limits)
+    # API Gateway and Lambda carry about 6 MB per response, base64 inflates by 4/3: above this the
+    # answer is a 307 to a presigned URL instead of inline bytes.
+    inline_max_bytes: int = 4_000_000
+    presign_ttl_seconds: int = 300
+    list_max_limit: int = 100
+    fetch: FetchPolicy = field(default_factory=lambda: FetchPolicy(max_bytes=Limits().max_bytes))
+
+
+@cache
+def settings() -> Settings:
+    """Read the settings from the environment (once per process)."""
+    default = Limits()
+    max_bytes = _int("PROGIMAGE_MAX_BYTES", default.max_bytes)
+    return Settings(
+        bucket=os.environ["PROGIMAGE_BUCKET"],
+        table=os.environ["PROGIMAGE_TABLE"],
+        limits=Limits(
+            max_bytes=max_bytes,
+            max_pixels=_int("PROGIMAGE_MAX_PIXELS", default.max_pixels),
+            max_side=_int("PROGIMAGE_MAX_SIDE", default.max_side),
+            max_frames=_int("PROGIMAGE_MAX_FRAMES", default.max_frames),
+        ),
+        inline_max_bytes=_int("PROGIMAGE_INLINE_MAX_BYTES", 4_000_000),
+        presign_ttl_seconds=_int("PROGIMAGE_PRESIGN_TTL", 300),
+        fetch=FetchPolicy(
+            max_bytes=max_bytes,
+            timeout_seconds=_int("PROGIMAGE_FETCH_TIMEOUT", 10),
+            allow_http=os.environ.get("PROGIMAGE_FETCH_ALLOW_HTTP") == "1",
+            # Only for tests against a server on this machine: never set it on a deployed stage.
+            allowed_networks=tuple(
+                ipaddress.ip_network(n.strip())
+                for n in os.environ.get("PROGIMAGE_FETCH_ALLOW_NETWORKS", "").split(",")
+                if n.strip()
+            ),
+        ),
+    )

@@ -1,0 +1,37 @@
+"""The records the service keeps, independent of how they are stored."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal["pending", "ready", "rejected", "deleting"]
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An image's metadata, as `GET /images/{id}/info` shows it."""
+
+    id: str
+    status: Status
+    format: str | None = None
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    sha256: str | None = None
+    frames: int | None = None
+    created_at: str = ""
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON shape (internal states never leak: 'deleting' is never served)."""
+        body = asdict(self)
+        if body["reason"] is None:
+            del body["reason"]
+        return body

@@ -1,0 +1,1 @@
+"""The use cases: each takes the dependencies and typed inputs and returns typed results."""

@@ -1,0 +1,94 @@
+"""Store, describe, list, serve and delete images."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..errors import BadRequest, NotFound, NotReady
+from ..ids import check_id, is_valid_id, new_id
+from ..imaging.decode import inspect
+from ..models import ImageRecord, now_rfc3339
+from ..storage_layout import original_key, variants_prefix
+from ..wiring import Dependencies
+from .delivery import Delivery, deliver_object, matches
+
+
+def store_image(deps: Dependencies, data: bytes) -> ImageRecord:
+    """Validate an upload and store it: the object first, then the record that makes it visible.
+
+    If writing the record fails, the object is removed again, so no reader ever sees a record
+    without its object and nothing is left behind.
+    """
+    info = inspect(data, deps.settings.limits)
+    record = ImageRecord(
+        id=new_id(),
+        status="ready",
+        format=info.format.name,
+        content_type=info.format.content_type,
+        width=info.width,
+        height=info.height,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        frames=info.frames,
+        created_at=now_rfc3339(),
+    )
+    key = original_key(record.id)
+    deps.store.put(key, data, info.format.content_type, only_if_new=True)
+    try:
+        deps.catalog.create(record)
+    except BaseException:
+        deps.store.delete(key)
+        raise
+    return record
+
+
+def ready_record(deps: Dependencies, image_id: str) -> ImageRecord:
+    """The record of an image that can be served, or the reason it cannot (404 or 409)."""
+    record = get_record(deps, image_id)
+    if record.status == "pending":
+        raise NotReady(f"image {image_id} is still being processed; retry shortly", param="id")
+    if record.status == "rejected":
+        raise NotFound(f"image {image_id} was rejected: {record.reason}", param="id")
+    return record
+
+
+def get_record(deps: Dependencies, image_id: str) -> ImageRecord:
+    record = deps.catalog.get(check_id(image_id))
+    if record is None:
+        raise NotFound(f"no image with id {image_id!r}", param="id")
+    return record
+
+
+def original(deps: Dependencies, image_id: str, if_none_match: str | None = None) -> Delivery:
+    """The uploaded bytes, unchanged, with the content's own hash as ETag."""
+    record = ready_record(deps, image_id)
+    etag = f'"{record.sha256}"'
+    content_type = record.content_type or "application/octet-stream"
+    if matches(etag, if_none_match):
+        return Delivery(content_type, etag)
+    obj = deps.store.get(original_key(image_id))
+    if obj is None:
+        raise NotFound(f"no image with id {image_id!r}", param="id")
+    return deliver_object(deps, obj, etag, None)
+
+
+def list_images(
+    deps: Dependencies, limit: int, cursor: str | None
+) -> tuple[list[ImageRecord], str | None]:
+    """A page of images, newest first; the cursor is the last id of the previous page."""
+    if cursor is not None and not is_valid_id(cursor):
+        raise BadRequest("cursor is not one this API returned", param="cursor")
+    return deps.catalog.list(limit, cursor)
+
+
+def delete_image(deps: Dependencies, image_id: str) -> None:
+    """Hide the record, then remove every variant and the original, then the record itself.
+
+    A failure part way leaves the record in 'deleting' (invisible to readers); repeating the
+    DELETE finishes the job.
+    """
+    if not deps.catalog.mark_deleting(check_id(image_id)):
+        raise NotFound(f"no image with id {image_id!r}", param="id")
+    deps.store.delete_prefix(variants_prefix(image_id))
+    deps.store.delete(original_key(image_id))
+    deps.catalog.delete(image_id)

@@ -1,0 +1,93 @@
+"""Transform images from any source: a stored id, bytes in the request, or a remote URL."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..adapters.fetch import fetch
+from ..errors import BadRequest, InvalidImage, NotFound, Unprocessable
+from ..imaging.formats import for_extension
+from ..imaging.pipeline import Pipeline, parse_ops
+from ..models import ImageRecord
+from ..storage_layout import original_key
+from ..wiring import Dependencies
+from .images import ready_record, store_image
+
+if TYPE_CHECKING:
+    from ..imaging.render import Rendered
+
+
+@dataclass(frozen=True)
+class Result:
+    """A transformed image: the rendered bytes, or the record of the image it was stored as."""
+
+    rendered: Rendered | None = None
+    record: ImageRecord | None = None
+
+
+def read_original(deps: Dependencies, image_id: str) -> bytes:
+    ready_record(deps, image_id)
+    data = deps.store.read(original_key(image_id))
+    if data is None:
+        raise NotFound(f"no image with id {image_id!r}", param="id")
+    return data
+
+
+def source_bytes(deps: Dependencies, source: Any) -> bytes:
+    """The bytes of a JSON source: ``{"id"}``, ``{"url"}`` or ``{"data": "<base64>"}``."""
+    if not isinstance(source, Mapping) or len(source) != 1:
+        raise BadRequest('source must be one of {"id"}, {"url"}, {"data"}', param="source")
+    ((kind, value),) = source.items()
+    if not isinstance(value, str):
+        raise BadRequest(f"source.{kind} must be a string", param=f"source.{kind}")
+    match kind:
+        case "id":
+            return read_original(deps, value)
+        case "url":
+            return fetch(value, deps.settings.fetch)
+        case "data":
+            return decode_base64(value, "source.data")
+    raise BadRequest(f"unknown source {kind!r}; use id, url or data", param="source")
+
+
+def decode_base64(value: str, param: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest(f"{param} is not valid base64: {error}", param=param) from error
+
+
+def pipeline_of(ops: Any, fmt: Any) -> Pipeline:
+    """A pipeline from the JSON form's ``ops`` (string or list) and ``format``."""
+    if fmt is not None and not isinstance(fmt, str):
+        raise BadRequest("format must be a string such as 'webp'", param="format")
+    return Pipeline(parse_ops(ops), for_extension(fmt) if fmt else None)
+
+
+def render_bytes(deps: Dependencies, data: bytes, pipeline: Pipeline) -> Rendered:
+    """Render, fetching the stored images the pipeline refers to; Pillow is imported only now."""
+    from ..imaging.render import render
+
+    images = {image_id: read_original(deps, image_id) for image_id in pipeline.image_ids()}
+    return render(data, pipeline, deps.settings.limits, images)
+
+
+def render_stored(deps: Dependencies, image_id: str, pipeline: Pipeline) -> Rendered:
+    """Render a stored image; a stored image that cannot be decoded is a 422, not a 415."""
+    data = read_original(deps, image_id)
+    try:
+        return render_bytes(deps, data, pipeline)
+    except InvalidImage as error:
+        raise Unprocessable(f"the stored image cannot be processed: {error.message}") from error
+
+
+def transform(deps: Dependencies, data: bytes, pipeline: Pipeline, *, store: bool) -> Result:
+    """Render the bytes, then answer them or store them as a new image."""
+    rendered = render_bytes(deps, data, pipeline)
+    if store:
+        return Result(record=store_image(deps, rendered.data))
+    return Result(rendered=rendered)

@@ -1,0 +1,72 @@
+"""Transformations: GET /images/{id}/{pipeline} (cached variants) and POST /transform."""
+
+from __future__ import annotations
+
+from progimage_service.api import Request, Response, delivery_response, json_response, router
+from progimage_service.errors import BadRequest, TooLarge, UnsupportedMedia
+from progimage_service.imaging.pipeline import parse_path
+from progimage_service.services.transform import (
+    Result,
+    pipeline_of,
+    source_bytes,
+    transform,
+)
+from progimage_service.services.variants import variant
+from progimage_service.wiring import dependencies
+
+
+def get_variant(request: Request) -> Response:
+    pipeline = parse_path(request.path_param("pipeline"))
+    delivery = variant(
+        dependencies(), request.path_param("id"), pipeline, request.header("if-none-match")
+    )
+    return delivery_response(delivery)
+
+
+def post_transform(request: Request) -> Response:
+    """JSON ``{"source", "ops", "format", "store"}``, or raw image bytes with ``?ops=&format=``."""
+    deps = dependencies()
+    max_bytes = deps.settings.limits.max_bytes
+    if request.content_type == "application/json":
+        body = request.json(max_bytes)
+        if not isinstance(body, dict) or "source" not in body:
+            raise BadRequest('JSON body must have a "source"', param="source")
+        data = source_bytes(deps, body["source"])
+        pipeline = pipeline_of(body.get("ops"), body.get("format"))
+        store = body.get("store", False)
+    elif request.content_type.startswith("image/") or request.content_type in (
+        "application/octet-stream",
+        "",
+    ):
+        data = request.body(max_bytes)
+        pipeline = pipeline_of(request.query("ops"), request.query("format"))
+        store = request.query("store") in ("true", "1")
+    else:
+        raise UnsupportedMedia(
+            f"unsupported Content-Type {request.content_type!r}: send JSON or image bytes",
+            param="content-type",
+        )
+    if not isinstance(store, bool):
+        raise BadRequest("store must be true or false", param="store")
+    return _answer(transform(deps, data, pipeline, store=store), deps.settings.inline_max_bytes)
+
+
+def _answer(result: Result, inline_max_bytes: int) -> Response:
+    if result.record is not None:
+        record = result.record
+        return json_response(201, record.to_json(), {"Location": f"/images/{record.id}"})
+    assert result.rendered is not None
+    if len(result.rendered.data) > inline_max_bytes:
+        raise TooLarge(
+            f"the result is {len(result.rendered.data)} bytes, more than can be answered inline "
+            f'({inline_max_bytes}); send "store": true and fetch it from its image URL',
+            param="store",
+        )
+    return Response(
+        200,
+        result.rendered.data,
+        {"Content-Type": result.rendered.format.content_type, "Cache-Control": "no-store"},
+    )
+
+
+handler = router({"GET /images/{id}/{pipeline+}": get_variant, "POST /transform": post_transform})

@@ -1,0 +1,72 @@
+"""Ingest: POST /images (raw bytes, base64 JSON, multipart with several files)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from progimage_service.api import (
+    Request,
+    Response,
+    json_response,
+    multipart_files,
+    router,
+)
+from progimage_service.errors import BadRequest, ProgImageError, UnsupportedMedia
+from progimage_service.models import ImageRecord
+from progimage_service.services.images import store_image
+from progimage_service.wiring import dependencies
+
+_RAW_TYPES = ("application/octet-stream", "")
+
+
+def post_images(request: Request) -> Response:
+    deps = dependencies()
+    max_bytes = deps.settings.limits.max_bytes
+    content_type = request.content_type
+    if content_type == "multipart/form-data":
+        return _many([*multipart_files(request, max_bytes)])
+    if content_type == "application/json":
+        data = _json_image(request.json(max_bytes))
+    elif content_type.startswith("image/") or content_type in _RAW_TYPES:
+        data = request.body(max_bytes)
+    else:
+        raise UnsupportedMedia(
+            f"unsupported Content-Type {content_type!r}: send image bytes (image/* or "
+            "application/octet-stream), multipart/form-data or JSON",
+            param="content-type",
+        )
+    return _created(store_image(deps, data))
+
+
+def _created(record: ImageRecord) -> Response:
+    return json_response(201, record.to_json(), {"Location": f"/images/{record.id}"})
+
+
+def _many(files: list[bytes]) -> Response:
+    """One file answers like a single upload; several answer 207 with one result per part."""
+    deps = dependencies()
+    if len(files) == 1:
+        return _created(store_image(deps, files[0]))
+    results = []
+    for index, data in enumerate(files):
+        try:
+            record = store_image(deps, data)
+            results.append({"index": index, "status": 201, "image": record.to_json()})
+        except ProgImageError as error:
+            if error.status >= 500:
+                raise
+            results.append({"index": index, "status": error.status, "error": error.body()})
+    return json_response(207, {"results": results})
+
+
+def _json_image(payload: object) -> bytes:
+    if not isinstance(payload, dict) or "data" not in payload:
+        raise BadRequest('JSON body must be {"data": "<base64>"}', param="data")
+    try:
+        return base64.b64decode(str(payload["data"]), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest(f"data is not valid base64: {error}", param="data") from error
+
+
+handler = router({"POST /images": post_images})
