@@ -118,7 +118,8 @@ def delivery_response(delivery: Delivery) -> Response:
 
 
 def error_response(error: ProgImageError) -> Response:
-    return json_response(error.status, {"error": error.body()})
+    retry = {"Retry-After": "1"} if error.status in (429, 503) else {}
+    return json_response(error.status, {"error": error.body()}, retry)
 
 
 def parse_int(request: Request, name: str, default: int, low: int, high: int) -> int:

@@ -31,24 +31,31 @@ def post_transform(request: Request) -> Response:
         body = request.json(max_bytes)
         if not isinstance(body, dict) or "source" not in body:
             raise BadRequest('JSON body must have a "source"', param="source")
-        data = source_bytes(deps, body["source"])
         pipeline = pipeline_of(body.get("ops"), body.get("format"))
-        store = body.get("store", False)
+        store = _flag(body.get("store", False))
+        data = source_bytes(deps, body["source"])  # last: the request is checked before fetching
     elif request.content_type.startswith("image/") or request.content_type in (
         "application/octet-stream",
         "",
     ):
-        data = request.body(max_bytes)
         pipeline = pipeline_of(request.query("ops"), request.query("format"))
-        store = request.query("store") in ("true", "1")
+        store = _flag(_QUERY_FLAGS.get(request.query("store") or "false"))
+        data = request.body(max_bytes)
     else:
         raise UnsupportedMedia(
             f"unsupported Content-Type {request.content_type!r}: send JSON or image bytes",
             param="content-type",
         )
-    if not isinstance(store, bool):
-        raise BadRequest("store must be true or false", param="store")
     return _answer(transform(deps, data, pipeline, store=store), deps.settings.inline_max_bytes)
+
+
+_QUERY_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest("store must be true or false", param="store")
+    return value
 
 
 def _answer(result: Result, inline_max_bytes: int) -> Response:
