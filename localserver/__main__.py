@@ -1,0 +1,131 @@
+"""Command line: ``python -m localserver [--host H] [--port P] [--template T] ...``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .server import AWS_MODE_VARIABLE, LocalServer
+from .template import TemplateError
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m localserver",
+        description="Serve the SAM template's HTTP API locally, with AWS emulated by moto.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3000, help="port of the API (3000; 0: any)")
+    parser.add_argument("--template", default="template.yaml", help="SAM template (template.yaml)")
+    parser.add_argument("--moto-port", type=int, default=0, help="port of moto (0: any free one)")
+    parser.add_argument(
+        "--aws",
+        action="store_true",
+        help=f"start no moto and create nothing: use the AWS endpoint, credentials and resource "
+        f"names from the environment (also: {AWS_MODE_VARIABLE}=1)",
+    )
+    parser.add_argument(
+        "--parameter",
+        metavar="NAME=VALUE",
+        type=_key_value,
+        action="append",
+        default=[],
+        help="override a template parameter's Default (repeatable)",
+    )
+    parser.add_argument(
+        "--env",
+        metavar="NAME=VALUE",
+        type=_key_value,
+        action="append",
+        default=[],
+        help="set a function environment variable instead of the template's value (repeatable)",
+    )
+    parser.add_argument("--stack-name", default="progimage-local", help="prefix of local names")
+    parser.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="do not enforce API Gateway's 10 MB and Lambda's 6 MB payload limits",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also log every request to moto"
+    )
+    return parser.parse_args(argv)
+
+
+def _banner(server: LocalServer) -> str:
+    lines = [f"ProgImage local server: {server.url}  ({server.template.path.name})"]
+    if server.in_memory:
+        lines.append(f"  AWS: moto at {server.aws_endpoint} (presigned URLs point there)")
+        lines.append("  Data lives in memory and is lost when the server stops.")
+    else:
+        lines.append(
+            f"  AWS: {server.aws_endpoint or 'real AWS'} from the environment "
+            f"(region {server.region}); nothing was created"
+        )
+    for resource in server.resources.values():
+        if resource.type.startswith("AWS::Serverless::"):
+            continue
+        lines.append(f"  {resource.type:<22} {resource.logical_id}: {resource.name}")
+    width = max(len(route.route_key) for route in server.routes)
+    for route in server.routes:
+        lines.append(f"  {route.route_key:<{width}}  -> {route.function}")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("localserver").setLevel(logging.INFO)
+    # Werkzeug logs each request moto serves; only show them when asked.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    try:
+        server = LocalServer(
+            args.template,
+            args.host,
+            args.port,
+            moto_port=args.moto_port,
+            use_aws=True if args.aws else None,
+            parameter_overrides=dict(args.parameter),
+            env_overrides=dict(args.env),
+            stack_name=args.stack_name,
+            enforce_limits=not args.no_limits,
+        )
+        server.start()
+    except (TemplateError, OSError) as error:
+        print(f"localserver: {error}", file=sys.stderr)
+        return 2
+    try:
+        print(_banner(server), file=sys.stderr, flush=True)
+        while not stopping.wait(0.5):
+            pass
+        print("Stopping...", file=sys.stderr, flush=True)
+    finally:
+        server.stop()
+    print("Stopped.", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Local stand-ins for the template's resources, created in the moto server.
+
+Each supported resource type is one *provisioner*: a function that takes the resource's
+template entry and a :class:`ProvisionContext`, creates whatever is needed (or nothing, for a
+stand-in such as a function's name), and returns a :class:`LocalResource` saying what
+``!Ref`` and ``!GetAtt`` give for it. To support a new type, write one function and decorate it
+with ``@provisioner("AWS::Some::Type")``. Types without a provisioner are ignored unless
+something the server needs refers to them, which fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from .intrinsics import ACCOUNT_ID, REGION, Resolver, references, to_string
+from .template import FUNCTION_TYPE, ResourceSpec, Template, TemplateError
+
+log = logging.getLogger(__name__)
+
+LOCAL_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
+
+
+@dataclass(frozen=True)
+class LocalResource:
+    """What a template resource is locally: its name, ``!Ref`` value and attributes."""
+
+    logical_id: str
+    type: str
+    name: str
+    ref: Any
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProvisionContext:
+    """What a provisioner may use: the resolver, AWS clients and naming rules."""
+
+    resolver: Resolver
+    endpoint_url: str
+    stack_name: str = "progimage-local"
+    region: str = REGION
+    account_id: str = ACCOUNT_ID
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the moto server, independent of the process environment."""
+        session = boto3.session.Session(region_name=self.region, **LOCAL_CREDENTIALS)
+        return session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    def local_name(
+        self, spec: ResourceSpec, name_property: str, suffix: str = "", *, lower: bool = True
+    ) -> str:
+        """The template's explicit name if it is a plain string, else ``<stack>-<logicalid>``.
+
+        The logical id is lower-cased unless ``lower`` is false (S3 bucket names must be).
+        """
+        explicit = spec.properties.get(name_property)
+        if isinstance(explicit, str):
+            return explicit
+        logical_id = spec.logical_id.lower() if lower else spec.logical_id
+        return f"{self.stack_name}-{logical_id}{suffix}"
+
+    def note_ignored(self, spec: ResourceSpec, supported: Iterable[str]) -> None:
+        ignored = sorted(set(spec.properties) - set(supported))
+        if ignored:
+            log.info("%s (%s): not emulated locally: %s", spec.logical_id, spec.type, ignored)
+
+
+Provisioner = Callable[[ResourceSpec, ProvisionContext], LocalResource]
+PROVISIONERS: dict[str, Provisioner] = {}
+
+
+def provisioner(resource_type: str) -> Callable[[Provisioner], Provisioner]:
+    """Register the decorated function as the provisioner of ``resource_type``."""
+
+    def register(function: Provisioner) -> Provisioner:
+        PROVISIONERS[resource_type] = function
+        return function
+
+    return register
+
+
+@provisioner("AWS::S3::Bucket")
+def s3_bucket(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
+    name = ctx.local_name(spec, "BucketName")
+    arguments: dict[str, Any] = {"Bucket": name}
+    if ctx.region != "us-east-1":
+        arguments["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
+    ctx.client("s3").create_bucket(**arguments)
+    ctx.note_ignored(spec, ["BucketName", "Tags"])
+    return LocalResource(
+        spec.logical_id,
+        spec.type,
+        name,
+        ref=name,
+        attributes={
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{ctx.region}.amazonaws.com",
+        },
+    )
+
+
+def _throughput(value: dict[str, Any]) -> dict[str, int]:
+    return {key: int(number) for key, number in value.items()}
+
+
+@provisioner("AWS::DynamoDB::Table")
+def dynamodb_table(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
+    name = ctx.local_name(spec, "TableName")
+    props = ctx.resolver.resolve(spec.properties)
+    billing_mode = props.get("BillingMode", "PROVISIONED")
+    arguments: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": billing_mode,
+    }
+    if billing_mode == "PROVISIONED":
+        arguments["ProvisionedThroughput"] = _throughput(props["ProvisionedThroughput"])
+    index_keys = ("IndexName", "KeySchema", "Projection")
+    if props.get("GlobalSecondaryIndexes"):
+        arguments["GlobalSecondaryIndexes"] = [
+            {k: index[k] for k in index_keys if k in index}
+            | (
+                {"ProvisionedThroughput": _throughput(index["ProvisionedThroughput"])}
+                if "ProvisionedThroughput" in index
+                else {}
+            )
+            for index in props["GlobalSecondaryIndexes"]
+        ]
+    if props.get("LocalSecondaryIndexes"):
+        arguments["LocalSecondaryIndexes"] = [
+            {k: index[k] for k in index_keys if k in index}
+            for index in props["LocalSecondaryIndexes"]
+        ]
+    if props.get("StreamSpecification"):
+        arguments["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+        }
+    client = ctx.client("dynamodb")
+    description = client.create_table(**arguments)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and to_string(ttl.get("Enabled", False)) == "true":
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    ctx.note_ignored(spec, [*arguments, "TimeToLiveSpecification", "ProvisionedThroughput", "Tags"])
+    attributes = {"Arn": description["TableArn"]}
+    if "LatestStreamArn" in description:
+        attributes["StreamArn"] = description["LatestStreamArn"]
+    return LocalResource(spec.logical_id, spec.type, name, ref=name, attributes=attributes)
+
+
+_QUEUE_ATTRIBUTES = (
+    "ContentBasedDeduplication",
+    "DelaySeconds",
+    "FifoQueue",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedrivePolicy",
+    "VisibilityTimeout",
+)
+
+
+@provisioner("AWS::SQS::Queue")
+def sqs_queue(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
+    props = ctx.resolver.resolve(spec.properties)
+    fifo = to_string(props.get("FifoQueue", False)) == "true"
+    name = ctx.local_name(spec, "QueueName", ".fifo" if fifo else "")
+    attributes = {
+        key: json.dumps(props[key]) if isinstance(props[key], dict) else to_string(props[key])
+        for key in _QUEUE_ATTRIBUTES
+        if key in props
+    }
+    url = ctx.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    ctx.note_ignored(spec, ["QueueName", *_QUEUE_ATTRIBUTES, "Tags"])
+    return LocalResource(
+        spec.logical_id,
+        spec.type,
+        name,
+        ref=url,
+        attributes={
+            "Arn": f"arn:aws:sqs:{ctx.region}:{ctx.account_id}:{name}",
+            "QueueName": name,
+            "QueueUrl": url,
+        },
+    )
+
+
+@provisioner(FUNCTION_TYPE)
+def serverless_function(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
+    """Functions run in this process; only their names exist, for ``!Ref``/``!GetAtt``."""
+    name = ctx.local_name(spec, "FunctionName", lower=False)
+    arn = f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{name}"
+    return LocalResource(spec.logical_id, spec.type, name, ref=name, attributes={"Arn": arn})
+
+
+# Stand-ins that create nothing, so they depend on nothing (a function may refer to a
+# bucket whose notifications refer back to the function).
+_NAME_ONLY = {FUNCTION_TYPE}
+
+
+def provision_all(template: Template, ctx: ProvisionContext) -> dict[str, LocalResource]:
+    """Create every supported resource, dependencies first; return them by logical id.
+
+    The returned dict is the resolver's ``resources`` mapping, filled in as it goes, so a
+    resource may refer to one created before it.
+    """
+    wanted = {
+        logical_id: spec
+        for logical_id, spec in template.resources.items()
+        if spec.type in PROVISIONERS
+        and not (spec.condition and not ctx.resolver.condition(spec.condition))
+    }
+    created = ctx.resolver.resources
+    if not isinstance(created, dict):
+        raise TypeError("the resolver's resources must be a dict to provision into")
+    for logical_id in _dependency_order(wanted):
+        spec = wanted[logical_id]
+        created[logical_id] = PROVISIONERS[spec.type](spec, ctx)
+        log.debug("created %s %s as %s", spec.type, logical_id, created[logical_id].name)
+    return created
+
+
+def _dependency_order(specs: dict[str, ResourceSpec]) -> list[str]:
+    """Logical ids ordered so that every resource comes after those it refers to."""
+    dependencies = {
+        logical_id: set()
+        if spec.type in _NAME_ONLY
+        else (references(spec.properties) & set(specs)) - {logical_id}
+        for logical_id, spec in specs.items()
+    }
+    ordered: list[str] = []
+    while dependencies:
+        ready = sorted(i for i, needs in dependencies.items() if not needs - set(ordered))
+        if not ready:
+            raise TemplateError(f"circular references between resources: {sorted(dependencies)}")
+        ordered.extend(ready)
+        for logical_id in ready:
+            del dependencies[logical_id]
+    return ordered

@@ -1,0 +1,424 @@
+"""The HTTP API as a WSGI app, and the lifecycle of the whole local stack.
+
+:class:`LocalServer` starts moto (unless told to use real AWS), creates the template's
+resources in it, sets the functions' environment, imports their handlers and serves the
+template's routes over a threaded WSGI server. One LocalServer may run per process at a
+time: the environment, ``sys.path`` and moto's state are process-wide.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+from moto.server import ThreadedMotoServer
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from .environment import EnvironmentPatch, function_environment, local_aws_environment
+from .events import (
+    HttpResponse,
+    InvalidResponse,
+    build_event,
+    message_response,
+    new_request_id,
+    raw_path_and_query,
+    serialize_result,
+    to_http_response,
+)
+from .functions import LocalFunction, SysPath, code_directories, load_handler
+from .intrinsics import REGION, Resolver
+from .pollers import BackgroundWorker, make_pollers
+from .resources import LocalResource, ProvisionContext, provision_all
+from .routes import Route, RouteMatch, RouteTable
+from .template import Template, TemplateError
+
+log = logging.getLogger("localserver")
+request_log = logging.getLogger("localserver.requests")
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+"""API Gateway HTTP API's payload quota."""
+MAX_INVOKE_BYTES = 6 * 1024 * 1024
+"""Lambda's limit for a synchronous invocation's event and for its result."""
+AWS_MODE_VARIABLE = "PROGIMAGE_LOCAL_AWS"
+
+_DROPPED_RESPONSE_HEADERS = {"content-length", "transfer-encoding", "connection"}
+
+
+class Gateway:
+    """The WSGI app: route a request, invoke the function, map its result back."""
+
+    def __init__(
+        self,
+        routes: RouteTable,
+        functions: Mapping[str, LocalFunction],
+        *,
+        enforce_limits: bool = True,
+    ) -> None:
+        self.routes = routes
+        self.functions = functions
+        self.enforce_limits = enforce_limits
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        request_id = new_request_id()
+        method = environ["REQUEST_METHOD"]
+        raw_path, raw_query = raw_path_and_query(environ)
+        match = self.routes.match(method, raw_path)
+        if match is None:
+            response = message_response(404, "Not Found")
+        else:
+            response = self._invoke(environ, match, request_id)
+        response.headers.append(("apigw-requestid", request_id))
+        request_log.info(
+            "%s %s -> %d in %.1f ms [%s -> %s]",
+            method,
+            f"{raw_path}?{raw_query}" if raw_query else raw_path,
+            response.status,
+            (time.perf_counter() - started) * 1000,
+            match.route.route_key if match else "no route",
+            match.route.function if match else "-",
+        )
+        wsgi_response = Response(response.body, status=response.status, headers=response.headers)
+        return wsgi_response(environ, start_response)
+
+    def _invoke(self, environ: dict[str, Any], match: RouteMatch, request_id: str) -> HttpResponse:
+        route = match.route
+        function = self.functions[route.function]
+        request = Request(environ)
+        if self.enforce_limits:
+            request.max_content_length = MAX_REQUEST_BYTES
+        try:
+            body = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return message_response(413, "Request Entity Too Large")
+        event = build_event(
+            environ,
+            body=body,
+            route_key=route.route_key,
+            path_parameters=match.path_parameters,
+            request_id=request_id,
+        )
+        if self.enforce_limits:
+            size = len(json.dumps(event))
+            if size > MAX_INVOKE_BYTES:
+                request_log.error(
+                    "%s: the event is %d bytes, over Lambda's %d-byte invocation limit",
+                    route.route_key,
+                    size,
+                    MAX_INVOKE_BYTES,
+                )
+                return message_response(413, "Request Entity Too Large")
+
+        context = function.new_context()
+        try:
+            result = function.handler(event, context)
+        except Exception:
+            request_log.exception(
+                "%s (%s) raised an exception; API Gateway answers 500",
+                function.logical_id,
+                route.route_key,
+            )
+            return message_response(500, "Internal Server Error")
+        elapsed = time.monotonic() - context.started
+        if elapsed > function.timeout_s:
+            request_log.warning(
+                "%s took %.1f s, longer than its Timeout of %d s: Lambda would have stopped it",
+                function.logical_id,
+                elapsed,
+                function.timeout_s,
+            )
+        try:
+            payload = serialize_result(result)
+            if self.enforce_limits and len(payload.encode()) > MAX_INVOKE_BYTES:
+                raise InvalidResponse(
+                    f"the result is {len(payload.encode())} bytes, over Lambda's "
+                    f"{MAX_INVOKE_BYTES}-byte response limit"
+                )
+            response = to_http_response(result)
+        except InvalidResponse as error:
+            request_log.error(
+                "%s (%s) returned an invalid response, API Gateway answers 500: %s",
+                function.logical_id,
+                route.route_key,
+                error,
+            )
+            return message_response(500, "Internal Server Error")
+        response.headers = [
+            (name, value)
+            for name, value in response.headers
+            if name.lower() not in _DROPPED_RESPONSE_HEADERS
+        ]
+        return response
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its access log; the Gateway logs richer lines."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _display_host(host: str) -> str:
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OSError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+
+
+class LocalServer:
+    """The whole API on one local port, with its AWS resources in moto.
+
+    >>> with LocalServer("template.yaml") as server:  # doctest: +SKIP
+    ...     requests.get(f"{server.url}/images")
+
+    ``use_aws`` (default: environment variable ``PROGIMAGE_LOCAL_AWS=1``) starts no moto and
+    creates nothing: the functions use whatever endpoint, credentials and resource names the
+    environment gives.
+    """
+
+    _active: ClassVar[LocalServer | None] = None
+    _active_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        template_path: str | Path = "template.yaml",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        moto_port: int = 0,
+        use_aws: bool | None = None,
+        parameter_overrides: Mapping[str, str] | None = None,
+        env_overrides: Mapping[str, str] | None = None,
+        stack_name: str = "progimage-local",
+        enforce_limits: bool = True,
+    ) -> None:
+        self.template = Template.load(template_path)
+        self.host = host
+        self.port = port
+        self.moto_port = moto_port
+        self.use_aws = os.environ.get(AWS_MODE_VARIABLE) == "1" if use_aws is None else use_aws
+        self.parameter_overrides = dict(parameter_overrides or {})
+        self.env_overrides = dict(env_overrides or {})
+        self.stack_name = stack_name
+        self.enforce_limits = enforce_limits
+
+        self.region = REGION
+        self.aws_endpoint: str | None = None
+        self.resources: dict[str, LocalResource] = {}
+        self.environment: dict[str, str] = {}
+        self.functions: dict[str, LocalFunction] = {}
+        self.routes = RouteTable([])
+        self.workers: list[BackgroundWorker] = []
+
+        self._resolver: Resolver | None = None
+        self._moto: ThreadedMotoServer | None = None
+        self._http: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._env = EnvironmentPatch()
+        self._sys_path = SysPath()
+        self._started = False
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API, e.g. ``http://127.0.0.1:3000``."""
+        if self._http is None:
+            raise RuntimeError("the server is not started")
+        return f"http://{_display_host(self.host)}:{self._http.server_port}"
+
+    @property
+    def s3_endpoint(self) -> str | None:
+        """Where boto3 sends AWS requests (the moto server); None means real AWS."""
+        return self.aws_endpoint
+
+    @property
+    def in_memory(self) -> bool:
+        """True when resources live in the in-process moto server."""
+        return not self.use_aws
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> LocalServer:
+        """Start everything; the HTTP server runs in a background thread."""
+        with LocalServer._active_lock:
+            if LocalServer._active is not None:
+                raise RuntimeError("a LocalServer is already running in this process")
+            LocalServer._active = self
+        self._started = True
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self.port:
+            # Fail before doing anything else; werkzeug would print and exit instead of raising.
+            _check_port_free(self.host, self.port)
+        if self.use_aws:
+            self.region = (
+                os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or REGION
+            )
+            self.aws_endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        else:
+            if self.moto_port:
+                _check_port_free("127.0.0.1", self.moto_port)
+            self._moto = ThreadedMotoServer(
+                ip_address="127.0.0.1", port=self.moto_port, verbose=False
+            )
+            self._moto.start()
+            _, moto_port = self._moto.get_host_and_port()
+            self.aws_endpoint = f"http://127.0.0.1:{moto_port}"
+            self._env.apply(local_aws_environment(self.aws_endpoint, self.region))
+
+        self._resolver = Resolver(
+            self.template,
+            resources=self.resources,
+            parameter_overrides=self.parameter_overrides,
+            stack_name=self.stack_name,
+            region=self.region,
+        )
+        if not self.use_aws:
+            # moto keeps its state in the process: start from nothing, even after another server.
+            self._reset_moto()
+            self._provision()
+        functions = {
+            logical_id: spec
+            for logical_id, spec in self.template.functions.items()
+            if not (spec.condition and not self._resolver.condition(spec.condition))
+        }
+        self.environment = function_environment(
+            functions.values(),
+            self._resolver,
+            overrides=self.env_overrides,
+            prefer_process_environment=self.use_aws,
+        )
+        self._env.apply(self.environment)
+
+        routes: list[Route] = []
+        for logical_id, spec in functions.items():
+            for directory in code_directories(self.template, spec):
+                self._sys_path.add(directory)
+            name = (
+                self.resources[logical_id].name
+                if logical_id in self.resources
+                else f"{self.stack_name}-{logical_id}"
+            )
+            self.functions[logical_id] = LocalFunction(
+                logical_id=logical_id,
+                name=name,
+                handler=load_handler(spec),
+                timeout_s=int(self._resolver.resolve(spec.timeout)),
+                memory_mb=int(self._resolver.resolve(spec.memory_size)),
+            )
+            routes.extend(Route.parse(e.method, e.path, logical_id) for e in spec.http_events)
+        self.routes = RouteTable(routes)
+        if not self.routes:
+            raise TemplateError("the template has no HttpApi events: nothing to serve")
+
+        gateway = Gateway(self.routes, self.functions, enforce_limits=self.enforce_limits)
+        self._http = make_server(
+            self.host, self.port, gateway, threaded=True, request_handler=_QuietRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how long shutdown() may wait
+            name="localserver-http",
+            daemon=True,
+        )
+        self._thread.start()
+        self.workers = make_pollers(functions, self.resources, self.invoke)
+        for worker in self.workers:
+            worker.start()
+        log.info("serving %d routes on %s", len(self.routes), self.url)
+
+    def _provision(self) -> None:
+        assert self._resolver is not None and self.aws_endpoint is not None
+        self.resources.clear()
+        context = ProvisionContext(
+            resolver=self._resolver,
+            endpoint_url=self.aws_endpoint,
+            stack_name=self.stack_name,
+            region=self.region,
+        )
+        provision_all(self.template, context)
+
+    def stop(self) -> None:
+        """Stop workers, the HTTP server and moto; restore the environment. Idempotent."""
+        if not self._started:
+            return
+        try:
+            for worker in reversed(self.workers):
+                worker.stop()
+            self.workers = []
+            if self._http is not None:
+                self._http.shutdown()
+                self._http.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            if self._moto is not None:
+                self._moto.stop()
+                # ThreadedMotoServer.stop() leaves its socket open; close it too.
+                moto_http = getattr(self._moto, "_server", None)
+                if moto_http is not None:
+                    moto_http.server_close()
+        finally:
+            self._http = self._thread = self._moto = None
+            self._env.restore()
+            self._sys_path.restore()
+            self._started = False
+            with LocalServer._active_lock:
+                if LocalServer._active is self:
+                    LocalServer._active = None
+
+    def reset(self) -> None:
+        """Empty moto (``POST /moto-api/reset``) and create the template's resources again."""
+        if self._moto is None or self.aws_endpoint is None:
+            raise RuntimeError("reset() needs the local moto server (not --aws mode)")
+        self._reset_moto()
+        self._provision()
+
+    def _reset_moto(self) -> None:
+        request = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+
+    def invoke(self, function_id: str, event: Any) -> Any:
+        """Call a function's handler directly, as Lambda would (exceptions propagate)."""
+        function = self.functions[function_id]
+        return function.handler(event, function.new_context())
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,257 @@
+"""Fixtures for the local server's tests: a small SAM template with tiny handlers.
+
+The template and its handler package (``lsfixture``) are written to a temporary directory,
+so these tests do not depend on the real functions.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localserver import LocalServer
+
+FIXTURE_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+
+Parameters:
+  Greeting:
+    Type: String
+    Default: hello
+  Flavour:
+    Type: String
+    Default: plain
+
+Conditions:
+  IsPlain: !Equals [!Ref Flavour, plain]
+
+Mappings:
+  Sizes:
+    small:
+      pixels: "64"
+
+Globals:
+  Function:
+    Runtime: python3.13
+    CodeUri: src/
+    Timeout: 10
+    MemorySize: 256
+    Environment:
+      Variables:
+        FIXTURE_BUCKET: !Ref Bucket
+        FIXTURE_TABLE: !Ref Table
+
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+  NamedBucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: fixture-named-bucket
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+        - {AttributeName: sk, AttributeType: S}
+        - {AttributeName: list_pk, AttributeType: S}
+        - {AttributeName: list_sk, AttributeType: S}
+      KeySchema:
+        - {AttributeName: pk, KeyType: HASH}
+        - {AttributeName: sk, KeyType: RANGE}
+      GlobalSecondaryIndexes:
+        - IndexName: by-created
+          KeySchema:
+            - {AttributeName: list_pk, KeyType: HASH}
+            - {AttributeName: list_sk, KeyType: RANGE}
+          Projection: {ProjectionType: ALL}
+      TimeToLiveSpecification:
+        AttributeName: expires_at
+        Enabled: true
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt DeadLetters.Arn
+        maxReceiveCount: 3
+  DeadLetters:
+    Type: AWS::SQS::Queue
+
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lsfixture.app.echo
+      Events:
+        GetImage:
+          Type: HttpApi
+          Properties: {Method: GET, Path: "/images/{id}"}
+        GetInfo:
+          Type: HttpApi
+          Properties: {Method: GET, Path: "/images/{id}/info"}
+        GetVariant:
+          Type: HttpApi
+          Properties: {Method: GET, Path: "/images/{id}/{pipeline+}"}
+        PostEcho:
+          Type: HttpApi
+          Properties: {Method: POST, Path: /echo, PayloadFormatVersion: "2.0"}
+        AnyProxy:
+          Type: HttpApi
+          Properties: {Method: ANY, Path: "/any/{proxy+}"}
+        Root:
+          Type: HttpApi
+          Properties: {Method: GET, Path: /}
+  BinaryFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lsfixture.app.binary
+      Events:
+        PostBinary:
+          Type: HttpApi
+          Properties: {Method: POST, Path: /binary}
+  EnvFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lsfixture.app.env
+      Timeout: 5
+      Environment:
+        Variables:
+          FIXTURE_GREETING: !Ref Greeting
+          FIXTURE_TABLE_ARN: !GetAtt Table.Arn
+          FIXTURE_SUB: !Sub "${Bucket}/${Greeting}/${AWS::Region}/${!Literal}"
+          FIXTURE_QUEUE_URL: !Ref Queue
+          FIXTURE_FLAVOUR: !If [IsPlain, is-plain, not-plain]
+          FIXTURE_PIXELS: !FindInMap [Sizes, small, pixels]
+          FIXTURE_NUMBER: 42
+      Events:
+        GetEnv:
+          Type: HttpApi
+          Properties: {Method: GET, Path: /env}
+  StorageFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lsfixture.app.storage
+      Events:
+        PutObject:
+          Type: HttpApi
+          Properties: {Method: PUT, Path: "/objects/{key}"}
+  MiscFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lsfixture.app.misc
+      Events:
+        Misc:
+          Type: HttpApi
+          Properties: {Method: GET, Path: "/misc/{case}"}
+"""
+
+FIXTURE_HANDLERS = '''\
+"""Tiny handlers for the local server's tests."""
+
+import base64
+import json
+import os
+
+import boto3
+
+
+def echo(event, context):
+    """Answer the event and the context's attributes as JSON."""
+    body = {
+        "event": event,
+        "context": {
+            "function_name": context.function_name,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "aws_request_id": context.aws_request_id,
+            "invoked_function_arn": context.invoked_function_arn,
+            "remaining_ms": context.get_remaining_time_in_millis(),
+        },
+    }
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }
+
+
+def binary(event, context):
+    """Answer the request body unchanged, as a binary image."""
+    data = base64.b64decode(event["body"]) if event["isBase64Encoded"] else event["body"].encode()
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "image/png", "X-Was-Base64": str(event["isBase64Encoded"])},
+        "body": base64.b64encode(data).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def env(event, context):
+    """The variables these tests set (inferred response format: a dict, no statusCode)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("FIXTURE_", "AWS_"))}
+
+
+def storage(event, context):
+    """Store the body in the bucket; answer a presigned GET URL for it."""
+    s3 = boto3.client("s3")
+    bucket, key = os.environ["FIXTURE_BUCKET"], event["pathParameters"]["key"]
+    s3.put_object(Bucket=bucket, Key=key, Body=base64.b64decode(event.get("body", "")))
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=60
+    )
+    return {"statusCode": 201, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"url": url})}
+
+
+def misc(event, context):
+    """Different kinds of results, picked by the path."""
+    case = event["pathParameters"]["case"]
+    if case == "boom":
+        raise RuntimeError("boom in a handler")
+    if case == "string":
+        return "just a string"
+    if case == "cookies":
+        return {
+            "statusCode": 204,
+            "cookies": ["a=1; Path=/", "b=2; HttpOnly"],
+            "multiValueHeaders": {"X-Multi": ["one", "two"]},
+        }
+    if case == "bad-body":
+        return {"statusCode": 200, "body": {"not": "a string"}}
+    if case == "bad-status":
+        return {"statusCode": "teapot"}
+    if case == "huge":
+        return {"statusCode": 200, "body": "x" * (7 * 1024 * 1024)}
+    return {"statusCode": 418, "body": "teapot"}
+'''
+
+
+def write_fixture_app(directory: Path) -> Path:
+    """Write the fixture template and its handlers under ``directory``; return the template."""
+    package = directory / "src" / "lsfixture"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "app.py").write_text(textwrap.dedent(FIXTURE_HANDLERS))
+    template = directory / "template.yaml"
+    template.write_text(FIXTURE_TEMPLATE)
+    return template
+
+
+@pytest.fixture(scope="session")
+def fixture_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_fixture_app(tmp_path_factory.mktemp("localserver-app"))
+
+
+@pytest.fixture(scope="module")
+def server(fixture_template: Path) -> Iterator[LocalServer]:
+    """The local server for the fixture template, on a free port, for one test module.
+
+    Not for the whole session: while it runs, the process environment points boto3 at its
+    moto server, which other tests must not inherit.
+    """
+    with LocalServer(fixture_template, port=0) as running:
+        yield running
