@@ -13,14 +13,14 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from progimage_service.adapters.aws import client
-from progimage_service.config import settings
-from progimage_service.wiring import dependencies
 
 from localserver.environment import function_environment
 from localserver.intrinsics import Resolver
 from localserver.resources import ProvisionContext, provision_all
 from localserver.template import Template
+from progimage_service.adapters.aws import client
+from progimage_service.config import settings
+from progimage_service.wiring import dependencies
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -6,14 +6,14 @@ import hashlib
 
 import pytest
 from botocore.exceptions import ClientError
-from get.app import handler as get_handler
 from PIL import Image
+
+from get.app import handler as get_handler
 from progimage_service.imaging import render as render_module
 from progimage_service.wiring import dependencies
-from upload.app import handler as upload_handler
-
 from tests.images import TESTDATA, decode, encode, psnr, sample
 from tests.integration.conftest import Aws, call, event, http_event, with_body
+from upload.app import handler as upload_handler
 
 
 def upload(data: bytes, content_type: str = "application/octet-stream") -> dict:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageOps
-from progimage_service.imaging import render as render_module
-from transform.app import handler as transform_handler
-from upload.app import handler as upload_handler
 
+from progimage_service.imaging import render as render_module
 from tests.images import decode, encode, psnr, sample
 from tests.integration.conftest import Aws, call, event
+from transform.app import handler as transform_handler
+from upload.app import handler as upload_handler
 
 
 def upload(data: bytes) -> str:

@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 from PIL import Image, ImageSequence
+
 from progimage_service.errors import InvalidImage, ProgImageError, TooLarge, UnsupportedMedia
 from progimage_service.imaging.decode import inspect
 from progimage_service.imaging.formats import FORMATS, for_extension, sniff
@@ -16,7 +17,6 @@ from progimage_service.imaging.gif import gif_layout
 from progimage_service.imaging.limits import Limits
 from progimage_service.imaging.pipeline import Pipeline
 from progimage_service.imaging.render import render
-
 from tests.images import TESTDATA, decode, encode, psnr, sample
 
 LIMITS = Limits()
