@@ -28,6 +28,9 @@ class Settings:
     inline_max_bytes: int = 4_000_000
     presign_ttl_seconds: int = 300
     list_max_limit: int = 100
+    jobs_queue_url: str = ""
+    upload_ttl_seconds: int = 900  # presigned POSTs; S3 enforces the expiry
+    job_max_attempts: int = 5  # the jobs queue's maxReceiveCount
     fetch: FetchPolicy = field(default_factory=lambda: FetchPolicy(max_bytes=Limits().max_bytes))
 
 
@@ -47,6 +50,8 @@ def settings() -> Settings:
         ),
         inline_max_bytes=_int("PROGIMAGE_INLINE_MAX_BYTES", 4_000_000),
         presign_ttl_seconds=_int("PROGIMAGE_PRESIGN_TTL", 300),
+        jobs_queue_url=os.environ.get("PROGIMAGE_JOBS_QUEUE_URL", ""),
+        upload_ttl_seconds=min(_int("PROGIMAGE_UPLOAD_TTL", 900), 900),
         fetch=FetchPolicy(
             max_bytes=max_bytes,
             timeout_seconds=_int("PROGIMAGE_FETCH_TIMEOUT", 10),

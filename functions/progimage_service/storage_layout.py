@@ -13,3 +13,18 @@ def variants_prefix(image_id: str) -> str:
 
 def variant_key(image_id: str, name: str) -> str:
     return f"{variants_prefix(image_id)}{name}"
+
+
+def upload_key(image_id: str) -> str:
+    return f"uploads/{image_id}"
+
+
+def image_id_of_upload(key: str) -> str | None:
+    """The id in an ``uploads/{id}`` key, or None for any other key."""
+    prefix, _, image_id = key.partition("/")
+    return image_id if prefix == "uploads" and image_id else None
+
+
+def result_key(batch_id: str, index: int, extension: str) -> str:
+    """Ephemeral batch and job results (lifecycle: one day)."""
+    return f"results/{batch_id}/{index:05d}.{extension}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from .adapters.dynamodb import Catalog
+from .adapters.dynamodb import Catalog, JobTable
 from .adapters.s3 import ObjectStore
+from .adapters.sqs import Queue
 from .config import Settings, settings
 
 
@@ -15,9 +16,17 @@ class Dependencies:
     settings: Settings
     store: ObjectStore
     catalog: Catalog
+    jobs: JobTable
+    jobs_queue: Queue
 
 
 @cache
 def dependencies() -> Dependencies:
     config = settings()
-    return Dependencies(config, ObjectStore(config.bucket), Catalog(config.table))
+    return Dependencies(
+        config,
+        ObjectStore(config.bucket),
+        Catalog(config.table),
+        JobTable(config.table),
+        Queue(config.jobs_queue_url),
+    )

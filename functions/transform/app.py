@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from progimage_service.api import Request, Response, delivery_response, json_response, router
+from progimage_service.api import (
+    Request,
+    Response,
+    delivery_response,
+    json_response,
+    parse_int,
+    router,
+)
 from progimage_service.errors import BadRequest, TooLarge, UnsupportedMedia
 from progimage_service.imaging.pipeline import parse_path
+from progimage_service.services import jobs
+from progimage_service.services.batch import run_batch
 from progimage_service.services.transform import (
     Result,
     pipeline_of,
     source_bytes,
+    store_flag,
     transform,
 )
 from progimage_service.services.variants import variant
-from progimage_service.wiring import dependencies
+from progimage_service.wiring import Dependencies, dependencies
 
 
 def get_variant(request: Request) -> Response:
@@ -32,14 +42,14 @@ def post_transform(request: Request) -> Response:
         if not isinstance(body, dict) or "source" not in body:
             raise BadRequest('JSON body must have a "source"', param="source")
         pipeline = pipeline_of(body.get("ops"), body.get("format"))
-        store = _flag(body.get("store", False))
+        store = store_flag(body.get("store", False))
         data = source_bytes(deps, body["source"])  # last: the request is checked before fetching
     elif request.content_type.startswith("image/") or request.content_type in (
         "application/octet-stream",
         "",
     ):
         pipeline = pipeline_of(request.query("ops"), request.query("format"))
-        store = _flag(_QUERY_FLAGS.get(request.query("store") or "false"))
+        store = store_flag(_QUERY_FLAGS.get(request.query("store") or "false"))
         data = request.body(max_bytes)
     else:
         raise UnsupportedMedia(
@@ -50,12 +60,6 @@ def post_transform(request: Request) -> Response:
 
 
 _QUERY_FLAGS = {"true": True, "1": True, "false": False, "0": False}
-
-
-def _flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise BadRequest("store must be true or false", param="store")
-    return value
 
 
 def _answer(result: Result, inline_max_bytes: int) -> Response:
@@ -76,4 +80,38 @@ def _answer(result: Result, inline_max_bytes: int) -> Response:
     )
 
 
-handler = router({"GET /images/{id}/{pipeline+}": get_variant, "POST /transform": post_transform})
+def post_batch(request: Request) -> Response:
+    """``{"items": [...]}``: up to 100 items, one result each, in order."""
+    deps = dependencies()
+    return json_response(200, {"results": run_batch(deps, _items(request, deps))})
+
+
+def post_jobs(request: Request) -> Response:
+    """``{"items": [...]}``: up to 10,000 items, queued for the workers."""
+    deps = dependencies()
+    job = jobs.submit(deps, _items(request, deps))
+    return json_response(202, job, {"Location": f"/jobs/{job['job_id']}"})
+
+
+def get_job(request: Request) -> Response:
+    limit = parse_int(request, "limit", 100, 1, 1000)
+    job = jobs.status(dependencies(), request.path_param("job_id"), limit, request.query("cursor"))
+    return json_response(200, job)
+
+
+def _items(request: Request, deps: Dependencies) -> object:
+    body = request.json(deps.settings.limits.max_bytes)
+    if not isinstance(body, dict) or "items" not in body:
+        raise BadRequest('JSON body must be {"items": [...]}', param="items")
+    return body["items"]
+
+
+handler = router(
+    {
+        "GET /images/{id}/{pipeline+}": get_variant,
+        "POST /transform": post_transform,
+        "POST /batch": post_batch,
+        "POST /jobs": post_jobs,
+        "GET /jobs/{job_id}": get_job,
+    }
+)

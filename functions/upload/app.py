@@ -15,6 +15,7 @@ from progimage_service.api import (
 from progimage_service.errors import BadRequest, ProgImageError, UnsupportedMedia
 from progimage_service.models import ImageRecord
 from progimage_service.services.images import store_image
+from progimage_service.services.uploads import create_uploads
 from progimage_service.wiring import dependencies
 
 _RAW_TYPES = ("application/octet-stream", "")
@@ -69,4 +70,14 @@ def _json_image(payload: object) -> bytes:
         raise BadRequest(f"data is not valid base64: {error}", param="data") from error
 
 
-handler = router({"POST /images": post_images})
+def post_uploads(request: Request) -> Response:
+    """Presigned POSTs for direct uploads to S3: ``{"count": 1..100, "content_type"}``."""
+    deps = dependencies()
+    body = request.json(64 * 1024)
+    if not isinstance(body, dict):
+        raise BadRequest('JSON body must be {"count", "content_type"}', param="body")
+    uploads = create_uploads(deps, body.get("count", 1), body.get("content_type"))
+    return json_response(201, {"uploads": uploads})
+
+
+handler = router({"POST /images": post_images, "POST /uploads": post_uploads})

@@ -44,6 +44,10 @@ class Aws:
         return boto3.client("s3")
 
     @property
+    def sqs(self) -> Any:
+        return boto3.client("sqs")
+
+    @property
     def dynamodb(self) -> Any:
         return boto3.client("dynamodb")
 
@@ -52,7 +56,9 @@ class Aws:
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
     def records(self) -> list[dict[str, Any]]:
-        return self.dynamodb.scan(TableName=self.table)["Items"]
+        """The image records (not jobs)."""
+        items = self.dynamodb.scan(TableName=self.table)["Items"]
+        return [item for item in items if item["pk"]["S"].startswith("IMG#")]
 
 
 @pytest.fixture

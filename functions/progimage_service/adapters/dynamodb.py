@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, fields
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from ..errors import ServiceUnavailable
 from ..models import ImageRecord
 from .aws import client, error_code, translated
 
@@ -23,15 +25,36 @@ def _key(image_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"IMG#{image_id}"}, "sk": {"S": "META"}}
 
 
-def _to_item(record: ImageRecord) -> dict[str, Any]:
+def _to_item(record: ImageRecord, expires_at: int | None = None) -> dict[str, Any]:
     values = {k: v for k, v in asdict(record).items() if v is not None}
     values |= {"pk": f"IMG#{record.id}", "sk": "META", "list_pk": _LISTED, "list_sk": record.id}
+    if expires_at is not None:
+        values["expires_at_ttl"] = expires_at
     return {k: _serialize(v) for k, v in values.items()}
 
 
+def _conditional(error: ClientError) -> bool:
+    return error_code(error) == "ConditionalCheckFailedException"
+
+
+def batch_write(db: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """Write items 25 per request, resending what DynamoDB leaves unprocessed."""
+    for start in range(0, len(items), 25):
+        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        for _ in range(5):
+            with translated("catalog"):
+                response = db.batch_write_item(RequestItems={table: requests})
+            requests = response.get("UnprocessedItems", {}).get(table, [])
+            if not requests:
+                break
+        else:
+            raise ServiceUnavailable("the catalog is throttling writes; retry")
+
+
 def _from_item(item: dict[str, Any]) -> ImageRecord:
-    values = {k: _deserialize(v) for k, v in item.items() if k in _RECORD_FIELDS}
-    return ImageRecord(**{k: int(v) if isinstance(v, Decimal) else v for k, v in values.items()})
+    return ImageRecord(
+        **{k: _plain(_deserialize(v)) for k, v in item.items() if k in _RECORD_FIELDS}
+    )
 
 
 class Catalog:
@@ -47,6 +70,27 @@ class Catalog:
                 Item=_to_item(record),
                 ConditionExpression="attribute_not_exists(pk)",
             )
+
+    def create_pending(self, records: list[ImageRecord], expires_at: int) -> None:
+        """Records of uploads yet to come; DynamoDB's TTL removes those never completed."""
+        batch_write(self.db, self.table, [_to_item(r, expires_at) for r in records])
+
+    def complete(self, record: ImageRecord) -> bool:
+        """Replace a pending record with its final state; False if it is no longer pending."""
+        try:
+            with translated("catalog"):
+                self.db.put_item(
+                    TableName=self.table,
+                    Item=_to_item(record),
+                    ConditionExpression="#status = :pending",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={":pending": {"S": "pending"}},
+                )
+        except ClientError as error:
+            if _conditional(error):
+                return False
+            raise
+        return True
 
     def get(self, image_id: str) -> ImageRecord | None:
         """The record, or None if there is none or it is being deleted."""
@@ -98,7 +142,7 @@ class Catalog:
                     ExpressionAttributeValues={":deleting": {"S": "deleting"}},
                 )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if _conditional(error):
                 return False
             raise
         return True
@@ -106,3 +150,113 @@ class Catalog:
     def delete(self, image_id: str) -> None:
         with translated("catalog"):
             self.db.delete_item(TableName=self.table, Key=_key(image_id))
+
+
+def _job_key(job_id: str, sort: str = "META") -> dict[str, Any]:
+    return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": sort}}
+
+
+def _item_sort(index: int) -> str:
+    return f"ITEM#{index:05d}"
+
+
+class JobTable:
+    """Jobs in the same table: a META item with atomic counters, and one item per result."""
+
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
+        self.table = table
+        self.db = dynamodb or client("dynamodb")
+
+    def create(self, job_id: str, total: int, created_at: str, expires_at: int) -> None:
+        item = {"total": total, "succeeded": 0, "failed": 0, "created_at": created_at}
+        with translated("catalog"):
+            self.db.put_item(
+                TableName=self.table,
+                Item=_job_key(job_id)
+                | {k: _serialize(v) for k, v in item.items()}
+                | {"expires_at_ttl": {"N": str(expires_at)}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+
+    def delete(self, job_id: str) -> None:
+        with translated("catalog"):
+            self.db.delete_item(TableName=self.table, Key=_job_key(job_id))
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        with translated("catalog"):
+            item = self.db.get_item(
+                TableName=self.table, Key=_job_key(job_id), ConsistentRead=True
+            ).get("Item")
+        if item is None:
+            return None
+        return {k: _plain(_deserialize(v)) for k, v in item.items() if k not in ("pk", "sk")}
+
+    def has_result(self, job_id: str, index: int) -> bool:
+        with translated("catalog"):
+            response = self.db.get_item(
+                TableName=self.table,
+                Key=_job_key(job_id, _item_sort(index)),
+                ProjectionExpression="sk",
+                ConsistentRead=True,
+            )
+        return "Item" in response
+
+    def record_result(
+        self, job_id: str, index: int, result: dict[str, Any], expires_at: int
+    ) -> bool:
+        """Write an item's result once; False if a delivery before this one already did."""
+        try:
+            with translated("catalog"):
+                self.db.put_item(
+                    TableName=self.table,
+                    Item=_job_key(job_id, _item_sort(index))
+                    | {
+                        "result": {"S": json.dumps(result, separators=(",", ":"))},
+                        "expires_at_ttl": {"N": str(expires_at)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except ClientError as error:
+            if _conditional(error):
+                return False
+            raise
+        return True
+
+    def count(self, job_id: str, succeeded: bool) -> None:
+        """Add one to a counter atomically (concurrent workers lose no increment)."""
+        counter = "succeeded" if succeeded else "failed"
+        try:
+            with translated("catalog"):
+                self.db.update_item(
+                    TableName=self.table,
+                    Key=_job_key(job_id),
+                    UpdateExpression=f"ADD {counter} :one",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":one": {"N": "1"}},
+                )
+        except ClientError as error:
+            if not _conditional(error):  # the job was withdrawn: nothing to count
+                raise
+
+    def results(self, job_id: str, limit: int, after: int | None) -> tuple[list[dict], int | None]:
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :items)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"JOB#{job_id}"},
+                ":items": {"S": "ITEM#"},
+            },
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = _job_key(job_id, _item_sort(after))
+        with translated("catalog"):
+            response = self.db.query(**query)
+        results = [json.loads(item["result"]["S"]) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return results, (int(last["sk"]["S"].removeprefix("ITEM#")) if last else None)
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, Decimal) else value

@@ -88,6 +88,31 @@ class ObjectStore:
                     deleted += len(keys)
         return deleted
 
+    def exists(self, key: str) -> bool:
+        try:
+            with translated("storage"):
+                self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                return False
+            raise
+        return True
+
+    def presigned_post(
+        self, key: str, content_type: str, max_bytes: int, ttl_seconds: int
+    ) -> dict[str, Any]:
+        """A browser-form upload of exactly this key: an image/ type, 1..max_bytes bytes."""
+        return self.s3.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                ["starts-with", "$Content-Type", "image/"],
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=ttl_seconds,
+        )
+
     def presigned_get(self, key: str, ttl_seconds: int) -> str:
         return self.s3.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl_seconds

@@ -6,11 +6,27 @@ import hashlib
 
 from ..errors import BadRequest, NotFound, NotReady
 from ..ids import check_id, is_valid_id, new_id
-from ..imaging.decode import inspect
+from ..imaging.decode import ImageInfo, inspect
 from ..models import ImageRecord, now_rfc3339
 from ..storage_layout import original_key, variants_prefix
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_object, matches
+
+
+def describe(image_id: str, data: bytes, info: ImageInfo, created_at: str) -> ImageRecord:
+    """The ready record of validated bytes."""
+    return ImageRecord(
+        id=image_id,
+        status="ready",
+        format=info.format.name,
+        content_type=info.format.content_type,
+        width=info.width,
+        height=info.height,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        frames=info.frames,
+        created_at=created_at,
+    )
 
 
 def store_image(deps: Dependencies, data: bytes) -> ImageRecord:
@@ -20,18 +36,7 @@ def store_image(deps: Dependencies, data: bytes) -> ImageRecord:
     without its object and nothing is left behind.
     """
     info = inspect(data, deps.settings.limits)
-    record = ImageRecord(
-        id=new_id(),
-        status="ready",
-        format=info.format.name,
-        content_type=info.format.content_type,
-        width=info.width,
-        height=info.height,
-        bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        frames=info.frames,
-        created_at=now_rfc3339(),
-    )
+    record = describe(new_id(), data, info, now_rfc3339())
     key = original_key(record.id)
     deps.store.put(key, data, info.format.content_type, only_if_new=True)
     try:

@@ -68,6 +68,12 @@ def pipeline_of(ops: Any, fmt: Any) -> Pipeline:
     return Pipeline(parse_ops(ops), for_extension(fmt) if fmt else None)
 
 
+def store_flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest("store must be true or false", param="store")
+    return value
+
+
 def render_bytes(deps: Dependencies, data: bytes, pipeline: Pipeline) -> Rendered:
     """Render, fetching the stored images the pipeline refers to; Pillow is imported only now."""
     from ..imaging.render import render

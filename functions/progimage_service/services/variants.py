@@ -29,6 +29,25 @@ def variant(
     return deliver_object(deps, cached, cached.etag, if_none_match)
 
 
+def ensure(deps: Dependencies, image_id: str, pipeline: Pipeline) -> str:
+    """Make sure the variant exists (rendering it if not); return its path in the API."""
+    key = variant_key(check_id(image_id), pipeline.variant_name())
+    if not deps.store.exists(key):
+        produce(deps, image_id, pipeline, key)
+    return api_path(image_id, pipeline)
+
+
+def api_path(image_id: str, pipeline: Pipeline) -> str:
+    """The URL path that serves this variant: ``/images/{id}/{canonical}.{ext}``."""
+    canonical = pipeline.canonical()
+    extension = f".{pipeline.format.extension}" if pipeline.format else ""
+    return (
+        f"/images/{image_id}/{canonical}{extension}"
+        if canonical
+        else f"/images/{image_id}{extension}"
+    )
+
+
 def produce(deps: Dependencies, image_id: str, pipeline: Pipeline, key: str) -> None:
     """Render the variant and write it unless a concurrent request already has."""
     rendered = render_stored(deps, image_id, pipeline)

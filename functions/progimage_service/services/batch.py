@@ -1,0 +1,61 @@
+"""Batch items: any source, any pipeline, stored or not; one result per item, errors included.
+
+The same item runner serves POST /batch (in the request) and jobs (in the queue workers).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import BadRequest, ProgImageError
+from ..ids import new_id
+from ..storage_layout import result_key
+from ..wiring import Dependencies
+from . import variants
+from .transform import pipeline_of, render_bytes, source_bytes, store_flag, transform
+
+logger = logging.getLogger("progimage")
+
+MAX_BATCH_ITEMS = 100
+RESULT_URL_TTL = 3600  # presigned links to ephemeral results (kept a day by lifecycle)
+
+
+def run_item(deps: Dependencies, item: Any, index: int, run_id: str) -> dict[str, Any]:
+    """Process one item; a client error becomes that item's result instead of an exception.
+
+    A stored source without ``store`` answers its variant's API path (the variant is made and
+    cached now); bytes or a URL without ``store`` answer a presigned link to the result, kept for
+    a day under ``results/{run_id}/``; ``store`` answers the new image's record.
+    """
+    try:
+        if not isinstance(item, Mapping) or "source" not in item:
+            raise BadRequest('an item is {"source", "ops"?, "format"?, "store"?}', param="source")
+        pipeline = pipeline_of(item.get("ops"), item.get("format"))
+        store = store_flag(item.get("store", False))
+        source = item["source"]
+        if not store and isinstance(source, Mapping) and set(source) == {"id"}:
+            path = variants.ensure(deps, str(source["id"]), pipeline)
+            return {"index": index, "status": 200, "url": path}
+        data = source_bytes(deps, source)
+        if store:
+            record = transform(deps, data, pipeline, store=True).record
+            assert record is not None
+            return {"index": index, "status": 201, "image": record.to_json()}
+        rendered = render_bytes(deps, data, pipeline)
+        key = result_key(run_id, index, rendered.format.extension)
+        deps.store.put(key, rendered.data, rendered.format.content_type)
+        url = deps.store.presigned_get(key, RESULT_URL_TTL)
+        return {"index": index, "status": 200, "url": url}
+    except ProgImageError as error:
+        if error.status >= 500:
+            logger.warning("item %d failed: %s", index, error.message)
+        return {"index": index, "status": error.status, "error": error.body()}
+
+
+def run_batch(deps: Dependencies, items: Any) -> list[dict[str, Any]]:
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_ITEMS:
+        raise BadRequest(f"items must be a list of 1 to {MAX_BATCH_ITEMS} items", param="items")
+    batch_id = new_id()
+    return [run_item(deps, item, index, batch_id) for index, item in enumerate(items)]
