@@ -5,6 +5,7 @@ from __future__ import annotations
 from progimage_service.api import (
     Request,
     Response,
+    check_signature,
     delivery_response,
     json_response,
     no_content,
@@ -20,6 +21,7 @@ from progimage_service.wiring import dependencies
 
 def get_image(request: Request) -> Response:
     """The original, or with an extension the image converted to that format."""
+    check_signature(request, dependencies().settings.signing_keys)
     image_id, dot, extension = request.path_param("id").partition(".")
     if_none_match = request.header("if-none-match")
     if not dot:

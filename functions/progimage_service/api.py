@@ -7,14 +7,17 @@ entry point. This is the one place where a `ProgImageError` becomes an HTTP erro
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import BadRequest, ProgImageError, TooLarge
+from .errors import BadRequest, Conflict, ProgImageError, TooLarge
 from .services.delivery import Delivery
+from .signing import verify
+from .wiring import dependencies
 
 logger = logging.getLogger("progimage")
 logger.setLevel(logging.INFO)
@@ -46,6 +49,10 @@ class Request:
 
     def header(self, name: str) -> str | None:
         return (self.event.get("headers") or {}).get(name.lower())
+
+    @property
+    def raw_path(self) -> str:
+        return str(self.event.get("rawPath", ""))
 
     @property
     def content_type(self) -> str:
@@ -122,6 +129,12 @@ def error_response(error: ProgImageError) -> Response:
     return json_response(error.status, {"error": error.body()}, retry)
 
 
+def check_signature(request: Request, keys: tuple[bytes, ...]) -> None:
+    """With signing keys configured, the exact path must carry a valid signature (else 403)."""
+    if keys:
+        verify(keys, request.raw_path, request.query("sig"), request.query("exp"))
+
+
 def parse_int(request: Request, name: str, default: int, low: int, high: int) -> int:
     """An integer query parameter within [low, high], or a 400 naming it."""
     raw = request.query(name)
@@ -137,6 +150,58 @@ def parse_int(request: Request, name: str, default: int, low: int, high: int) ->
 
 
 Route = Callable[[Request], Response]
+
+
+def idempotent(route: Route) -> Route:
+    """Honour an ``Idempotency-Key`` header: a retried request gets the first answer.
+
+    The key is claimed before the work starts; a second request with the same key gets the
+    stored answer, or 409 while the first is still running, or 409 if its body differs. A 5xx
+    (or an unexpected failure) releases the key so that the retry does the work.
+    """
+
+    def guarded(request: Request) -> Response:
+        key = request.header("idempotency-key")
+        if not key:
+            return route(request)
+        if len(key) > 255:
+            raise BadRequest("Idempotency-Key is at most 255 characters", param="idempotency-key")
+        table = dependencies().idempotency
+        scoped = hashlib.sha256(f"{request.route_key}\n{key}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(
+            (request.raw_path + "?" + str(request.event.get("rawQueryString", ""))).encode()
+            + b"\n"
+            + str(request.event.get("body") or "").encode()
+        ).hexdigest()
+        claim = table.claim(scoped, fingerprint)
+        if claim is not None:
+            if claim.fingerprint != fingerprint:
+                raise Conflict(
+                    "this Idempotency-Key was used for a different request",
+                    param="idempotency-key",
+                    code="idempotency_key_reused",
+                )
+            if claim.response is None:
+                raise Conflict(
+                    "a request with this Idempotency-Key is still in progress; retry shortly",
+                    param="idempotency-key",
+                    code="idempotency_in_progress",
+                )
+            return Response(**claim.response)
+        try:
+            response = route(request)
+        except ProgImageError as error:
+            response = error_response(error)
+        except BaseException:
+            table.release(scoped)
+            raise
+        if response.status >= 500 or isinstance(response.body, bytes):
+            table.release(scoped)
+        else:
+            table.complete(scoped, asdict(response))
+        return response
+
+    return guarded
 
 
 def router(routes: Mapping[str, Route]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from .adapters.dynamodb import Catalog, JobTable
+from .adapters.dynamodb import Catalog, IdempotencyTable, JobTable
 from .adapters.s3 import ObjectStore
 from .adapters.sqs import Queue
 from .config import Settings, settings
@@ -18,6 +18,7 @@ class Dependencies:
     catalog: Catalog
     jobs: JobTable
     jobs_queue: Queue
+    idempotency: IdempotencyTable
 
 
 @cache
@@ -29,4 +30,5 @@ def dependencies() -> Dependencies:
         Catalog(config.table),
         JobTable(config.table),
         Queue(config.jobs_queue_url),
+        IdempotencyTable(config.table),
     )

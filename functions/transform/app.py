@@ -5,7 +5,9 @@ from __future__ import annotations
 from progimage_service.api import (
     Request,
     Response,
+    check_signature,
     delivery_response,
+    idempotent,
     json_response,
     parse_int,
     router,
@@ -26,6 +28,7 @@ from progimage_service.wiring import Dependencies, dependencies
 
 
 def get_variant(request: Request) -> Response:
+    check_signature(request, dependencies().settings.signing_keys)
     pipeline = parse_path(request.path_param("pipeline"))
     delivery = variant(
         dependencies(), request.path_param("id"), pipeline, request.header("if-none-match")
@@ -109,9 +112,9 @@ def _items(request: Request, deps: Dependencies) -> object:
 handler = router(
     {
         "GET /images/{id}/{pipeline+}": get_variant,
-        "POST /transform": post_transform,
-        "POST /batch": post_batch,
-        "POST /jobs": post_jobs,
+        "POST /transform": idempotent(post_transform),
+        "POST /batch": idempotent(post_batch),
+        "POST /jobs": idempotent(post_jobs),
         "GET /jobs/{job_id}": get_job,
     }
 )

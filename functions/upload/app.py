@@ -8,6 +8,7 @@ import binascii
 from progimage_service.api import (
     Request,
     Response,
+    idempotent,
     json_response,
     multipart_files,
     router,
@@ -80,4 +81,6 @@ def post_uploads(request: Request) -> Response:
     return json_response(201, {"uploads": uploads})
 
 
-handler = router({"POST /images": post_images, "POST /uploads": post_uploads})
+handler = router(
+    {"POST /images": idempotent(post_images), "POST /uploads": idempotent(post_uploads)}
+)

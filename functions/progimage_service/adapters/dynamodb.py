@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+import time
+from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -260,3 +261,66 @@ class JobTable:
 
 def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, Decimal) else value
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What an idempotency key holds: its request's fingerprint, and the answer once there."""
+
+    fingerprint: str
+    response: dict[str, Any] | None  # None while the first request is still running
+
+
+class IdempotencyTable:
+    """Idempotency keys in the same table, kept for a day (TTL)."""
+
+    TTL_SECONDS = 86_400
+
+    def __init__(self, table: str, dynamodb: Any | None = None) -> None:
+        self.table = table
+        self.db = dynamodb or client("dynamodb")
+
+    def claim(self, key: str, fingerprint: str) -> Claim | None:
+        """Claim a key for a new request; if it was claimed before, return that claim."""
+        item = {
+            "pk": {"S": f"IDEM#{key}"},
+            "sk": {"S": "META"},
+            "fingerprint": {"S": fingerprint},
+            "expires_at_ttl": {"N": str(int(time.time()) + self.TTL_SECONDS)},
+        }
+        try:
+            with translated("catalog"):
+                self.db.put_item(
+                    TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                )
+        except ClientError as error:
+            if not _conditional(error):
+                raise
+            with translated("catalog"):
+                found = self.db.get_item(
+                    TableName=self.table, Key=_idem_key(key), ConsistentRead=True
+                ).get("Item")
+            if found is None:  # expired between the two calls: claim again
+                return self.claim(key, fingerprint)
+            response = found.get("response", {}).get("S")
+            return Claim(found["fingerprint"]["S"], json.loads(response) if response else None)
+        return None
+
+    def complete(self, key: str, response: dict[str, Any]) -> None:
+        with translated("catalog"):
+            self.db.update_item(
+                TableName=self.table,
+                Key=_idem_key(key),
+                UpdateExpression="SET #response = :response",
+                ExpressionAttributeNames={"#response": "response"},
+                ExpressionAttributeValues={":response": {"S": json.dumps(response)}},
+            )
+
+    def release(self, key: str) -> None:
+        """Forget a claim whose request failed in a way worth retrying."""
+        with translated("catalog"):
+            self.db.delete_item(TableName=self.table, Key=_idem_key(key))
+
+
+def _idem_key(key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"IDEM#{key}"}, "sk": {"S": "META"}}
