@@ -71,20 +71,33 @@ def fetch(url: str, policy: FetchPolicy) -> bytes:
             raise UpstreamError(f"fetching {url!r} failed: {error}", param="url") from error
         try:
             if response.status in _REDIRECTS and response.getheader("Location"):
-                url = urljoin(url, response.getheader("Location", ""))
+                url = _redirect(url, response.getheader("Location", ""))
                 continue
             if response.status != 200:
                 raise UpstreamError(
                     f"fetching {url!r} answered HTTP {response.status}", param="url"
                 )
             return _read_bounded(response, policy.max_bytes, deadline, url)
+        except (OSError, http.client.HTTPException) as error:  # a timeout or a cut-off body
+            raise UpstreamError(f"fetching {url!r} failed: {error}", param="url") from error
         finally:
             connection.close()
     raise UpstreamError(f"more than {policy.max_redirects} redirects from {url!r}", param="url")
 
 
+def _redirect(url: str, location: str) -> str:
+    try:
+        return urljoin(url, location)
+    except ValueError as error:  # an unparsable Location, such as "http://[::1"
+        raise UpstreamError(f"{url!r} redirects to an invalid url: {error}", param="url") from None
+
+
 def _check_url(url: str, policy: FetchPolicy):
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number 0-65535
+    except ValueError as error:
+        raise UrlNotAllowed(f"url is not valid: {error}", param="url") from None
     schemes = ("https", "http") if policy.allow_http else ("https",)
     if parts.scheme not in schemes:
         raise UrlNotAllowed(
@@ -185,11 +198,17 @@ def _read_bounded(response, max_bytes: int, deadline: float, url: str) -> bytes:
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(f"remote image is {declared} bytes; the limit is {max_bytes}", param="url")
     chunks, size = [], 0
-    while chunk := response.read(_CHUNK):
+    # read1: one receive per call, so the deadline is checked however slowly the bytes come.
+    while chunk := response.read1(_CHUNK):
         size += len(chunk)
         if size > max_bytes:
             raise TooLarge(f"remote image is over {max_bytes} bytes", param="url")
         if time.monotonic() > deadline:
             raise UpstreamError(f"fetching {url!r} took too long", param="url")
         chunks.append(chunk)
+    if declared and declared.isdigit() and size < int(declared):
+        raise UpstreamError(
+            f"fetching {url!r} failed: the body ended after {size} of {declared} bytes",
+            param="url",
+        )
     return b"".join(chunks)

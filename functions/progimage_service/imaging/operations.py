@@ -153,7 +153,8 @@ def resize(image: Image.Image, state: RenderState, width: int, height: int, fit:
         return _crop_gravity(covered, width, height, "center")
     fitted = _resized(image, _fit_size(w, h, width, height), state)
     if fit == "pad" and width and height and fitted.size != (width, height):
-        canvas = Image.new(_with_alpha(fitted.mode), (width, height), TRANSPARENT)
+        _check_output(width, height, state.limits)  # the canvas, larger than what it holds
+        canvas = Image.new(_with_alpha(fitted.mode), (width, height))  # 0: transparent
         canvas.paste(fitted, ((width - fitted.width) // 2, (height - fitted.height) // 2))
         return canvas
     return fitted
@@ -243,7 +244,7 @@ _QUARTER_TURNS = {
 
 @operation(
     "rotate",
-    number("angle", -360, 360),
+    number("angle", -3600, 3600, doc="any angle; ten turns either way at most"),
     colour("background", **optional(None)),
     summary="rotate clockwise by any angle; others than multiples of 90 expand the canvas",
 )
@@ -259,10 +260,10 @@ def rotate(image: Image.Image, state: RenderState, angle: float, background: Col
     out_h = math.ceil(abs(w * math.sin(radians)) + abs(h * math.cos(radians)))
     _check_output(out_w, out_h, state.limits)
     fill = background or TRANSPARENT
-    if fill[3] < 255:
+    if image.mode in ("L", "LA") and background is not None:  # a colour needs colour bands
+        image = image.convert("RGBA" if image.mode == "LA" or fill[3] < 255 else "RGB")
+    elif fill[3] < 255:
         image = image.convert(_with_alpha(image.mode))
-    elif image.mode == "L":
-        image = image.convert("RGB")
     return image.rotate(-turn, Image.Resampling.BICUBIC, expand=True, fillcolor=_fill(fill, image))
 
 
@@ -326,7 +327,13 @@ def autocontrast(image: Image.Image, state: RenderState):
     summary="Gaussian blur with standard deviation SIGMA pixels",
 )
 def blur(image: Image.Image, state: RenderState, sigma: float):
-    return image.filter(ImageFilter.GaussianBlur(sigma))
+    # Blur premultiplied, as resize does: the colour hidden under transparent pixels must not
+    # bleed into the visible edge (a dark fringe around a shape on a transparent background).
+    premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(image.mode)
+    if premultiplied is None:
+        return image.filter(ImageFilter.GaussianBlur(sigma))
+    blurred = image.convert(premultiplied).filter(ImageFilter.GaussianBlur(sigma))
+    return blurred.convert(image.mode)
 
 
 @operation(
@@ -478,4 +485,5 @@ def _with_alpha(mode: str) -> str:
 
 
 def _fill(fill: Colour, image: Image.Image) -> Any:
-    return fill if image.mode == "RGBA" else fill[:3] if image.mode == "RGB" else fill
+    """The colour as a pixel value in the image's mode (grey modes take its luma)."""
+    return Image.new("RGBA", (1, 1), fill).convert(image.mode).getpixel((0, 0))

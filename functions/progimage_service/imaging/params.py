@@ -96,9 +96,9 @@ class Param:
             raise ArgumentError(f"{self.name} must be {kind}, got {raw!r}")
         try:
             value = float(raw) if not integral or isinstance(raw, float) else int(raw)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: an integer too large for a float
             raise ArgumentError(f"{self.name} must be {kind}, got {raw!r}") from None
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ArgumentError(f"{self.name} must be a finite number, got {raw!r}")
         if integral:
             if value != int(value):
@@ -134,8 +134,9 @@ class Param:
 
 
 def _float_text(value: float) -> str:
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return text or "0"
+    """The shortest text that reads back as the same number (so 1.0 and 1 print alike)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
 
 
 def _num(value: float) -> str:
