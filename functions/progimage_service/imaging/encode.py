@@ -54,7 +54,17 @@ def _for_format(image: Image.Image, fmt: Format, background: tuple[int, int, int
         image = flatten(image, background)
     if fmt.name in ("webp", "avif") and image.mode in ("L", "LA"):
         image = image.convert("RGBA" if image.mode == "LA" else "RGB")
+    if fmt.name == "gif" and image.mode in ("LA", "RGBA"):
+        image = _binary_alpha(image)
     return image
+
+
+def _binary_alpha(image: Image.Image) -> Image.Image:
+    """GIF has one transparent palette entry, not an alpha channel: each pixel is either
+    transparent or opaque, so partial alpha (resized edges, grey with alpha) is thresholded."""
+    rgba = image.convert("RGBA")
+    rgba.putalpha(rgba.getchannel("A").point(lambda a: 255 if a >= 128 else 0))
+    return rgba
 
 
 def _save_params(fmt: Format, options: EncodeOptions) -> dict[str, Any]:
