@@ -27,22 +27,69 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SAMCONFIG = ROOT / "samconfig.toml"
 
-FUNCTIONS = ("UploadFunction", "GetFunction", "TransformFunction")
+HTTP_FUNCTIONS = ("UploadFunction", "GetFunction", "TransformFunction")
+QUEUE_FUNCTIONS = ("IngestFunction", "JobWorkerFunction")
+FUNCTIONS = HTTP_FUNCTIONS + QUEUE_FUNCTIONS
 
 # (method, path) -> (function logical id, handler). The local server dispatches on the same data.
 EXPECTED_ROUTES = {
     ("POST", "/images"): ("UploadFunction", "upload.app.handler"),
+    ("POST", "/uploads"): ("UploadFunction", "upload.app.handler"),
     ("GET", "/images"): ("GetFunction", "get.app.handler"),
     ("GET", "/images/{id}"): ("GetFunction", "get.app.handler"),
     ("GET", "/images/{id}/info"): ("GetFunction", "get.app.handler"),
     ("DELETE", "/images/{id}"): ("GetFunction", "get.app.handler"),
     ("GET", "/images/{id}/{pipeline+}"): ("TransformFunction", "transform.app.handler"),
     ("POST", "/transform"): ("TransformFunction", "transform.app.handler"),
+    ("POST", "/batch"): ("TransformFunction", "transform.app.handler"),
+    ("POST", "/jobs"): ("TransformFunction", "transform.app.handler"),
+    ("GET", "/jobs/{job_id}"): ("TransformFunction", "transform.app.handler"),
 }
 
+# queue -> (dead-letter queue, consuming function, its handler, SQS event name, the
+# translated event source mapping's settings). Each queue has exactly one consumer.
+EXPECTED_QUEUES = {
+    "IngestQueue": (
+        "IngestDeadLetterQueue",
+        "IngestFunction",
+        "upload.ingest.handler",
+        "Ingest",
+        {
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    ),
+    "JobsQueue": (
+        "JobsDeadLetterQueue",
+        "JobWorkerFunction",
+        "transform.worker.handler",
+        "Jobs",
+        {
+            "BatchSize": 5,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 50},
+        },
+    ),
+}
+QUEUES = (*EXPECTED_QUEUES, *(dlq for dlq, *_ in EXPECTED_QUEUES.values()))
+
+# function -> (Timeout seconds, MemorySize MB)
+EXPECTED_SIZES = {
+    "UploadFunction": (29, 1024),
+    "GetFunction": (29, 1024),
+    "TransformFunction": (29, 1024),
+    "IngestFunction": (60, 1024),
+    "JobWorkerFunction": (120, 1769),
+}
+
+DAY = 24 * 60 * 60
+
 # Every permission each function gets, as (action, resource) with resources written as
-# "bucket", "bucket:<prefix>/*", "table" or "table/index/<name>". Anything more is a failure.
+# "bucket", "bucket:<prefix>/*", "table", "table/index/<name>" or "queue:<logical id>".
+# Anything more is a failure.
 _OBJ = ("originals", "variants", "work")
+_POLL = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 EXPECTED_PERMISSIONS = {
     "UploadFunction": {
         *{
@@ -50,6 +97,8 @@ EXPECTED_PERMISSIONS = {
             for a in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
             for p in ("originals", "work")
         },
+        # presigned POSTs to uploads/ are signed with this role
+        ("s3:PutObject", "bucket:uploads/*"),
         *{
             (a, "table")
             for a in (
@@ -57,6 +106,7 @@ EXPECTED_PERMISSIONS = {
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
             )
         },
     },
@@ -79,16 +129,52 @@ EXPECTED_PERMISSIONS = {
         },
     },
     "TransformFunction": {
-        *{("s3:GetObject", f"bucket:{p}/*") for p in _OBJ},
-        *{("s3:PutObject", f"bucket:{p}/*") for p in _OBJ},
+        *{("s3:GetObject", f"bucket:{p}/*") for p in (*_OBJ, "results")},
+        *{("s3:PutObject", f"bucket:{p}/*") for p in (*_OBJ, "results")},
         ("s3:DeleteObject", "bucket:originals/*"),
         ("s3:ListBucket", "bucket"),
+        *{
+            (a, "table")
+            for a in (
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",  # a job whose items cannot all be queued is withdrawn
+                "dynamodb:BatchWriteItem",
+                "dynamodb:Query",
+            )
+        },
+        ("sqs:SendMessage", "queue:JobsQueue"),
+    },
+    "IngestFunction": {
+        *{(a, "queue:IngestQueue") for a in _POLL},
+        ("s3:GetObject", "bucket:uploads/*"),
+        ("s3:DeleteObject", "bucket:uploads/*"),
+        ("s3:ListBucket", "bucket"),  # an upload taken by a concurrent delivery is a 404
+        *{
+            (a, f"bucket:{p}/*")
+            for a in ("s3:PutObject", "s3:DeleteObject")
+            for p in ("originals", "work")
+        },
         ("dynamodb:GetItem", "table"),
-        ("dynamodb:PutItem", "table"),
+        ("dynamodb:UpdateItem", "table"),
+    },
+    "JobWorkerFunction": {
+        *{(a, "queue:JobsQueue") for a in _POLL},
+        # results are answered as presigned links, signed with this role
+        *{("s3:GetObject", f"bucket:{p}/*") for p in (*_OBJ, "results")},
+        *{("s3:PutObject", f"bucket:{p}/*") for p in ("variants", "results", "originals")},
+        ("s3:DeleteObject", "bucket:originals/*"),
+        ("s3:ListBucket", "bucket"),
+        *{(a, "table") for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
     },
 }
 
 BASIC_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+# the same, as written in the template for the roles it declares itself
+BASIC_EXECUTION_ROLE_SUB = {
+    "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+}
 FAKE_ARTIFACT_BUCKET = "progimage-test-artifacts"
 
 
@@ -207,12 +293,15 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _normalize_resource(resource: Any) -> str:
-    """Map a policy Resource to "bucket", "bucket:<suffix>", "table" or "table/<suffix>";
-    anything not rooted at the images bucket or table fails."""
+    """Map a policy Resource to "bucket", "bucket:<suffix>", "table", "table/<suffix>" or
+    "queue:<logical id>"; anything not rooted at the images bucket, table or a queue fails."""
     if resource == {"Fn::GetAtt": ["ImagesBucket", "Arn"]}:
         return "bucket"
     if resource == {"Fn::GetAtt": ["ImagesTable", "Arn"]}:
         return "table"
+    for queue in QUEUES:
+        if resource == {"Fn::GetAtt": [queue, "Arn"]}:
+            return f"queue:{queue}"
     if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
         text = resource["Fn::Sub"]
         m = re.fullmatch(r"\$\{ImagesBucket\.Arn\}/([a-z]+/\*)", text)
@@ -263,6 +352,9 @@ def test_no_circular_dependencies(cfn: dict[str, Any]) -> None:
     # the graph is real: functions depend on their roles, the bucket and the table
     assert {"UploadFunctionRole", "ImagesBucket", "ImagesTable"} <= graph["UploadFunction"]
     assert "ImagesBucket" in graph["UploadFunctionRole"]
+    # ...and the S3 -> SQS wiring is in it: the bucket needs the queue and its policy first
+    assert {"IngestQueue", "IngestQueuePolicy"} <= graph["ImagesBucket"]
+    assert graph["IngestQueuePolicy"] == {"IngestQueue"}
     assert not [m for m in _lint(cfn) if m.rule.id == "E3004"]
 
 
@@ -272,6 +364,20 @@ def test_cycle_detection_catches_a_cycle(cfn: dict[str, Any]) -> None:
     broken["Resources"]["ImagesBucket"]["DependsOn"] = ["UploadFunction"]
     cycle = _find_cycle(_dependency_graph(broken))
     assert cycle is not None and "ImagesBucket" in cycle and "UploadFunction" in cycle
+    assert [m for m in _lint(broken) if m.rule.id == "E3004"]
+
+
+def test_queue_policy_naming_the_bucket_is_caught_as_a_cycle(cfn: dict[str, Any]) -> None:
+    # The tempting "aws:SourceArn = the bucket" condition: the bucket depends on the queue
+    # policy (S3 checks it may deliver when the notification is created), so the policy must
+    # not depend on the bucket. The guard must see that cycle.
+    broken = copy.deepcopy(cfn)
+    (statement,) = broken["Resources"]["IngestQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    statement["Condition"]["ArnEquals"] = {"aws:SourceArn": {"Fn::GetAtt": ["ImagesBucket", "Arn"]}}
+    cycle = _find_cycle(_dependency_graph(broken))
+    assert cycle is not None and {"ImagesBucket", "IngestQueuePolicy"} <= set(cycle)
     assert [m for m in _lint(broken) if m.rule.id == "E3004"]
 
 
@@ -330,11 +436,116 @@ def test_bucket_lifecycle_rules(sam: dict[str, Any], cfn: dict[str, Any]) -> Non
     assert by_prefix["variants/"]["ExpirationInDays"] == {"Ref": "VariantExpirationDays"}
     assert sam["Parameters"]["VariantExpirationDays"]["Default"] == 30
     assert by_prefix["uploads/"]["ExpirationInDays"] == 2
+    # batch and job results are ephemeral
+    assert by_prefix["results/"]["ExpirationInDays"] == 1
     # nothing else expires: originals and working copies are kept
-    assert set(by_prefix) == {"variants/", "uploads/"}
+    assert set(by_prefix) == {"variants/", "uploads/", "results/"}
     abort = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
     assert len(abort) == 1 and _rule_prefix(abort[0]) == ""
     assert abort[0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_uploads_notify_the_ingest_queue(cfn: dict[str, Any]) -> None:
+    bucket = cfn["Resources"]["ImagesBucket"]
+    notifications = bucket["Properties"]["NotificationConfiguration"]
+    # S3 -> SQS -> Lambda: no direct S3 -> Lambda or SNS notification, no EventBridge
+    assert set(notifications) == {"QueueConfigurations"}
+    assert notifications["QueueConfigurations"] == [
+        {
+            "Event": "s3:ObjectCreated:*",
+            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "uploads/"}]}},
+            "Queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
+        }
+    ]
+    # S3 validates the destination when the notification is set: the policy must exist first
+    assert "IngestQueuePolicy" in _as_list(bucket.get("DependsOn", []))
+
+
+def test_ingest_queue_policy_admits_only_s3_of_this_account(cfn: dict[str, Any]) -> None:
+    policies = _resources_of(cfn, "AWS::SQS::QueuePolicy")
+    assert set(policies) == {"IngestQueuePolicy"}
+    props = policies["IngestQueuePolicy"]["Properties"]
+    assert props["Queues"] == [{"Ref": "IngestQueue"}]
+    (statement,) = _as_list(props["PolicyDocument"]["Statement"])
+    assert statement["Effect"] == "Allow"
+    assert "NotPrincipal" not in statement and "NotAction" not in statement
+    assert statement["Principal"] in (
+        {"Service": "s3.amazonaws.com"},
+        {"Service": ["s3.amazonaws.com"]},
+    )
+    assert _as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": ["IngestQueue", "Arn"]}]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
+    # naming the bucket here would make a cycle with the bucket's DependsOn
+    assert "ImagesBucket" not in _references(props)
+
+
+def _function_timeout(cfn: dict[str, Any], function: str) -> int:
+    return cfn["Resources"][function]["Properties"]["Timeout"]
+
+
+def test_queues_with_dead_letter_queues(cfn: dict[str, Any]) -> None:
+    queues = _resources_of(cfn, "AWS::SQS::Queue")
+    assert set(queues) == set(QUEUES)
+    for queue, (dlq, function, _, _, mapping) in EXPECTED_QUEUES.items():
+        props = queues[queue]["Properties"]
+        dlq_props = queues[dlq]["Properties"]
+        for p in (props, dlq_props):
+            assert p["SqsManagedSseEnabled"] is True
+            assert "KmsMasterKeyId" not in p and "FifoQueue" not in p
+        assert props["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+            "maxReceiveCount": 5,
+        }
+        assert "RedrivePolicy" not in dlq_props
+        assert dlq_props["MessageRetentionPeriod"] == 14 * DAY
+        # a standard queue's message keeps its enqueue time in the DLQ: it must outlive the source
+        assert props.get("MessageRetentionPeriod", 4 * DAY) < dlq_props["MessageRetentionPeriod"]
+        # AWS: visibility timeout at least 6x the function timeout (plus the batching window)
+        window = mapping.get("MaximumBatchingWindowInSeconds", 0)
+        assert props["VisibilityTimeout"] >= 6 * _function_timeout(cfn, function) + window
+
+
+def test_each_queue_feeds_its_worker(cfn: dict[str, Any]) -> None:
+    mappings = _resources_of(cfn, "AWS::Lambda::EventSourceMapping")
+    by_queue = {}
+    for m in mappings.values():
+        props = dict(m["Properties"])
+        (queue,) = _references(props.pop("EventSourceArn"))
+        by_queue[queue] = props
+    assert set(by_queue) == set(EXPECTED_QUEUES)
+    for queue, (_, function, _, _, expected) in EXPECTED_QUEUES.items():
+        assert by_queue[queue] == {"FunctionName": {"Ref": function}, **expected}
+
+
+def _sam_queue_events(sam: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+    """queue logical id -> (function, handler, event name), from the SAM template's SQS events."""
+    events = {}
+    for name, res in sam["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        for event_name, event in res["Properties"].get("Events", {}).items():
+            if event["Type"] != "SQS":
+                continue
+            queue = event["Properties"]["Queue"]
+            # the local server reads this form
+            assert queue == {"Fn::GetAtt": [queue["Fn::GetAtt"][0], "Arn"]}, queue
+            assert queue["Fn::GetAtt"][0] not in events
+            events[queue["Fn::GetAtt"][0]] = (name, res["Properties"]["Handler"], event_name)
+    return events
+
+
+def test_queue_events_map_to_expected_handlers(sam: dict[str, Any]) -> None:
+    assert _sam_queue_events(sam) == {
+        queue: (function, handler, event)
+        for queue, (_, function, handler, event, _) in EXPECTED_QUEUES.items()
+    }
+    # a queue function serves no route
+    for function in QUEUE_FUNCTIONS:
+        events = sam["Resources"][function]["Properties"]["Events"].values()
+        assert {e["Type"] for e in events} == {"SQS"}
 
 
 def test_table_on_demand_with_pitr_sse_gsi_and_ttl(cfn: dict[str, Any]) -> None:
@@ -389,12 +600,12 @@ def test_functions_share_runtime_artifact_and_layer(
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["x86_64"]
         assert props["Layers"] == [{"Ref": layer_id}]
-        assert props["Timeout"] == 29
-        assert props["MemorySize"] == 1024
+        assert (props["Timeout"], props["MemorySize"]) == EXPECTED_SIZES[name]
         assert "TracingConfig" not in props
         env = props["Environment"]["Variables"]
         assert env["PROGIMAGE_BUCKET"] == {"Ref": "ImagesBucket"}
         assert env["PROGIMAGE_TABLE"] == {"Ref": "ImagesTable"}
+        assert env["PROGIMAGE_JOBS_QUEUE_URL"] == {"Ref": "JobsQueue"}
         assert env["POWERTOOLS_SERVICE_NAME"] == "progimage"
         assert env["LOG_LEVEL"] == "INFO"
         codes.add(json.dumps(props["Code"], sort_keys=True))
@@ -452,13 +663,16 @@ def test_translated_api_integrates_each_route_with_its_function(cfn: dict[str, A
         for p in permissions
         if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
     }
-    assert invokable == set(FUNCTIONS)
+    assert invokable == set(HTTP_FUNCTIONS)
     assert len(list(permissions)) == len(EXPECTED_ROUTES)
 
 
 def test_handler_modules_exist(sam: dict[str, Any]) -> None:
     code_dir = ROOT / sam["Globals"]["Function"]["CodeUri"]
-    for handler in {h for _, h in EXPECTED_ROUTES.values()}:
+    handlers = {h for _, h in EXPECTED_ROUTES.values()}
+    handlers |= {handler for _, _, handler, _, _ in EXPECTED_QUEUES.values()}
+    assert handlers == {sam["Resources"][f]["Properties"]["Handler"] for f in FUNCTIONS}
+    for handler in sorted(handlers):
         module, attr = handler.rsplit(".", 1)
         path = code_dir / (module.replace(".", "/") + ".py")
         assert path.is_file(), f"{handler}: {path.relative_to(ROOT)} is missing"
@@ -496,8 +710,18 @@ def test_default_stage_throttling(sam: dict[str, Any], cfn: dict[str, Any]) -> N
 def test_function_policies_are_least_privilege(cfn: dict[str, Any], function: str) -> None:
     role_ref = cfn["Resources"][function]["Properties"]["Role"]
     assert role_ref == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
-    role = cfn["Resources"][f"{function}Role"]["Properties"]
-    assert role["ManagedPolicyArns"] == [BASIC_EXECUTION_ROLE]
+    role = cfn["Resources"][f"{function}Role"]
+    assert role["Type"] == "AWS::IAM::Role"
+    role = role["Properties"]
+    # Logs only, and no managed policy with "*" resources: in particular not SAM's
+    # AWSLambdaSQSQueueExecutionRole (any queue), which is why the queue workers' roles are
+    # declared in the template.
+    assert role["ManagedPolicyArns"] in ([BASIC_EXECUTION_ROLE], [BASIC_EXECUTION_ROLE_SUB])
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Effect"] == "Allow"
+    assert _as_list(trust["Action"]) == ["sts:AssumeRole"]
+    assert _as_list(trust["Principal"]["Service"]) == ["lambda.amazonaws.com"]
+    assert set(role) <= {"AssumeRolePolicyDocument", "ManagedPolicyArns", "Policies", "Tags"}
     granted = set()
     for policy in role["Policies"]:
         for statement in _as_list(policy["PolicyDocument"]["Statement"]):
@@ -506,7 +730,7 @@ def test_function_policies_are_least_privilege(cfn: dict[str, Any], function: st
             actions = _as_list(statement["Action"])
             for action in actions:
                 assert isinstance(action, str) and "*" not in action, action
-                assert action.split(":", 1)[0] in ("s3", "dynamodb"), action
+                assert action.split(":", 1)[0] in ("s3", "dynamodb", "sqs"), action
             for resource in _as_list(statement["Resource"]):
                 assert resource != "*"
                 where = _normalize_resource(resource)
@@ -516,6 +740,8 @@ def test_function_policies_are_least_privilege(cfn: dict[str, Any], function: st
                         assert where.startswith("bucket"), (action, where)
                         # bucket-level actions on the bucket ARN, object actions on object ARNs
                         assert on_bucket == (action == "s3:ListBucket"), (action, where)
+                    elif action.startswith("sqs:"):
+                        assert where.startswith("queue:"), (action, where)
                     else:
                         assert where.startswith("table"), (action, where)
                     granted.add((action, where))
@@ -532,6 +758,9 @@ def test_outputs(cfn: dict[str, Any]) -> None:
     }
     assert outputs["BucketName"]["Value"] == {"Ref": "ImagesBucket"}
     assert outputs["TableName"]["Value"] == {"Ref": "ImagesTable"}
+    for queue in QUEUES:
+        assert outputs[f"{queue}Url"]["Value"] == {"Ref": queue}
+    assert len(outputs) == 3 + len(QUEUES)
 
 
 def test_every_parameter_has_a_default(sam: dict[str, Any]) -> None:
