@@ -30,7 +30,7 @@ class Settings:
     list_max_limit: int = 100
     jobs_queue_url: str = ""
     upload_ttl_seconds: int = 900  # presigned POSTs; S3 enforces the expiry
-    job_max_attempts: int = 5  # the jobs queue's maxReceiveCount
+    job_max_attempts: int = 5  # the jobs queue's maxReceiveCount (one template parameter)
     # With keys, image and variant URLs must be signed (any of the keys: rotation).
     signing_keys: tuple[bytes, ...] = ()
     fetch: FetchPolicy = field(default_factory=lambda: FetchPolicy(max_bytes=Limits().max_bytes))
@@ -54,6 +54,7 @@ def settings() -> Settings:
         presign_ttl_seconds=_int("PROGIMAGE_PRESIGN_TTL", 300),
         jobs_queue_url=os.environ.get("PROGIMAGE_JOBS_QUEUE_URL", ""),
         upload_ttl_seconds=min(_int("PROGIMAGE_UPLOAD_TTL", 900), 900),
+        job_max_attempts=_int("PROGIMAGE_JOB_MAX_ATTEMPTS", 5),
         signing_keys=tuple(
             key.strip().encode()
             for key in os.environ.get("PROGIMAGE_SIGNING_KEYS", "").split(",")

@@ -437,7 +437,7 @@ def test_bucket_lifecycle_rules(sam: dict[str, Any], cfn: dict[str, Any]) -> Non
     assert sam["Parameters"]["VariantExpirationDays"]["Default"] == 30
     assert by_prefix["uploads/"]["ExpirationInDays"] == 2
     # batch and job results are ephemeral
-    assert by_prefix["results/"]["ExpirationInDays"] == 1
+    assert by_prefix["results/"]["ExpirationInDays"] == 7
     # nothing else expires: originals and working copies are kept
     assert set(by_prefix) == {"variants/", "uploads/", "results/"}
     abort = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
@@ -497,7 +497,7 @@ def test_queues_with_dead_letter_queues(cfn: dict[str, Any]) -> None:
             assert "KmsMasterKeyId" not in p and "FifoQueue" not in p
         assert props["RedrivePolicy"] == {
             "deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
-            "maxReceiveCount": 5,
+            "maxReceiveCount": {"Ref": "QueueMaxReceiveCount"},
         }
         assert "RedrivePolicy" not in dlq_props
         assert dlq_props["MessageRetentionPeriod"] == 14 * DAY
@@ -606,6 +606,7 @@ def test_functions_share_runtime_artifact_and_layer(
         assert env["PROGIMAGE_BUCKET"] == {"Ref": "ImagesBucket"}
         assert env["PROGIMAGE_TABLE"] == {"Ref": "ImagesTable"}
         assert env["PROGIMAGE_JOBS_QUEUE_URL"] == {"Ref": "JobsQueue"}
+        assert env["PROGIMAGE_JOB_MAX_ATTEMPTS"] == {"Ref": "QueueMaxReceiveCount"}
         assert env["POWERTOOLS_SERVICE_NAME"] == "progimage"
         assert env["LOG_LEVEL"] == "INFO"
         codes.add(json.dumps(props["Code"], sort_keys=True))

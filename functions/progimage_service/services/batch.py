@@ -19,7 +19,7 @@ from .transform import pipeline_of, render_bytes, source_bytes, store_flag, tran
 logger = logging.getLogger("progimage")
 
 MAX_BATCH_ITEMS = 100
-RESULT_URL_TTL = 3600  # presigned links to ephemeral results (kept a day by lifecycle)
+RESULT_URL_TTL = 3600  # presigned links to ephemeral results (kept by lifecycle: see template)
 
 
 def run_item(deps: Dependencies, item: Any, index: int, run_id: str) -> dict[str, Any]:
@@ -46,16 +46,26 @@ def run_item(deps: Dependencies, item: Any, index: int, run_id: str) -> dict[str
         rendered = render_bytes(deps, data, pipeline)
         key = result_key(run_id, index, rendered.format.extension)
         deps.store.put(key, rendered.data, rendered.format.content_type)
-        url = deps.store.presigned_get(key, RESULT_URL_TTL)
-        return {"index": index, "status": 200, "url": url}
+        return {"index": index, "status": 200, "result_key": key}
     except ProgImageError as error:
         if error.status >= 500:
             logger.warning("item %d failed: %s", index, error.message)
         return {"index": index, "status": error.status, "error": error.body()}
 
 
+def presented(deps: Dependencies, result: dict[str, Any]) -> dict[str, Any]:
+    """A result as the API shows it: an ephemeral result's link is presigned when shown, so a
+    job's results read hours later still carry working links (while the object lasts)."""
+    if "result_key" not in result:
+        return result
+    shown = {k: v for k, v in result.items() if k != "result_key"}
+    return shown | {"url": deps.store.presigned_get(result["result_key"], RESULT_URL_TTL)}
+
+
 def run_batch(deps: Dependencies, items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_ITEMS:
         raise BadRequest(f"items must be a list of 1 to {MAX_BATCH_ITEMS} items", param="items")
     batch_id = new_id()
-    return [run_item(deps, item, index, batch_id) for index, item in enumerate(items)]
+    return [
+        presented(deps, run_item(deps, item, index, batch_id)) for index, item in enumerate(items)
+    ]

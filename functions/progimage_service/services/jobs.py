@@ -14,10 +14,10 @@ from ..errors import BadRequest, NotFound, TooLarge
 from ..ids import check_id, new_id
 from ..models import now_rfc3339
 from ..wiring import Dependencies
-from .batch import run_item
+from .batch import presented, run_item
 
 MAX_JOB_ITEMS = 10_000
-RETENTION_SECONDS = 30 * 86_400  # jobs and their results expire (DynamoDB TTL) after this
+RETENTION_SECONDS = 7 * 86_400  # jobs and their results expire (DynamoDB TTL, S3 lifecycle)
 _MAX_MESSAGE = 250_000  # SQS takes 256 KiB per message, envelope included
 
 
@@ -74,7 +74,7 @@ def status(deps: Dependencies, job_id: str, limit: int, cursor: str | None) -> d
         "succeeded": job["succeeded"],
         "failed": job["failed"],
         "created_at": job["created_at"],
-        "results": results,
+        "results": [presented(deps, result) for result in results],
         "next_cursor": None if last is None else str(last),
     }
 
