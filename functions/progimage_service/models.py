@@ -28,10 +28,13 @@ class ImageRecord:
     frames: int | None = None
     created_at: str = ""
     reason: str | None = None
+    # Internal: the format of the reduced working copy, if one was made (never shown).
+    work_format: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON shape (internal states never leak: 'deleting' is never served)."""
         body = asdict(self)
+        del body["work_format"]
         if body["reason"] is None:
             del body["reason"]
         return body

@@ -7,6 +7,15 @@ def original_key(image_id: str) -> str:
     return f"originals/{image_id}"
 
 
+def work_prefix(image_id: str) -> str:
+    return f"work/{image_id}."
+
+
+def work_key(image_id: str, extension: str) -> str:
+    """The reduced working copy (see imaging/working_copy.py)."""
+    return f"{work_prefix(image_id)}{extension}"
+
+
 def variants_prefix(image_id: str) -> str:
     return f"variants/{image_id}/"
 

@@ -15,12 +15,14 @@ from PIL import Image
 
 from ..errors import InvalidImage, TooLarge
 from .formats import Format, sniff
-from .gif import gif_layout
+from .gif import GifLayout, gif_layout
 from .limits import Limits
+from .webp import WebpLayout, webp_layout
 
 _ORIENTATION_TAG = 0x0112
 # Orientations 5 to 8 turn the picture a quarter: its displayed width is the stored height.
 _SWAPS_SIDES = {5, 6, 7, 8}
+DRAFT_GAP = 2.0
 # How each EXIF orientation is undone (the same table as Pillow's ImageOps.exif_transpose).
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -58,16 +60,24 @@ def open_image(data: bytes, limits: Limits) -> Opened:
     """Sniff, check size and header limits, and open with the one matching plugin only."""
     limits.check_bytes(len(data))
     fmt = sniff(data)
+    # Pillow walks a GIF's frames, and libwebp allocates a WebP's canvas, inside Image.open.
     if fmt.name == "gif":
-        layout = gif_layout(data, stop_after=limits.max_frames)
-        limits.check_dimensions(layout.width, layout.height)
-        limits.check_frames(layout.frames)
+        _check_layout(gif_layout(data, stop_after=limits.max_frames), limits)
+    elif fmt.name == "webp":
+        _check_layout(webp_layout(data, stop_after=limits.max_frames), limits)
     with _decoding(fmt):
         image = Image.open(io.BytesIO(data), formats=[fmt.pillow])
         limits.check_dimensions(*image.size)
-        frames = getattr(image, "n_frames", 1)
+        # A still format's further pages (TIFF's, an MPO's second JPEG) are never rendered, and
+        # counting them would walk every IFD of a TIFF, in quadratic time.
+        frames = getattr(image, "n_frames", 1) if fmt.animated else 1
     limits.check_frames(frames)
     return Opened(image=image, format=fmt, frames=frames, orientation=_orientation(image))
+
+
+def _check_layout(layout: GifLayout | WebpLayout, limits: Limits) -> None:
+    limits.check_dimensions(layout.width, layout.height)
+    limits.check_frames(layout.frames)
 
 
 def inspect(data: bytes, limits: Limits) -> ImageInfo:
@@ -94,19 +104,24 @@ def frames(
     """Each frame, decoded, upright, with its duration in milliseconds.
 
     ``draft`` is the smallest upright size the caller needs: a JPEG then decodes at the largest
-    reduction (1/2, 1/4, 1/8) that still covers it, which is far faster than a full decode.
+    reduction (1/2, 1/4, 1/8) that still covers twice that size, which is far faster than a
+    full decode. The margin, as in Pillow's own thumbnail(), leaves the final reduction to a
+    proper resampling filter: the decoder's own scaling alone is visibly coarser.
     """
     with _decoding(opened.format):
         if draft is not None and opened.format.name == "jpeg":
-            width, height = draft
+            width, height = (round(side * DRAFT_GAP) for side in draft)
             if opened.orientation in _SWAPS_SIDES:
                 width, height = height, width
             opened.image.draft(opened.image.mode, (width, height))
+        size = opened.image.size
         for index in range(opened.frames):
             if index:
                 opened.image.seek(index)
             opened.image.load()
             frame = opened.image.copy() if opened.frames > 1 else opened.image
+            if frame.size != size:  # a GIF frame beyond the screen: Pillow grew the canvas
+                frame = frame.crop((0, 0, *size))
             duration = int(opened.image.info.get("duration", 0) or 0)
             yield _upright(frame, opened.orientation), duration
 

@@ -6,7 +6,12 @@ GIF with thousands of large frames would be decoded in full just to be rejected.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# The bytes that start a block; Pillow skips any other byte between blocks, and so must we, or a
+# frame after a stray byte would escape the limits and still be decoded.
+_BLOCK = re.compile(rb"[!,;]")
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,10 @@ def gif_layout(data: bytes, stop_after: int) -> GifLayout:
             pos += 10 + _colour_table_size(local)
             pos = _skip_sub_blocks(data, pos + 1)  # after the LZW minimum code size
         else:
-            break
+            found = _BLOCK.search(data, pos + 1)
+            if found is None:
+                break
+            pos = found.start()
     return GifLayout(frames=max(frames, 1), width=width, height=height)
 
 

@@ -44,6 +44,15 @@ class RenderState:
     background: Colour | None = None  # set by background:, used behind transparency
     quality: int | None = None
     max_bytes: int | None = None
+    # The size of the picture the pipeline was asked of, when the frames given are a reduced
+    # working copy of it: the first (reducing) operation sizes its result from this, so the
+    # variant comes out exactly as it would from the original.
+    source_size: tuple[int, int] | None = None
+
+    def size_of(self, image: Image.Image) -> tuple[int, int]:
+        """The size to compute from: the source's (first operation only), else the image's."""
+        size, self.source_size = self.source_size or image.size, None
+        return size
 
 
 Apply = Callable[..., Image.Image]
@@ -145,7 +154,7 @@ def _one_side_given(args: Mapping[str, Any]) -> str | None:
     check=_one_side_given,
 )
 def resize(image: Image.Image, state: RenderState, width: int, height: int, fit: str):
-    w, h = image.size
+    w, h = state.size_of(image)
     if fit == "stretch" and width and height:
         return _resized(image, (width, height), state)
     if fit == "fill" and width and height:
@@ -174,7 +183,8 @@ def _thumbnail_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
     draft=_thumbnail_size,
 )
 def thumbnail(image: Image.Image, state: RenderState, width: int, height: int):
-    return _resized(image, _thumbnail_size({"width": width, "height": height}, *image.size), state)
+    size = _thumbnail_size({"width": width, "height": height}, *state.size_of(image))
+    return _resized(image, size, state)
 
 
 _GRAVITY_OFFSETS = {

@@ -28,22 +28,34 @@ def render(
     pipeline: Pipeline,
     limits: Limits,
     images: Mapping[str, bytes] | None = None,
+    source_size: tuple[int, int] | None = None,
+    source_format: Format | None = None,
 ) -> Rendered:
     """The pipeline's output: upright, sRGB, metadata stripped, animation kept if it can be.
 
     ``images`` holds the bytes of every other image the pipeline refers to (masks, watermarks).
+    ``source_size`` and ``source_format`` describe the picture asked for when ``data`` is a
+    reduced working copy of it: the first operation sizes its result from the original's size,
+    and the output keeps the original's format.
     """
     opened = open_image(data, limits)
-    fmt = pipeline.output_format(opened.format)
+    fmt = pipeline.output_format(source_format or opened.format)
+    displayed = _displayed(opened.image.size, opened.orientation)
     state = RenderState(
         limits, images={k: _first_frame(v, limits) for k, v in (images or {}).items()}
     )
-    draft = pipeline.draft_size(*_displayed(opened.image.size, opened.orientation))
+    # A working copy is small and already reduced: decode it whole, for the closest match with
+    # the variant made from the original.
+    draft = None if source_size else pipeline.draft_size(*displayed)
     output: list[Frame] = []
     for image, duration in frames(opened, draft=draft):
         frame = working_mode(image)
-        for step in pipeline.steps:
+        # A draft decode or a working copy is smaller than the picture: size from the picture.
+        state.source_size = source_size or displayed
+        for index, step in enumerate(pipeline.steps):
             frame = step.apply(frame, state)
+            if index == 0:
+                state.source_size = None
         output.append(Frame(frame, duration))
         if not fmt.animated:
             break

@@ -7,13 +7,17 @@ import hashlib
 from ..errors import BadRequest, NotFound, NotReady
 from ..ids import check_id, is_valid_id, new_id
 from ..imaging.decode import ImageInfo, inspect
+from ..imaging.formats import FORMATS
+from ..imaging.working_copy import make_working_copy
 from ..models import ImageRecord, now_rfc3339
-from ..storage_layout import original_key, variants_prefix
+from ..storage_layout import original_key, variants_prefix, work_key, work_prefix
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_object, matches
 
 
-def describe(image_id: str, data: bytes, info: ImageInfo, created_at: str) -> ImageRecord:
+def describe(
+    image_id: str, data: bytes, info: ImageInfo, created_at: str, work_format: str | None
+) -> ImageRecord:
     """The ready record of validated bytes."""
     return ImageRecord(
         id=image_id,
@@ -26,25 +30,54 @@ def describe(image_id: str, data: bytes, info: ImageInfo, created_at: str) -> Im
         sha256=hashlib.sha256(data).hexdigest(),
         frames=info.frames,
         created_at=created_at,
+        work_format=work_format,
     )
 
 
-def store_image(deps: Dependencies, data: bytes) -> ImageRecord:
-    """Validate an upload and store it: the object first, then the record that makes it visible.
+def write_objects(deps: Dependencies, image_id: str, data: bytes, info: ImageInfo) -> ImageRecord:
+    """Write the original and, for a large still image, its reduced working copy; return the
+    record describing them. If any write fails, what was written is removed again."""
+    written: list[str] = []
+    try:
+        key = original_key(image_id)
+        deps.store.put(key, data, info.format.content_type)
+        written.append(key)
+        copy = make_working_copy(data, info, deps.settings.limits)
+        if copy is not None:
+            key = work_key(image_id, copy.format.extension)
+            deps.store.put(key, copy.data, copy.format.content_type)
+            written.append(key)
+    except BaseException:
+        remove(deps, written)
+        raise
+    return describe(image_id, data, info, now_rfc3339(), copy.format.name if copy else None)
 
-    If writing the record fails, the object is removed again, so no reader ever sees a record
-    without its object and nothing is left behind.
-    """
+
+def remove(deps: Dependencies, keys: list[str]) -> None:
+    for key in keys:
+        deps.store.delete(key)
+
+
+def store_image(deps: Dependencies, data: bytes) -> ImageRecord:
+    """Validate an upload and store it: the objects first, then the record that makes them
+    visible. If writing the record fails, the objects are removed again, so no reader ever
+    sees a record without its objects and nothing is left behind."""
     info = inspect(data, deps.settings.limits)
-    record = describe(new_id(), data, info, now_rfc3339())
-    key = original_key(record.id)
-    deps.store.put(key, data, info.format.content_type, only_if_new=True)
+    record = write_objects(deps, new_id(), data, info)
     try:
         deps.catalog.create(record)
     except BaseException:
-        deps.store.delete(key)
+        remove(deps, object_keys(record))
         raise
     return record
+
+
+def object_keys(record: ImageRecord) -> list[str]:
+    """The objects a record stands for (its cached variants aside)."""
+    keys = [original_key(record.id)]
+    if record.work_format:
+        keys.append(work_key(record.id, FORMATS[record.work_format].extension))
+    return keys
 
 
 def ready_record(deps: Dependencies, image_id: str) -> ImageRecord:
@@ -95,5 +128,6 @@ def delete_image(deps: Dependencies, image_id: str) -> None:
     if not deps.catalog.mark_deleting(check_id(image_id)):
         raise NotFound(f"no image with id {image_id!r}", param="id")
     deps.store.delete_prefix(variants_prefix(image_id))
+    deps.store.delete_prefix(work_prefix(image_id))
     deps.store.delete(original_key(image_id))
     deps.catalog.delete(image_id)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.fetch import fetch
 from ..errors import BadRequest, InvalidImage, NotFound, Unprocessable
-from ..imaging.formats import for_extension
+from ..imaging.formats import FORMATS, for_extension
 from ..imaging.pipeline import Pipeline, parse_ops
 from ..models import ImageRecord
-from ..storage_layout import original_key
+from ..storage_layout import original_key, work_key
 from ..wiring import Dependencies
 from .images import ready_record, store_image
 
@@ -31,8 +31,12 @@ class Result:
 
 def read_original(deps: Dependencies, image_id: str) -> bytes:
     ready_record(deps, image_id)
-    data = deps.store.read(original_key(image_id))
-    if data is None:
+    return _read(deps, original_key(image_id), image_id)
+
+
+def _read(deps: Dependencies, key: str, image_id: str) -> bytes:
+    data = deps.store.read(key)
+    if data is None:  # deleted since its record was read
         raise NotFound(f"no image with id {image_id!r}", param="id")
     return data
 
@@ -74,19 +78,37 @@ def store_flag(value: Any) -> bool:
     return value
 
 
-def render_bytes(deps: Dependencies, data: bytes, pipeline: Pipeline) -> Rendered:
-    """Render, fetching the stored images the pipeline refers to; Pillow is imported only now."""
+def render_bytes(deps: Dependencies, data: bytes, pipeline: Pipeline, **source: Any) -> Rendered:
+    """Render, fetching the stored images the pipeline refers to; Pillow is imported only now.
+
+    ``source`` passes the original's size and format when ``data`` is its working copy.
+    """
     from ..imaging.render import render
 
     images = {image_id: read_original(deps, image_id) for image_id in pipeline.image_ids()}
-    return render(data, pipeline, deps.settings.limits, images)
+    return render(data, pipeline, deps.settings.limits, images, **source)
 
 
 def render_stored(deps: Dependencies, image_id: str, pipeline: Pipeline) -> Rendered:
-    """Render a stored image; a stored image that cannot be decoded is a 422, not a 415."""
-    data = read_original(deps, image_id)
+    """Render a stored image, from its reduced working copy when the pipeline fits inside it.
+
+    A stored image that cannot be decoded is a 422, not a 415.
+    """
+    from ..imaging.working_copy import fits
+
+    record = ready_record(deps, image_id)
+    assert record.width is not None and record.height is not None and record.format is not None
     try:
-        return render_bytes(deps, data, pipeline)
+        if record.work_format and fits(pipeline, record.width, record.height):
+            key = work_key(image_id, FORMATS[record.work_format].extension)
+            return render_bytes(
+                deps,
+                _read(deps, key, image_id),
+                pipeline,
+                source_size=(record.width, record.height),
+                source_format=FORMATS[record.format],
+            )
+        return render_bytes(deps, _read(deps, original_key(image_id), image_id), pipeline)
     except InvalidImage as error:
         raise Unprocessable(f"the stored image cannot be processed: {error.message}") from error
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -12,9 +13,9 @@ from ..ids import is_valid_id, new_id
 from ..imaging.decode import inspect
 from ..imaging.formats import FORMATS
 from ..models import ImageRecord, now_rfc3339
-from ..storage_layout import image_id_of_upload, original_key, upload_key
+from ..storage_layout import image_id_of_upload, upload_key
 from ..wiring import Dependencies
-from .images import describe
+from .images import object_keys, remove, write_objects
 
 logger = logging.getLogger("progimage")
 
@@ -89,11 +90,10 @@ def ingest(deps: Dependencies, key: str) -> Outcome:
         )
         deps.store.delete(key)
         return "rejected"
-    deps.store.put(original_key(image_id), data, info.format.content_type)
-    completed = deps.catalog.complete(describe(image_id, data, info, record.created_at))
+    ready = replace(write_objects(deps, image_id, data, info), created_at=record.created_at)
     # Not pending any more: a concurrent delivery finished it, or the image was deleted
-    # meanwhile, in which case the original just written must not outlive its record.
-    if not completed and deps.catalog.get(image_id) is None:
-        deps.store.delete(original_key(image_id))
+    # meanwhile, in which case the objects just written must not outlive their record.
+    if not deps.catalog.complete(ready) and deps.catalog.get(image_id) is None:
+        remove(deps, object_keys(ready))
     deps.store.delete(key)
     return "ready"

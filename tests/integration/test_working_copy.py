@@ -1,0 +1,134 @@
+"""The reduced working copy: made at upload, used for variants that fit inside it."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image, ImageFilter
+
+from get.app import handler as get_handler
+from progimage_service.imaging.limits import Limits
+from progimage_service.imaging.pipeline import parse_path
+from progimage_service.imaging.render import render
+from progimage_service.wiring import dependencies
+from tests.images import decode, psnr, sample
+from tests.integration.conftest import Aws, call, event, with_body
+from transform.app import handler as transform_handler
+from upload.app import handler as upload_handler
+
+
+def photo(width: int, height: int, progressive: bool) -> bytes:
+    """A photo-like JPEG: a real photograph enlarged, with fine texture so it compresses
+    like one."""
+    base = decode(sample("exif-orientation/Landscape_1.jpg")).resize((width, height))
+    noise = Image.effect_noise((width, height), 24).convert("RGB")
+    textured = Image.blend(base, noise, 0.08).filter(ImageFilter.SHARPEN)
+    buffer = io.BytesIO()
+    textured.save(buffer, "JPEG", quality=90, progressive=progressive)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def large_progressive() -> bytes:
+    return photo(4000, 3000, progressive=True)
+
+
+def upload(data: bytes) -> dict[str, Any]:
+    answer = call(upload_handler, with_body(event("post-images-raw"), data, "image/jpeg"))
+    assert answer.status == 201, answer.body
+    return answer.json()
+
+
+def variant(image_id: str, pipeline: str) -> Any:
+    request = event("get-variant", id=image_id)
+    request["pathParameters"]["pipeline"] = pipeline
+    return call(transform_handler, request)
+
+
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record which objects the functions read."""
+    store = dependencies().store
+    real_read = store.read
+    keys: list[str] = []
+
+    def read(key: str) -> bytes | None:
+        keys.append(key)
+        return real_read(key)
+
+    monkeypatch.setattr(store, "read", read)
+    return keys
+
+
+def test_variants_that_fit_come_from_the_working_copy_without_visible_loss(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, large_progressive: bytes
+) -> None:
+    record = upload(large_progressive)
+    image_id = record["id"]
+    assert aws.object_keys(f"work/{image_id}") == [f"work/{image_id}.jpg"]
+    assert "work_format" not in record
+
+    keys = reads(monkeypatch)
+    # The pixels a pipeline produces match those made from the original closely (lossless
+    # output); a lossy encoder adds its own noise to both, so only the thumbnail, the case
+    # the working copy exists for, is held to 40 dB as JPEG too.
+    expectations = {
+        "thumbnail:256.png": 45,
+        "resize:1024:0.png": 45,
+        "resize:500:500:fill/sepia.png": 45,
+        "thumbnail:256.jpg": 40,
+    }
+    for pipeline, floor in expectations.items():
+        keys.clear()
+        answer = variant(image_id, pipeline)
+        assert answer.status == 200
+        assert keys == [f"work/{image_id}.jpg"], pipeline
+        from_copy = decode(answer.body)
+        from_original = decode(render(large_progressive, parse_path(pipeline), Limits()).data)
+        assert from_copy.size == from_original.size, pipeline
+        assert psnr(from_copy, from_original) >= floor, pipeline
+
+    keys.clear()
+    thumbnail = variant(image_id, "thumbnail:256")  # no extension: the source's format
+    assert decode(thumbnail.body).format == "JPEG"
+
+
+def test_variants_that_need_the_original_read_it(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, large_progressive: bytes
+) -> None:
+    image_id = upload(large_progressive)["id"]
+    keys = reads(monkeypatch)
+    for pipeline in ("crop:0:0:300:200.png", "resize:3000:0.jpg", "blur:2/thumbnail:100.jpg"):
+        keys.clear()
+        assert variant(image_id, pipeline).status == 200
+        assert keys == [f"originals/{image_id}"], pipeline
+    keys.clear()
+    request = event("get-image-webp", id=image_id)
+    assert call(get_handler, request).status == 200
+    assert keys == [f"originals/{image_id}"]
+
+
+def test_small_and_animated_images_have_no_working_copy(aws: Aws) -> None:
+    upload(sample("formats/hopper.jpg"))
+    upload(sample("formats/dispose_bgnd_rgba.gif"))
+    assert not aws.object_keys("work/")
+
+
+def test_delete_and_failed_uploads_leave_no_working_copy(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = photo(2400, 1600, progressive=False)
+    image_id = upload(data)["id"]
+    assert call(get_handler, event("delete-image", id=image_id)).status == 204
+    assert not aws.object_keys()
+
+    from botocore.exceptions import ClientError
+
+    def throttled(**request: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "PutItem")
+
+    monkeypatch.setattr(dependencies().catalog.db, "put_item", throttled)
+    answer = call(upload_handler, with_body(event("post-images-raw"), data, "image/jpeg"))
+    assert answer.status == 503
+    assert not aws.object_keys()
