@@ -23,8 +23,8 @@ from PIL import (
 )
 
 from progimage_service.errors import InvalidOperation, ProgImageError, TooLarge, Unprocessable
-from progimage_service.imaging.formats import EXTENSIONS
 from progimage_service.imaging.decode import DRAFT_GAP
+from progimage_service.imaging.formats import EXTENSIONS
 from progimage_service.imaging.limits import Limits
 from progimage_service.imaging.operations import REGISTRY, RenderState
 from progimage_service.imaging.pipeline import Pipeline, parse_ops, parse_path
