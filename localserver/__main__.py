@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .pollers import DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAY_S
 from .server import AWS_MODE_VARIABLE, LocalServer
 from .template import TemplateError
 
@@ -19,6 +20,26 @@ def _key_value(text: str) -> tuple[str, str]:
     if not separator or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
+    if not 0 <= value <= 43200:
+        raise argparse.ArgumentTypeError(f"expected 0 to 43200 seconds, got {value}")
+    return value
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -59,6 +80,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="do not enforce API Gateway's 10 MB and Lambda's 6 MB payload limits",
     )
     parser.add_argument(
+        "--sqs-concurrency",
+        metavar="N",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"batches in flight per SQS event source ({DEFAULT_CONCURRENCY}; "
+        "at most the event's ScalingConfig.MaximumConcurrency)",
+    )
+    parser.add_argument(
+        "--sqs-retry-delay",
+        metavar="SECONDS",
+        type=_seconds,
+        default=DEFAULT_RETRY_DELAY_S,
+        help=f"seconds before a failed SQS message is delivered again ({DEFAULT_RETRY_DELAY_S}; "
+        "AWS waits for the queue's VisibilityTimeout)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="also log every request to moto"
     )
     return parser.parse_args(argv)
@@ -75,12 +112,14 @@ def _banner(server: LocalServer) -> str:
             f"(region {server.region}); nothing was created"
         )
     for resource in server.resources.values():
-        if resource.type.startswith("AWS::Serverless::"):
-            continue
+        if resource.type.startswith("AWS::Serverless::") or resource.type.endswith("Policy"):
+            continue  # name-only stand-ins
         lines.append(f"  {resource.type:<22} {resource.logical_id}: {resource.name}")
     width = max(len(route.route_key) for route in server.routes)
     for route in server.routes:
         lines.append(f"  {route.route_key:<{width}}  -> {route.function}")
+    for source in server.queue_sources:
+        lines.append(f"  SQS {source.describe()}")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -111,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             env_overrides=dict(args.env),
             stack_name=args.stack_name,
             enforce_limits=not args.no_limits,
+            sqs_concurrency=args.sqs_concurrency,
+            sqs_retry_delay=args.sqs_retry_delay,
         )
         server.start()
     except (TemplateError, OSError) as error:

@@ -38,10 +38,18 @@ from .events import (
 )
 from .functions import LocalFunction, SysPath, code_directories, load_handler
 from .intrinsics import REGION, Resolver
-from .pollers import BackgroundWorker, make_pollers
-from .resources import LocalResource, ProvisionContext, provision_all
+from .pollers import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RETRY_DELAY_S,
+    BackgroundWorker,
+    QueueSource,
+    SqsPollers,
+    make_pollers,
+    queue_sources,
+)
+from .resources import LocalResource, ProvisionContext, local_client, provision_all
 from .routes import Route, RouteMatch, RouteTable
-from .template import Template, TemplateError
+from .template import FunctionSpec, Template, TemplateError
 
 log = logging.getLogger("localserver")
 request_log = logging.getLogger("localserver.requests")
@@ -195,7 +203,11 @@ class LocalServer:
 
     ``use_aws`` (default: environment variable ``PROGIMAGE_LOCAL_AWS=1``) starts no moto and
     creates nothing: the functions use whatever endpoint, credentials and resource names the
-    environment gives.
+    environment gives (and no queue is polled).
+
+    Functions with ``SQS`` events get the messages of their queue from background pollers
+    (:mod:`localserver.pollers`): up to ``sqs_concurrency`` batches in flight per event
+    source, failed messages visible again after ``sqs_retry_delay`` seconds.
     """
 
     _active: ClassVar[LocalServer | None] = None
@@ -213,7 +225,13 @@ class LocalServer:
         env_overrides: Mapping[str, str] | None = None,
         stack_name: str = "progimage-local",
         enforce_limits: bool = True,
+        sqs_concurrency: int = DEFAULT_CONCURRENCY,
+        sqs_retry_delay: int = DEFAULT_RETRY_DELAY_S,
     ) -> None:
+        if sqs_concurrency < 1:
+            raise ValueError("sqs_concurrency must be at least 1")
+        if not 0 <= sqs_retry_delay <= 43200:
+            raise ValueError("sqs_retry_delay must be 0 to 43200 seconds")
         self.template = Template.load(template_path)
         self.host = host
         self.port = port
@@ -223,6 +241,8 @@ class LocalServer:
         self.env_overrides = dict(env_overrides or {})
         self.stack_name = stack_name
         self.enforce_limits = enforce_limits
+        self.sqs_concurrency = sqs_concurrency
+        self.sqs_retry_delay = sqs_retry_delay
 
         self.region = REGION
         self.aws_endpoint: str | None = None
@@ -231,6 +251,8 @@ class LocalServer:
         self.functions: dict[str, LocalFunction] = {}
         self.routes = RouteTable([])
         self.workers: list[BackgroundWorker] = []
+        self.queue_sources: list[QueueSource] = []
+        self._pollers: SqsPollers | None = None
 
         self._resolver: Resolver | None = None
         self._moto: ThreadedMotoServer | None = None
@@ -339,6 +361,7 @@ class LocalServer:
         self.routes = RouteTable(routes)
         if not self.routes:
             raise TemplateError("the template has no HttpApi events: nothing to serve")
+        self.queue_sources = self._queue_sources(functions)
 
         gateway = Gateway(self.routes, self.functions, enforce_limits=self.enforce_limits)
         self._http = make_server(
@@ -351,10 +374,37 @@ class LocalServer:
             daemon=True,
         )
         self._thread.start()
-        self.workers = make_pollers(functions, self.resources, self.invoke)
+        if self.queue_sources:
+            self._pollers = make_pollers(
+                self.queue_sources,
+                self.functions,
+                self._sqs_client,
+                region=self.region,
+                retry_delay_s=self.sqs_retry_delay,
+            )
+            self.workers.append(self._pollers)
         for worker in self.workers:
             worker.start()
-        log.info("serving %d routes on %s", len(self.routes), self.url)
+        log.info(
+            "serving %d routes on %s; polling %d SQS event sources",
+            len(self.routes),
+            self.url,
+            len(self.queue_sources),
+        )
+
+    def _queue_sources(self, functions: Mapping[str, FunctionSpec]) -> list[QueueSource]:
+        assert self._resolver is not None
+        if not self.use_aws:
+            return queue_sources(
+                functions, self._resolver, self.resources, concurrency=self.sqs_concurrency
+            )
+        if any(spec.queue_events for spec in functions.values()):
+            log.info("SQS events are not polled with --aws: AWS delivers them")
+        return []
+
+    def _sqs_client(self, pool_size: int = 10) -> Any:
+        assert self.aws_endpoint is not None
+        return local_client("sqs", self.aws_endpoint, self.region, max_pool_connections=pool_size)
 
     def _provision(self) -> None:
         assert self._resolver is not None and self.aws_endpoint is not None
@@ -375,6 +425,8 @@ class LocalServer:
             for worker in reversed(self.workers):
                 worker.stop()
             self.workers = []
+            self._pollers = None
+            self.queue_sources = []
             if self._http is not None:
                 self._http.shutdown()
                 self._http.server_close()
@@ -399,13 +451,47 @@ class LocalServer:
         """Empty moto (``POST /moto-api/reset``) and create the template's resources again."""
         if self._moto is None or self.aws_endpoint is None:
             raise RuntimeError("reset() needs the local moto server (not --aws mode)")
-        self._reset_moto()
-        self._provision()
+        if self._pollers is not None:
+            self._pollers.pause()  # batches in flight end with errors nobody needs to see
+        try:
+            self._reset_moto()
+            self._provision()
+        finally:
+            if self._pollers is not None:
+                self._pollers.resume()
 
     def _reset_moto(self) -> None:
         request = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10) as answer:
             answer.read()
+
+    def wait_for_queues_idle(self, timeout: float = 30.0) -> None:
+        """Wait until every polled queue is empty and no batch is running.
+
+        Messages waiting for a retry count as not idle; messages in a dead-letter queue
+        nobody polls do not. Raises ``TimeoutError`` (naming what is left) after ``timeout``
+        seconds. Returns at once when no queue is polled.
+        """
+        pollers = self._pollers
+        if pollers is None:
+            return
+        client = self._sqs_client(2)
+        deadline = time.monotonic() + timeout
+        while True:
+            before = pollers.counter.snapshot()
+            backlog = pollers.backlog(client)
+            after = pollers.counter.snapshot()
+            # Idle only if no batch ran or started while the queues were being counted.
+            running = after[0] - after[1]
+            left = {url: counts for url, counts in backlog.items() if any(counts.values())}
+            if before == after and not running and not left:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"queues not idle after {timeout:g} s: {running} batches running, "
+                    f"messages left: {left or 'none'}"
+                )
+            time.sleep(0.05)
 
     def invoke(self, function_id: str, event: Any) -> Any:
         """Call a function's handler directly, as Lambda would (exceptions propagate)."""

@@ -96,12 +96,30 @@ class HttpEventSpec:
 
 @dataclass(frozen=True)
 class QueueEventSpec:
-    """An ``SQS`` event of a function, for the (future) queue pollers."""
+    """An ``SQS`` event of a function: the queue poller's settings.
+
+    Numbers may be intrinsics (``!Ref BatchSizeParameter``) and are resolved when the
+    server starts.
+    """
 
     name: str
     queue: Any  # usually {"Fn::GetAtt": [QueueId, "Arn"]}, resolved later
-    batch_size: int = 10
+    batch_size: Any = 10
+    maximum_batching_window_s: Any = 0
     function_response_types: tuple[str, ...] = ()
+    maximum_concurrency: Any = None  # ScalingConfig.MaximumConcurrency
+    enabled: Any = True
+    filter_criteria: Any = None  # not emulated: the server says so
+
+
+def _literal_int(value: Any) -> Any:
+    """``value`` as an int if it is a literal number, else unchanged (an intrinsic)."""
+    if isinstance(value, bool | dict):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
 
 
 @dataclass(frozen=True)
@@ -211,12 +229,22 @@ def _function_spec(
             if http_events[-1].payload_format_version != "2.0":
                 raise fail(f"event {name}: only PayloadFormatVersion 2.0 is emulated")
         elif event.get("Type") == "SQS":
+            if event_props.get("Queue") is None:
+                raise fail(f"event {name}: an SQS event needs a Queue")
             queue_events.append(
                 QueueEventSpec(
                     name=name,
-                    queue=event_props.get("Queue"),
-                    batch_size=int(event_props.get("BatchSize", 10)),
+                    queue=event_props["Queue"],
+                    batch_size=_literal_int(event_props.get("BatchSize", 10)),
+                    maximum_batching_window_s=_literal_int(
+                        event_props.get("MaximumBatchingWindowInSeconds", 0)
+                    ),
                     function_response_types=tuple(event_props.get("FunctionResponseTypes") or ()),
+                    maximum_concurrency=_literal_int(
+                        (event_props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                    ),
+                    enabled=event_props.get("Enabled", True),
+                    filter_criteria=event_props.get("FilterCriteria"),
                 )
             )
     return FunctionSpec(

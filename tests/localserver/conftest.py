@@ -1,7 +1,8 @@
-"""Fixtures for the local server's tests: a small SAM template with tiny handlers.
+"""Fixtures for the local server's tests: small SAM templates with tiny handlers.
 
-The template and its handler package (``lsfixture``) are written to a temporary directory,
-so these tests do not depend on the real functions.
+The templates and their handler packages (``lsfixture`` for the HTTP API, ``lssqs`` for S3
+notifications and SQS events) are written to temporary directories, so these tests do not
+depend on the real functions.
 """
 
 from __future__ import annotations
@@ -255,3 +256,232 @@ def server(fixture_template: Path) -> Iterator[LocalServer]:
     """
     with LocalServer(fixture_template, port=0) as running:
         yield running
+
+
+# S3 → SQS notifications and SQS-triggered functions, for test_localserver_sqs.py.
+SQS_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+
+Globals:
+  Function:
+    Runtime: python3.13
+    CodeUri: src/
+    Timeout: 10
+    Environment:
+      Variables:
+        LSSQS_BUCKET: !Ref Bucket
+
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      NotificationConfiguration:
+        QueueConfigurations:
+          - Event: s3:ObjectCreated:*
+            Filter:
+              S3Key:
+                Rules:
+                  - {Name: prefix, Value: uploads/}
+            Queue: !GetAtt IngestQueue.Arn
+  IngestQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt IngestDeadLetters.Arn
+        maxReceiveCount: 3
+  IngestDeadLetters:
+    Type: AWS::SQS::Queue
+  IngestQueuePolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref IngestQueue]
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: s3.amazonaws.com}
+            Action: sqs:SendMessage
+            Resource: !GetAtt IngestQueue.Arn
+            Condition:
+              ArnEquals: {aws:SourceArn: !GetAtt Bucket.Arn}
+  JobsQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt JobsDeadLetters.Arn
+        maxReceiveCount: 3
+  JobsDeadLetters:
+    Type: AWS::SQS::Queue
+  BatchedJobsQueue:
+    Type: AWS::SQS::Queue
+  PlainQueue:
+    Type: AWS::SQS::Queue
+  SlowQueue:
+    Type: AWS::SQS::Queue
+
+  ApiFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lssqs.app.presign
+      Events:
+        PostUploads:
+          Type: HttpApi
+          Properties: {Method: POST, Path: /uploads}
+  IngestFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lssqs.app.ingest
+      Events:
+        Uploaded:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt IngestQueue.Arn
+            BatchSize: 10
+            FunctionResponseTypes: [ReportBatchItemFailures]
+  JobWorkerFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lssqs.app.jobs
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt JobsQueue.Arn
+            BatchSize: 10
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            ScalingConfig: {MaximumConcurrency: 2}
+        BatchedJobs:  # a batching window, so that messages sent together arrive together
+          Type: SQS
+          Properties:
+            Queue: !GetAtt BatchedJobsQueue.Arn
+            BatchSize: 10
+            MaximumBatchingWindowInSeconds: 1
+            FunctionResponseTypes: [ReportBatchItemFailures]
+  PlainFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lssqs.app.plain
+      Events:
+        Plain:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt PlainQueue.Arn
+            BatchSize: 5
+            MaximumBatchingWindowInSeconds: 1
+  SlowFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lssqs.app.slow
+      Events:
+        Slow:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt SlowQueue.Arn
+            BatchSize: 1
+"""
+
+SQS_HANDLERS = '''\
+"""Tiny SQS-triggered handlers that record what they get."""
+
+import json
+import os
+import threading
+import time
+
+import boto3
+
+LOCK = threading.Lock()
+CALLS = []  # (handler name, event)
+STATE = {"active": 0, "max_active": 0}
+
+
+def reset():
+    with LOCK:
+        CALLS.clear()
+        STATE.update(active=0, max_active=0)
+
+
+def _record(name, event):
+    with LOCK:
+        CALLS.append((name, event))
+
+
+def _count(record):
+    return int(record["attributes"]["ApproximateReceiveCount"])
+
+
+def presign(event, context):
+    """POST /uploads {"key": ...}: a presigned POST for that key."""
+    key = json.loads(event["body"])["key"]
+    post = boto3.client("s3").generate_presigned_post(
+        os.environ["LSSQS_BUCKET"], key, ExpiresIn=300
+    )
+    return {"statusCode": 201, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(post)}
+
+
+def ingest(event, context):
+    _record("ingest", event)
+    return {"batchItemFailures": []}
+
+
+def jobs(event, context):
+    """Bodies are JSON: "fail_until" fails the message until that receive; "raise" raises;
+    "malformed" answers a response Lambda cannot use (on the first receive)."""
+    _record("jobs", event)
+    failures = []
+    for record in event["Records"]:
+        body = json.loads(record["body"])
+        if body.get("raise") and _count(record) == 1:
+            raise RuntimeError("a job handler failed")
+        if body.get("malformed") and _count(record) == 1:
+            return {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]}
+        if _count(record) <= body.get("fail_until", 0):
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def plain(event, context):
+    """No ReportBatchItemFailures: "raise" fails the whole batch on its first receive."""
+    _record("plain", event)
+    for record in event["Records"]:
+        if record["body"] == "raise" and _count(record) == 1:
+            raise RuntimeError("a plain handler failed")
+    # Ignored: partial batch responses are not enabled for this event source.
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+
+def slow(event, context):
+    with LOCK:
+        STATE["active"] += 1
+        STATE["max_active"] = max(STATE["max_active"], STATE["active"])
+    try:
+        time.sleep(0.5)
+    finally:
+        with LOCK:
+            STATE["active"] -= 1
+    _record("slow", event)
+'''
+
+
+def write_sqs_app(directory: Path) -> Path:
+    """Write the SQS template and its handlers (package ``lssqs``); return the template."""
+    package = directory / "src" / "lssqs"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "app.py").write_text(textwrap.dedent(SQS_HANDLERS))
+    template = directory / "template.yaml"
+    template.write_text(SQS_TEMPLATE)
+    return template
+
+
+@pytest.fixture(scope="session")
+def sqs_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template with S3 notifications, queues and SQS-triggered functions.
+
+    One directory per test session: the handlers' package is imported once per process.
+    """
+    return write_sqs_app(tmp_path_factory.mktemp("localserver-sqs"))

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -145,3 +146,32 @@ def test_aws_mode_creates_nothing_and_uses_the_environment(
     )
     bucket = server.environment["FIXTURE_BUCKET"]
     assert s3.get_object(Bucket=bucket, Key="from-aws-mode")["Body"].read() == b"hi"
+
+
+def test_polls_queues_and_stops_promptly(
+    cli: Callable[..., CliProcess], sqs_template: Path
+) -> None:
+    server = cli(
+        "--port", "0", "--template", str(sqs_template), "--sqs-concurrency", "3"
+    )  # fmt: skip
+    moto = server.wait_for(r"moto at (http://\S+)").group(1)
+    # In template order; MaximumConcurrency: 2 bounds --sqs-concurrency.
+    server.wait_for(r"SQS JobsQueue -> JobWorkerFunction \(batch 10, item failures, 2 concurrent\)")
+    server.wait_for(r"SQS SlowQueue -> SlowFunction \(batch 1, 3 concurrent\)")
+    server.wait_for(r"Press Ctrl-C to stop")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=moto,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    url = sqs.get_queue_url(QueueName="progimage-local-plainqueue")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="from the command line")
+    server.wait_for(r"SQS progimage-local-plainqueue -> 1 message, 0 failed in [\d.]+ ms \[Plain")
+
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=30) == 0
+    assert time.monotonic() - started < 5
+    server.wait_for(r"Stopped\.")
