@@ -12,8 +12,10 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
+from .adapters.dynamodb import IdempotencyTable
 from .errors import BadRequest, Conflict, ProgImageError, TooLarge
 from .services.delivery import Delivery
 from .signing import verify
@@ -48,7 +50,13 @@ class Request:
         return (self.event.get("queryStringParameters") or {}).get(name)
 
     def header(self, name: str) -> str | None:
-        return (self.event.get("headers") or {}).get(name.lower())
+        """A header by name, whatever its case (API Gateway lower-cases names; not every
+        emulator does)."""
+        return self._headers.get(name.lower())
+
+    @cached_property
+    def _headers(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in (self.event.get("headers") or {}).items()}
 
     @property
     def raw_path(self) -> str:
@@ -152,12 +160,22 @@ def parse_int(request: Request, name: str, default: int, low: int, high: int) ->
 Route = Callable[[Request], Response]
 
 
+def _forget(table: IdempotencyTable, key: str) -> None:
+    """Release a claim so a retry can do the work; if even that fails, its lease lapses."""
+    try:
+        table.release(key)
+    except ProgImageError as error:
+        logger.warning("an idempotency key was not released: %s", error.message)
+
+
 def idempotent(route: Route) -> Route:
     """Honour an ``Idempotency-Key`` header: a retried request gets the first answer.
 
     The key is claimed before the work starts; a second request with the same key gets the
     stored answer, or 409 while the first is still running, or 409 if its body differs. A 5xx
-    (or an unexpected failure) releases the key so that the retry does the work.
+    (or an unexpected failure) releases the key so that the retry does the work. If the answer
+    of work that succeeded cannot be saved, the client still gets it; the claim's lease then
+    lapses, after which the key can be used again.
     """
 
     def guarded(request: Request) -> Response:
@@ -193,12 +211,15 @@ def idempotent(route: Route) -> Route:
         except ProgImageError as error:
             response = error_response(error)
         except BaseException:
-            table.release(scoped)
+            _forget(table, scoped)
             raise
         if response.status >= 500 or isinstance(response.body, bytes):
-            table.release(scoped)
-        else:
+            _forget(table, scoped)
+            return response
+        try:
             table.complete(scoped, asdict(response))
+        except ProgImageError as error:
+            logger.warning("the answer for an idempotency key was not saved: %s", error.message)
         return response
 
     return guarded

@@ -275,6 +275,9 @@ class IdempotencyTable:
     """Idempotency keys in the same table, kept for a day (TTL)."""
 
     TTL_SECONDS = 86_400
+    # A claim whose request never recorded an answer (it crashed, or saving the answer failed)
+    # may be taken over after this: longer than any function runs.
+    LEASE_SECONDS = 180
 
     def __init__(self, table: str, dynamodb: Any | None = None) -> None:
         self.table = table
@@ -282,16 +285,23 @@ class IdempotencyTable:
 
     def claim(self, key: str, fingerprint: str) -> Claim | None:
         """Claim a key for a new request; if it was claimed before, return that claim."""
+        now = int(time.time())
         item = {
             "pk": {"S": f"IDEM#{key}"},
             "sk": {"S": "META"},
             "fingerprint": {"S": fingerprint},
-            "expires_at_ttl": {"N": str(int(time.time()) + self.TTL_SECONDS)},
+            "leased_until": {"N": str(now + self.LEASE_SECONDS)},
+            "expires_at_ttl": {"N": str(now + self.TTL_SECONDS)},
         }
         try:
             with translated("catalog"):
                 self.db.put_item(
-                    TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR "
+                    "(attribute_not_exists(#response) AND leased_until < :now)",
+                    ExpressionAttributeNames={"#response": "response"},
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
                 )
         except ClientError as error:
             if not _conditional(error):
