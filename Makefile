@@ -12,11 +12,13 @@ STAMP := $(VENV)/.installed
 serve: $(STAMP)
 	$(BIN)/python -m localserver --port $(PORT)
 
+# Lint, then every test but sam local (in parallel), then the template and the built
+# application under `sam local` (Docker, with a locally built Lambda image).
 test: $(STAMP) sam-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2
-	$(MAKE) --no-print-directory sam-validate sam-build
+	$(MAKE) --no-print-directory sam-validate test-sam-local
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,3 +42,5 @@ clean:
 	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .ruff_cache
 
 include sam.mk
+include samlocal.mk
+include bench.mk

@@ -8,7 +8,8 @@
 SAM_PYTHON ?= python3
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
-SAM_CLI_SPEC ?= aws-sam-cli
+# Pinned: lambda-image/sam_local.py relies on a few of its internals (host networking).
+SAM_CLI_SPEC ?= aws-sam-cli==1.170.0
 SAM_STAMP := $(SAM_VENV)/.sam-cli-installed
 SAM_ENV = AWS_DEFAULT_REGION=$${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} SAM_CLI_TELEMETRY=0
 SAM_BUILD_FLAGS ?=
@@ -17,7 +18,7 @@ SAM_BUILD_FLAGS ?=
 
 sam-venv: $(SAM_STAMP)
 
-$(SAM_STAMP):
+$(SAM_STAMP): sam.mk
 	$(SAM_PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet '$(SAM_CLI_SPEC)'
 	touch $@
