@@ -1,0 +1,21 @@
+# Benchmark targets, included from the Makefile (after VENV, BIN and STAMP are defined).
+#
+# `make bench` measures ProgImage's imaging core against pyvips, thumbor's PIL engine and naive
+# Pillow (see bench/README.md); `make bench-quick` is a smoke run on small inputs. The peers are
+# dev-only: they go into the dev venv from bench/requirements*.txt, never into the service.
+
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_ARGS ?=
+
+.PHONY: bench bench-quick
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt bench/requirements-nodeps.txt
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r bench/requirements-nodeps.txt
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
