@@ -1,1 +1,1 @@
-"""The only modules that import boto3 or touch the network; they speak the service's errors."""
+"""The only modules that import botocore or touch the network; they speak the service's errors."""

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, fields
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..errors import ServiceUnavailable
@@ -18,8 +16,31 @@ from .aws import client, error_code, translated
 LIST_INDEX = "by-created"
 _LISTED = "IMG"  # every listed image shares this index partition; ids sort by creation time
 _RECORD_FIELDS = {f.name for f in fields(ImageRecord)}
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
+
+
+def _serialize(value: str | int | bool) -> dict[str, Any]:
+    """A DynamoDB attribute value for the few types the catalog stores."""
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    raise TypeError(f"the catalog stores no {type(value).__name__} values")
+
+
+def _deserialize(attribute: dict[str, Any]) -> str | int | bool | None:
+    ((kind, value),) = attribute.items()
+    match kind:
+        case "S":
+            return value
+        case "N":
+            return int(value)
+        case "BOOL":
+            return bool(value)
+        case "NULL":
+            return None
+    raise TypeError(f"the catalog stores no {kind} values")
 
 
 def _key(image_id: str) -> dict[str, Any]:
@@ -53,9 +74,7 @@ def batch_write(db: Any, table: str, items: list[dict[str, Any]]) -> None:
 
 
 def _from_item(item: dict[str, Any]) -> ImageRecord:
-    return ImageRecord(
-        **{k: _plain(_deserialize(v)) for k, v in item.items() if k in _RECORD_FIELDS}
-    )
+    return ImageRecord(**{k: _deserialize(v) for k, v in item.items() if k in _RECORD_FIELDS})
 
 
 class Catalog:
@@ -190,7 +209,7 @@ class JobTable:
             ).get("Item")
         if item is None:
             return None
-        return {k: _plain(_deserialize(v)) for k, v in item.items() if k not in ("pk", "sk")}
+        return {k: _deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
 
     def has_result(self, job_id: str, index: int) -> bool:
         with translated("catalog"):
@@ -257,10 +276,6 @@ class JobTable:
         results = [json.loads(item["result"]["S"]) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return results, (int(last["sk"]["S"].removeprefix("ITEM#")) if last else None)
-
-
-def _plain(value: Any) -> Any:
-    return int(value) if isinstance(value, Decimal) else value
 
 
 @dataclass(frozen=True)
