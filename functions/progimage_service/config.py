@@ -1,4 +1,9 @@
-"""One typed settings object, read once from the environment at the edge."""
+"""One typed settings object, read from the environment at the edge.
+
+It is read once per distinct environment rather than once per process: in Lambda that is the
+same thing, and a process that changes its environment (the local server, the tests) gets
+settings, and clients, that follow.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,14 @@ from functools import cache
 from .adapters.fetch import FetchPolicy
 from .imaging.limits import Limits
 
+Environment = tuple[tuple[str, str], ...]
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else int(raw)
+
+def environment() -> Environment:
+    """The variables the service reads: its own, and AWS's (credentials, region, endpoint)."""
+    return tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.startswith(("PROGIMAGE_", "AWS_")))
+    )
 
 
 @dataclass(frozen=True)
@@ -36,14 +45,24 @@ class Settings:
     fetch: FetchPolicy = field(default_factory=lambda: FetchPolicy(max_bytes=Limits().max_bytes))
 
 
-@cache
 def settings() -> Settings:
-    """Read the settings from the environment (once per process)."""
+    """The settings of the current environment."""
+    return _settings(environment())
+
+
+@cache
+def _settings(variables: Environment) -> Settings:
+    env = dict(variables)
+
+    def _int(name: str, default: int) -> int:
+        raw = env.get(name)
+        return default if raw in (None, "") else int(raw)
+
     default = Limits()
     max_bytes = _int("PROGIMAGE_MAX_BYTES", default.max_bytes)
     return Settings(
-        bucket=os.environ["PROGIMAGE_BUCKET"],
-        table=os.environ["PROGIMAGE_TABLE"],
+        bucket=env["PROGIMAGE_BUCKET"],
+        table=env["PROGIMAGE_TABLE"],
         limits=Limits(
             max_bytes=max_bytes,
             max_pixels=_int("PROGIMAGE_MAX_PIXELS", default.max_pixels),
@@ -52,22 +71,22 @@ def settings() -> Settings:
         ),
         inline_max_bytes=_int("PROGIMAGE_INLINE_MAX_BYTES", 4_000_000),
         presign_ttl_seconds=_int("PROGIMAGE_PRESIGN_TTL", 300),
-        jobs_queue_url=os.environ.get("PROGIMAGE_JOBS_QUEUE_URL", ""),
+        jobs_queue_url=env.get("PROGIMAGE_JOBS_QUEUE_URL", ""),
         upload_ttl_seconds=min(_int("PROGIMAGE_UPLOAD_TTL", 900), 900),
         job_max_attempts=_int("PROGIMAGE_JOB_MAX_ATTEMPTS", 5),
         signing_keys=tuple(
             key.strip().encode()
-            for key in os.environ.get("PROGIMAGE_SIGNING_KEYS", "").split(",")
+            for key in env.get("PROGIMAGE_SIGNING_KEYS", "").split(",")
             if key.strip()
         ),
         fetch=FetchPolicy(
             max_bytes=max_bytes,
             timeout_seconds=_int("PROGIMAGE_FETCH_TIMEOUT", 10),
-            allow_http=os.environ.get("PROGIMAGE_FETCH_ALLOW_HTTP") == "1",
+            allow_http=env.get("PROGIMAGE_FETCH_ALLOW_HTTP") == "1",
             # Only for tests against a server on this machine: never set it on a deployed stage.
             allowed_networks=tuple(
                 ipaddress.ip_network(n.strip())
-                for n in os.environ.get("PROGIMAGE_FETCH_ALLOW_NETWORKS", "").split(",")
+                for n in env.get("PROGIMAGE_FETCH_ALLOW_NETWORKS", "").split(",")
                 if n.strip()
             ),
         ),

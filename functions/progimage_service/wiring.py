@@ -8,7 +8,7 @@ from functools import cache
 from .adapters.dynamodb import Catalog, IdempotencyTable, JobTable
 from .adapters.s3 import ObjectStore
 from .adapters.sqs import Queue
-from .config import Settings, settings
+from .config import Environment, Settings, environment, settings
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,13 @@ class Dependencies:
     idempotency: IdempotencyTable
 
 
-@cache
 def dependencies() -> Dependencies:
+    """The adapters for the current environment, built once for each."""
+    return _dependencies(environment())
+
+
+@cache
+def _dependencies(variables: Environment) -> Dependencies:
     config = settings()
     return Dependencies(
         config,

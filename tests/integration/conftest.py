@@ -18,18 +18,10 @@ from localserver.environment import function_environment
 from localserver.intrinsics import Resolver
 from localserver.resources import ProvisionContext, provision_all
 from localserver.template import Template
-from progimage_service.adapters.aws import client
-from progimage_service.config import settings
-from progimage_service.wiring import dependencies
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 EXAMPLE_ID = "0Ojp8iUHJrV2bQ4mJmGpV1rNY"
-
-
-def _clear_caches() -> None:
-    for cached in (settings, dependencies, client):
-        cached.cache_clear()
 
 
 @dataclass
@@ -75,19 +67,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         environment = function_environment(template.functions.values(), resolver)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        _clear_caches()
         yield Aws(environment["PROGIMAGE_BUCKET"], environment["PROGIMAGE_TABLE"])
-    _clear_caches()
 
 
 @pytest.fixture
 def configure(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Change the functions' environment for one test (settings are read once per process)."""
+    """Change the functions' environment for one test."""
 
     def apply(**variables: str) -> None:
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
-        _clear_caches()
 
     return apply
 

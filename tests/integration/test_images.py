@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -214,29 +215,19 @@ def test_list_rejects_bad_parameters(aws: Aws) -> None:
         assert answer.json()["error"]["param"] in ("limit", "cursor")
 
 
-def test_unsupported_content_type_and_oversize_body(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unsupported_content_type_and_oversize_body(aws: Aws, configure: Any) -> None:
     data = sample("formats/hopper.png")
     answer = call(upload_handler, with_body(event("post-images-raw"), data, "text/html"))
     assert answer.status == 415
-    monkeypatch.setenv("PROGIMAGE_MAX_BYTES", str(len(data) - 1))
-    from tests.integration.conftest import _clear_caches
-
-    _clear_caches()
+    configure(PROGIMAGE_MAX_BYTES=str(len(data) - 1))
     answer = call(upload_handler, with_body(event("post-images-raw"), data, "image/png"))
     assert answer.status == 413
     assert not aws.object_keys() and not aws.records()
 
 
-def test_large_responses_redirect_to_a_presigned_url(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_large_responses_redirect_to_a_presigned_url(aws: Aws, configure: Any) -> None:
     record = upload(sample("formats/hopper.png"))
-    monkeypatch.setenv("PROGIMAGE_INLINE_MAX_BYTES", "1000")
-    from tests.integration.conftest import _clear_caches
-
-    _clear_caches()
+    configure(PROGIMAGE_INLINE_MAX_BYTES="1000")
     answer = call(get_handler, event("get-image", id=record["id"]))
     assert answer.status == 307
     location = answer.headers["Location"]

@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import get_session
 
+from ..config import Environment, environment
 from ..errors import ServiceUnavailable
 
 # Standard retry mode backs off on throttling; a request still failing after that is the client's
@@ -36,9 +37,14 @@ _RETRYABLE = {
 }
 
 
-@cache
 def client(service: str) -> Any:
-    """One client per service per process (clients are thread-safe; creating them is not cheap)."""
+    """One client per service and environment (clients are thread-safe; creating them is not
+    cheap, and in Lambda the environment never changes)."""
+    return _client(service, environment())
+
+
+@cache
+def _client(service: str, variables: Environment) -> Any:
     return get_session().create_client(service, config=_CONFIG)
 
 
