@@ -25,6 +25,11 @@ def signature(key: bytes, path: str, expires: int | None = None) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def signed_path(key: bytes, path: str) -> str:
+    """The path with its signature, as the API hands out its own URLs (the newest key)."""
+    return f"{path}?sig={signature(key, path)}"
+
+
 def verify(
     keys: Sequence[bytes],
     path: str,

@@ -152,3 +152,22 @@ def test_client_errors_are_remembered_too(aws: Aws) -> None:
     assert call(transform_handler, request).status == 400
     again = call(transform_handler, request)
     assert again.status == 400 and again.json()["error"]["param"] == "items"
+
+
+def test_batch_hands_out_signed_variant_urls_when_signatures_are_required(
+    aws: Aws, configure: Any
+) -> None:
+    image_id = stored()
+    configure(PROGIMAGE_SIGNING_KEYS=f"{NEW.decode()},{OLD.decode()}")
+    items = [{"source": {"id": image_id}, "ops": "thumbnail:8", "format": "png"}]
+    request = event("post-batch") | {"body": json.dumps({"items": items})}
+    (result,) = call(transform_handler, request).json()["results"]
+    path, _, query = result["url"].partition("?")
+    assert path == f"/images/{image_id}/thumbnail:8.png"
+    sig = query.removeprefix("sig=")
+    assert (
+        signed_get(
+            transform_handler, variant_request(image_id, "thumbnail:8.png"), path, sig=sig
+        ).status
+        == 200
+    )

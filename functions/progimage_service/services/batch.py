@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import BadRequest, ProgImageError
 from ..ids import new_id
+from ..signing import signed_path
 from ..storage_layout import result_key
 from ..wiring import Dependencies
 from . import variants
@@ -54,12 +55,16 @@ def run_item(deps: Dependencies, item: Any, index: int, run_id: str) -> dict[str
 
 
 def presented(deps: Dependencies, result: dict[str, Any]) -> dict[str, Any]:
-    """A result as the API shows it: an ephemeral result's link is presigned when shown, so a
-    job's results read hours later still carry working links (while the object lasts)."""
-    if "result_key" not in result:
-        return result
-    shown = {k: v for k, v in result.items() if k != "result_key"}
-    return shown | {"url": deps.store.presigned_get(result["result_key"], RESULT_URL_TTL)}
+    """A result as the API shows it, with links that work when they are shown: an ephemeral
+    result's link is presigned then (so a job read hours later still has working links), and a
+    variant's path is signed when the API requires signatures."""
+    if "result_key" in result:
+        shown = {k: v for k, v in result.items() if k != "result_key"}
+        return shown | {"url": deps.store.presigned_get(result["result_key"], RESULT_URL_TTL)}
+    keys = deps.settings.signing_keys
+    if keys and "url" in result:
+        return result | {"url": signed_path(keys[0], result["url"])}
+    return result
 
 
 def run_batch(deps: Dependencies, items: Any) -> list[dict[str, Any]]:
