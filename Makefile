@@ -7,14 +7,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint format check-python clean
+.PHONY: serve test lint format check-python checkov-venv clean
 
 serve: $(STAMP)
 	$(BIN)/python -m localserver --port $(PORT)
 
 # Lint, then every test but sam local (in parallel), then the template and the built
 # application under `sam local` (Docker, with a locally built Lambda image).
-test: $(STAMP) sam-venv
+test: $(STAMP) sam-venv checkov-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2
@@ -38,8 +38,18 @@ $(STAMP): requirements-dev.txt functions/requirements.txt layers/pillow/requirem
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# checkov pins old boto3 and packaging releases: it gets a virtual environment of its own.
+CHECKOV_STAMP := .venv-checkov/.installed
+
+checkov-venv: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): tests/infra/requirements.txt | check-python
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r tests/infra/requirements.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .venv-checkov .aws-sam .pytest_cache .ruff_cache
 
 include sam.mk
 include samlocal.mk

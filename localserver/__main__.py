@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,6 +14,8 @@ from types import FrameType
 from .pollers import DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAY_S
 from .server import AWS_MODE_VARIABLE, LocalServer
 from .template import TemplateError
+
+API_KEYS_VARIABLE = "PROGIMAGE_API_KEYS"
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -96,6 +99,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "AWS waits for the queue's VisibilityTimeout)",
     )
     parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        action="append",
+        default=[],
+        help="enforce the template's authorizers, accepting this API key (repeatable; also "
+        f"{API_KEYS_VARIABLE}=KEY1,KEY2); without keys every route is open",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="also log every request to moto"
     )
     return parser.parse_args(argv)
@@ -116,12 +127,36 @@ def _banner(server: LocalServer) -> str:
             continue  # name-only stand-ins
         lines.append(f"  {resource.type:<22} {resource.logical_id}: {resource.name}")
     width = max(len(route.route_key) for route in server.routes)
+    guarded = 0
     for route in server.routes:
-        lines.append(f"  {route.route_key:<{width}}  -> {route.function}")
+        line = f"  {route.route_key:<{width}}  -> {route.function}"
+        auth = server.route_auth.get(route.route_key)
+        if auth is not None and not auth.is_open:
+            guarded += 1
+            line += f"  [{auth.describe()}]"
+        lines.append(line)
     for source in server.queue_sources:
         lines.append(f"  SQS {source.describe()}")
+    if server.openapi is not None:
+        lines.append(f"  API document: {server.url}/openapi.json, docs: {server.url}/docs")
+    if server.api_keys:
+        lines.append(
+            f"  Auth: routes marked [...] need one of {len(server.api_keys)} API key(s) "
+            "(Authorization: Bearer <key>)"
+        )
+    elif guarded:
+        lines.append(
+            f"  Auth: OPEN. The {guarded} routes marked [...] need credentials on AWS; "
+            f"pass --api-key KEY (or {API_KEYS_VARIABLE}) to enforce them here."
+        )
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
+
+
+def _api_keys(given: Sequence[str]) -> list[str]:
+    from_environment = os.environ.get(API_KEYS_VARIABLE, "").split(",")
+    keys = [key.strip() for key in [*given, *from_environment] if key.strip()]
+    return list(dict.fromkeys(keys))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             enforce_limits=not args.no_limits,
             sqs_concurrency=args.sqs_concurrency,
             sqs_retry_delay=args.sqs_retry_delay,
+            api_keys=_api_keys(args.api_key),
         )
         server.start()
     except (TemplateError, OSError) as error:

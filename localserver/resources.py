@@ -289,6 +289,29 @@ def sqs_queue_policy(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource
     return LocalResource(spec.logical_id, spec.type, spec.logical_id, ref=spec.logical_id)
 
 
+@provisioner("AWS::SSM::Parameter")
+def ssm_parameter(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
+    """A String or StringList parameter, created in moto with the template's value."""
+    props = ctx.resolver.resolve(spec.properties)
+    name = to_string(props["Name"]) if "Name" in props else f"{ctx.stack_name}-{spec.logical_id}"
+    kind = to_string(props.get("Type", "String"))
+    value = to_string(props.get("Value", ""))
+    ctx.client("ssm").put_parameter(Name=name, Value=value, Type=kind, Overwrite=True)
+    ctx.note_ignored(spec, ["Name", "Type", "Value", "Description", "Tags"])
+    path = name if name.startswith("/") else f"/{name}"
+    return LocalResource(
+        spec.logical_id,
+        spec.type,
+        name,
+        ref=name,
+        attributes={
+            "Type": kind,
+            "Value": value,
+            "Arn": f"arn:aws:ssm:{ctx.region}:{ctx.account_id}:parameter{path}",
+        },
+    )
+
+
 @provisioner(FUNCTION_TYPE)
 def serverless_function(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
     """Functions run in this process; only their names exist, for ``!Ref``/``!GetAtt``."""

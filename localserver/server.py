@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
@@ -25,6 +25,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from .apidocs import DEFAULT_DOCUMENT, RESERVED_PATHS, pages
+from .auth import KEY_HASHES_VARIABLE, RouteAuth, RouteGuard, route_authorizations
 from .environment import EnvironmentPatch, function_environment, local_aws_environment
 from .events import (
     HttpResponse,
@@ -64,7 +66,11 @@ _DROPPED_RESPONSE_HEADERS = {"content-length", "transfer-encoding", "connection"
 
 
 class Gateway:
-    """The WSGI app: route a request, invoke the function, map its result back."""
+    """The WSGI app: route a request, invoke the function, map its result back.
+
+    ``pages`` are the local server's own answers to ``GET`` (and ``HEAD``) of reserved paths
+    (the OpenAPI document and its docs page); they take precedence over the template's routes.
+    """
 
     def __init__(
         self,
@@ -72,18 +78,25 @@ class Gateway:
         functions: Mapping[str, LocalFunction],
         *,
         enforce_limits: bool = True,
+        pages: Mapping[str, HttpResponse] | None = None,
+        guard: RouteGuard | None = None,
     ) -> None:
         self.routes = routes
         self.functions = functions
         self.enforce_limits = enforce_limits
+        self.pages = dict(pages or {})
+        self.guard = guard  # enforces the routes' authorizers (None: every route is open)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         started = time.perf_counter()
         request_id = new_request_id()
         method = environ["REQUEST_METHOD"]
         raw_path, raw_query = raw_path_and_query(environ)
-        match = self.routes.match(method, raw_path)
-        if match is None:
+        page = self.pages.get(raw_path) if method in ("GET", "HEAD") else None
+        match = None if page else self.routes.match(method, raw_path)
+        if page is not None:
+            response = HttpResponse(page.status, list(page.headers), page.body)
+        elif match is None:
             response = message_response(404, "Not Found")
         else:
             response = self._invoke(environ, match, request_id)
@@ -94,7 +107,7 @@ class Gateway:
             f"{raw_path}?{raw_query}" if raw_query else raw_path,
             response.status,
             (time.perf_counter() - started) * 1000,
-            match.route.route_key if match else "no route",
+            match.route.route_key if match else "local page" if page else "no route",
             match.route.function if match else "-",
         )
         wsgi_response = Response(response.body, status=response.status, headers=response.headers)
@@ -110,6 +123,11 @@ class Gateway:
             body = request.get_data(cache=False)
         except RequestEntityTooLarge:
             return message_response(413, "Request Entity Too Large")
+        authorizer = None
+        if self.guard is not None:
+            refusal, authorizer = self.guard.check(environ, match, request_id)
+            if refusal is not None:
+                return refusal
         event = build_event(
             environ,
             body=body,
@@ -117,6 +135,8 @@ class Gateway:
             path_parameters=match.path_parameters,
             request_id=request_id,
         )
+        if authorizer is not None:
+            event["requestContext"]["authorizer"] = authorizer
         if self.enforce_limits:
             size = len(json.dumps(event))
             if size > MAX_INVOKE_BYTES:
@@ -208,6 +228,15 @@ class LocalServer:
     Functions with ``SQS`` events get the messages of their queue from background pollers
     (:mod:`localserver.pollers`): up to ``sqs_concurrency`` batches in flight per event
     source, failed messages visible again after ``sqs_retry_delay`` seconds.
+
+    ``openapi`` is the API's OpenAPI document (YAML or JSON), served at ``/openapi.json`` with
+    a docs page at ``/docs``; by default ``openapi/openapi.yaml`` next to the template, if
+    there is one (else neither path is served).
+
+    ``api_keys``: enforce the template's route authorization (its Lambda authorizers, run with
+    these keys' SHA-256 digests in ``PROGIMAGE_API_KEY_HASHES``; ``AWS_IAM`` routes take the keys
+    as ``Authorization: Bearer <key>``), see :mod:`localserver.auth`. Without keys every route
+    is open.
     """
 
     _active: ClassVar[LocalServer | None] = None
@@ -227,6 +256,8 @@ class LocalServer:
         enforce_limits: bool = True,
         sqs_concurrency: int = DEFAULT_CONCURRENCY,
         sqs_retry_delay: int = DEFAULT_RETRY_DELAY_S,
+        openapi: str | Path | None = None,
+        api_keys: Sequence[str] = (),
     ) -> None:
         if sqs_concurrency < 1:
             raise ValueError("sqs_concurrency must be at least 1")
@@ -243,6 +274,12 @@ class LocalServer:
         self.enforce_limits = enforce_limits
         self.sqs_concurrency = sqs_concurrency
         self.sqs_retry_delay = sqs_retry_delay
+        self.api_keys = tuple(key for key in api_keys if key)
+        default_document = self.template.directory / DEFAULT_DOCUMENT
+        if openapi is not None:
+            self.openapi: Path | None = Path(openapi)
+        else:
+            self.openapi = default_document if default_document.is_file() else None
 
         self.region = REGION
         self.aws_endpoint: str | None = None
@@ -250,6 +287,7 @@ class LocalServer:
         self.environment: dict[str, str] = {}
         self.functions: dict[str, LocalFunction] = {}
         self.routes = RouteTable([])
+        self.route_auth: dict[str, RouteAuth] = {}  # route key -> how AWS would authorize it
         self.workers: list[BackgroundWorker] = []
         self.queue_sources: list[QueueSource] = []
         self._pollers: SqsPollers | None = None
@@ -362,8 +400,20 @@ class LocalServer:
         if not self.routes:
             raise TemplateError("the template has no HttpApi events: nothing to serve")
         self.queue_sources = self._queue_sources(functions)
+        local_pages = self._pages()
+        self.route_auth = route_authorizations(self.template, self._resolver, functions)
+        guard = None
+        if self.api_keys:
+            guard = RouteGuard(self.route_auth, self.functions, self.api_keys)
+            self._env.apply({KEY_HASHES_VARIABLE: guard.key_digests})
 
-        gateway = Gateway(self.routes, self.functions, enforce_limits=self.enforce_limits)
+        gateway = Gateway(
+            self.routes,
+            self.functions,
+            enforce_limits=self.enforce_limits,
+            pages=local_pages,
+            guard=guard,
+        )
         self._http = make_server(
             self.host, self.port, gateway, threaded=True, request_handler=_QuietRequestHandler
         )
@@ -391,6 +441,19 @@ class LocalServer:
             self.url,
             len(self.queue_sources),
         )
+
+    def _pages(self) -> dict[str, HttpResponse]:
+        """The OpenAPI document and docs page; their paths cannot be template routes."""
+        if self.openapi is None:
+            return {}
+        for path in RESERVED_PATHS:
+            match = self.routes.match("GET", path)
+            if match is not None and match.route.path == path:
+                raise TemplateError(
+                    f"route {match.route.route_key} ({match.route.function}): {path} is "
+                    "reserved for the local server's API document"
+                )
+        return pages(self.openapi)
 
     def _queue_sources(self, functions: Mapping[str, FunctionSpec]) -> list[QueueSource]:
         assert self._resolver is not None

@@ -16,6 +16,9 @@ import yaml
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+"""The API SAM creates for HttpApi events that name no ApiId."""
 
 
 class TemplateError(Exception):
@@ -92,6 +95,8 @@ class HttpEventSpec:
     method: str  # upper case, or "ANY"
     path: str  # "/images/{id}" or "$default"
     payload_format_version: str = "2.0"
+    api: str = IMPLICIT_HTTP_API  # logical id of the AWS::Serverless::HttpApi (ApiId: !Ref ...)
+    auth: Any = None  # the event's Auth (Authorizer: NAME | NONE | AWS_IAM), unresolved
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,14 @@ class Template:
     mappings: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, ResourceSpec] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    http_api_globals: dict[str, Any] = field(default_factory=dict)  # Globals.HttpApi
+
+    def http_api_properties(self, logical_id: str) -> dict[str, Any]:
+        """An HttpApi's properties with Globals.HttpApi merged in (the implicit API's: just
+        the globals)."""
+        spec = self.resources.get(logical_id)
+        own = spec.properties if spec is not None and spec.type == HTTP_API_TYPE else {}
+        return merge_globals(copy.deepcopy(self.http_api_globals), copy.deepcopy(own))
 
     @property
     def directory(self) -> Path:
@@ -175,6 +188,7 @@ class Template:
             mappings=dict(data.get("Mappings") or {}),
         )
         function_globals = ((data.get("Globals") or {}).get("Function")) or {}
+        template.http_api_globals = dict(((data.get("Globals") or {}).get("HttpApi")) or {})
         for logical_id, body in data["Resources"].items():
             if not isinstance(body, dict) or "Type" not in body:
                 raise TemplateError(f"resource {logical_id}: missing Type")
@@ -218,12 +232,19 @@ def _function_spec(
     for name, event in (properties.get("Events") or {}).items():
         event_props = event.get("Properties") or {}
         if event.get("Type") == "HttpApi":
+            api = event_props.get("ApiId")
+            if isinstance(api, dict) and isinstance(api.get("Ref"), str):
+                api = api["Ref"]
+            elif api is not None and not isinstance(api, str):
+                raise fail(f"event {name}: ApiId must be !Ref to an HttpApi of the template")
             http_events.append(
                 HttpEventSpec(
                     name=name,
                     method=str(event_props.get("Method", "ANY")).upper(),
                     path=str(event_props.get("Path", "$default")),
                     payload_format_version=str(event_props.get("PayloadFormatVersion", "2.0")),
+                    api=api or IMPLICIT_HTTP_API,
+                    auth=event_props.get("Auth"),
                 )
             )
             if http_events[-1].payload_format_version != "2.0":

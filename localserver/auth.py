@@ -1,0 +1,357 @@
+"""Route authorization as an API Gateway HTTP API does it, read from the template like routes are.
+
+Each route's authorization comes from SAM's properties: the HttpApi event's ``Auth.Authorizer``,
+else its API's ``Auth.DefaultAuthorizer`` (``Globals.HttpApi`` merged in); ``NONE``, or neither,
+is an open route. Intrinsics (``!If`` on a parameter, as ``AWS::LanguageExtensions`` would resolve
+them) are resolved with the server's parameters.
+
+The server enforces it only when it is given API keys (:class:`RouteGuard`):
+
+- A Lambda authorizer (``Authorizers.<name>.FunctionArn: !GetAtt <Function>.Arn``, payload
+  format 2.0) is the template's own function, called with the HTTP API authorizer event. A
+  missing identity source is ``401 {"message":"Unauthorized"}`` without calling it; a refusal is
+  ``403 {"message":"Forbidden"}``; an exception or an answer API Gateway could not use is a
+  ``500``. Simple responses (``isAuthorized``) and IAM policy responses are understood; the
+  ``context`` reaches the route's event as ``requestContext.authorizer.lambda``. The keys reach
+  the function as SHA-256 hex digests in ``PROGIMAGE_API_KEY_HASHES`` (so it needs no SSM).
+  Answers are not cached (``ReauthorizeEvery`` is ignored): each request calls the authorizer.
+- ``AWS_IAM`` cannot be checked locally (no SigV4): the route takes the same keys as
+  ``Authorization: Bearer <key>`` instead, compared in constant time; anything else is a 403,
+  as API Gateway answers an unsigned request.
+- JWT authorizers are not emulated: those routes are open (the server says so).
+
+Without keys every route is open, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .events import (
+    API_ID,
+    STAGE,
+    HttpResponse,
+    build_event,
+    message_response,
+    raw_path_and_query,
+    request_headers,
+)
+from .functions import LocalFunction
+from .intrinsics import ACCOUNT_ID, REGION, Resolver
+from .routes import RouteMatch
+from .template import Template, TemplateError
+
+log = logging.getLogger(__name__)
+
+KEY_HASHES_VARIABLE = "PROGIMAGE_API_KEY_HASHES"
+"""Where the template's authorizer finds the accepted keys' digests (comma-separated)."""
+
+OPEN = "NONE"
+IAM = "AWS_IAM"
+CUSTOM = "CUSTOM"
+JWT = "JWT"
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LambdaAuthorizer:
+    """An ``Auth.Authorizers`` entry with a ``FunctionArn``: a REQUEST authorizer."""
+
+    name: str
+    function: str  # logical id of the template's function
+    identity_sources: tuple[str, ...]  # "$request.header.Authorization", ...
+    simple_responses: bool
+    result_ttl_s: int
+
+
+@dataclass(frozen=True)
+class RouteAuth:
+    """How API Gateway authorizes one route: ``NONE``, ``AWS_IAM``, ``CUSTOM`` or ``JWT``."""
+
+    authorization_type: str = OPEN
+    authorizer: LambdaAuthorizer | None = None
+    name: str = ""  # the authorizer's name in the template (CUSTOM, JWT)
+
+    @property
+    def is_open(self) -> bool:
+        return self.authorization_type == OPEN
+
+    def describe(self) -> str:
+        if self.authorizer is not None:
+            return f"{self.authorizer.name} -> {self.authorizer.function}"
+        if self.authorization_type == JWT:
+            return f"{self.name}: JWT, not emulated, open"
+        return self.name or self.authorization_type
+
+
+class _FunctionArn:
+    """Stands in for ``!GetAtt <Function>.Arn`` while an Auth section is resolved: locally a
+    function is known by its logical id, and in ``--aws`` mode it has no local ARN at all."""
+
+    def __init__(self, logical_id: str) -> None:
+        self.logical_id = logical_id
+
+    def __repr__(self) -> str:
+        return f"!GetAtt {self.logical_id}.Arn"
+
+
+def _mark_functions(value: Any, functions: Iterable[str]) -> Any:
+    names = set(functions)
+    if isinstance(value, list):
+        return [_mark_functions(item, names) for item in value]
+    if isinstance(value, dict):
+        target = value.get("Fn::GetAtt") if len(value) == 1 else None
+        if isinstance(target, list) and target[1:] == ["Arn"] and target[0] in names:
+            return _FunctionArn(target[0])
+        return {key: _mark_functions(item, names) for key, item in value.items()}
+    return value
+
+
+def _flag(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise TemplateError(f"{where} must be true or false, got {value!r}")
+
+
+def _identity_sources(identity: Any, where: str) -> tuple[str, ...]:
+    if identity is None:
+        return ("$request.header.Authorization",)  # SAM's default for HTTP APIs
+    if not isinstance(identity, dict):
+        raise TemplateError(f"{where}.Identity must be a mapping")
+    sources = [f"$request.header.{h}" for h in identity.get("Headers") or ()]
+    sources += [f"$request.querystring.{q}" for q in identity.get("QueryStrings") or ()]
+    for kind in ("Context", "StageVariables"):
+        if identity.get(kind):
+            raise TemplateError(f"{where}.Identity.{kind} is not emulated by the local server")
+    return tuple(sources)
+
+
+def _lambda_authorizer(name: str, config: Any, where: str) -> LambdaAuthorizer:
+    if not isinstance(config, dict):
+        raise TemplateError(f"{where} must be a mapping")
+    function = config.get("FunctionArn")
+    if not isinstance(function, _FunctionArn):
+        raise TemplateError(
+            f"{where}.FunctionArn must be !GetAtt <Function>.Arn of a function in the template "
+            f"to run locally, got {function!r}"
+        )
+    version = str(config.get("AuthorizerPayloadFormatVersion", ""))
+    if version != "2.0":
+        raise TemplateError(
+            f"{where}: only AuthorizerPayloadFormatVersion 2.0 is emulated, got {version!r}"
+        )
+    identity = config.get("Identity")
+    ttl = (identity or {}).get("ReauthorizeEvery", 300) if isinstance(identity, dict) else 300
+    return LambdaAuthorizer(
+        name=name,
+        function=function.logical_id,
+        identity_sources=_identity_sources(identity, where),
+        simple_responses=_flag(config.get("EnableSimpleResponses", False), where),
+        result_ttl_s=int(ttl),
+    )
+
+
+def route_authorizations(
+    template: Template, resolver: Resolver, functions: Iterable[str]
+) -> dict[str, RouteAuth]:
+    """Route key (``"POST /jobs"``) -> its authorization, for the HttpApi events of
+    ``functions`` (the logical ids of the functions that are created)."""
+    apis: dict[str, dict[str, Any]] = {}
+    result: dict[str, RouteAuth] = {}
+    for logical_id in functions:
+        spec = template.functions[logical_id]
+        for event in spec.http_events:
+            if event.api not in apis:
+                raw = template.http_api_properties(event.api).get("Auth") or {}
+                auth = resolver.resolve(_mark_functions(raw, template.functions))
+                if not isinstance(auth, dict):
+                    raise TemplateError(f"{event.api}: Auth must be a mapping")
+                apis[event.api] = auth
+            api_auth = apis[event.api]
+            event_auth = resolver.resolve(event.auth or {})
+            if not isinstance(event_auth, dict):
+                raise TemplateError(f"{logical_id} event {event.name}: Auth must be a mapping")
+            where = f"{logical_id} event {event.name}"
+            name = event_auth.get("Authorizer") or api_auth.get("DefaultAuthorizer")
+            route_key = "$default" if event.path == "$default" else f"{event.method} {event.path}"
+            result[route_key] = _route_auth(name, api_auth, event.api, where)
+    return result
+
+
+def _route_auth(name: Any, api_auth: dict[str, Any], api: str, where: str) -> RouteAuth:
+    if not name or name == OPEN:
+        return RouteAuth()
+    authorizers = api_auth.get("Authorizers") or {}
+    if not isinstance(authorizers, dict):
+        raise TemplateError(f"{api}: Auth.Authorizers must be a mapping")
+    if name == IAM and name not in authorizers:
+        if api_auth.get("EnableIamAuthorizer") not in (True, "true"):
+            raise TemplateError(f"{where}: AWS_IAM needs Auth.EnableIamAuthorizer on {api}")
+        return RouteAuth(IAM, name=IAM)
+    if name not in authorizers:
+        raise TemplateError(f"{where}: authorizer {name!r} is not in {api}'s Auth.Authorizers")
+    config = authorizers[name]
+    if isinstance(config, dict) and "JwtConfiguration" in config:
+        return RouteAuth(JWT, name=str(name))
+    authorizer = _lambda_authorizer(str(name), config, f"{api} Auth.Authorizers.{name}")
+    return RouteAuth(CUSTOM, authorizer=authorizer, name=str(name))
+
+
+def _route_arn(method: str, raw_path: str) -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{raw_path}"
+
+
+def _policy_allows(answer: dict[str, Any], route_arn: str) -> bool:
+    """An IAM policy answer: some statement allows execute-api:Invoke here, and none denies it."""
+    statements = (answer.get("policyDocument") or {}).get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    verdicts = set()
+    for statement in statements:
+        if not isinstance(statement, dict):
+            continue
+        actions = statement.get("Action") or []
+        resources = statement.get("Resource") or []
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(fnmatchcase("execute-api:Invoke", a) for a in actions) and any(
+            fnmatchcase(route_arn, r) for r in resources
+        ):
+            verdicts.add(statement.get("Effect"))
+    return "Allow" in verdicts and "Deny" not in verdicts
+
+
+class RouteGuard:
+    """Enforces each route's authorization with the given API keys (see the module's doc)."""
+
+    def __init__(
+        self,
+        authorizations: Mapping[str, RouteAuth],
+        functions: Mapping[str, LocalFunction],
+        api_keys: Iterable[str],
+    ) -> None:
+        self.authorizations = dict(authorizations)
+        self.functions = functions
+        self._digests = tuple(key_digest(key).encode() for key in api_keys if key)
+        if not self._digests:
+            raise ValueError("a RouteGuard needs at least one API key")
+        for route_key, auth in self.authorizations.items():
+            if auth.authorizer is not None and auth.authorizer.function not in functions:
+                raise TemplateError(
+                    f"route {route_key}: authorizer {auth.authorizer.name}'s function "
+                    f"{auth.authorizer.function} is not created (its Condition is false?)"
+                )
+            if auth.authorization_type == JWT:
+                log.warning("route %s: JWT authorizers are not emulated, it is open", route_key)
+
+    @property
+    def key_digests(self) -> str:
+        """The value of ``PROGIMAGE_API_KEY_HASHES`` for the authorizers."""
+        return ",".join(d.decode() for d in self._digests)
+
+    def check(
+        self, environ: dict[str, Any], match: RouteMatch, request_id: str
+    ) -> tuple[HttpResponse | None, dict[str, Any] | None]:
+        """(a refusal to answer instead of calling the route, the event's
+        ``requestContext.authorizer``), either possibly None."""
+        auth = self.authorizations.get(match.route.route_key, RouteAuth())
+        if auth.authorization_type == IAM:
+            return self._check_key(environ), None
+        if auth.authorizer is None:
+            return None, None
+        return self._call_authorizer(auth.authorizer, environ, match, request_id)
+
+    def _check_key(self, environ: dict[str, Any]) -> HttpResponse | None:
+        scheme, _, key = request_headers(environ).get("authorization", "").partition(" ")
+        digest = key_digest(key.strip()).encode() if scheme.lower() == "bearer" else b""
+        matched = False
+        for stored in self._digests:
+            matched |= hmac.compare_digest(digest, stored)
+        return None if matched else message_response(403, "Forbidden")
+
+    def _call_authorizer(
+        self,
+        authorizer: LambdaAuthorizer,
+        environ: dict[str, Any],
+        match: RouteMatch,
+        request_id: str,
+    ) -> tuple[HttpResponse | None, dict[str, Any] | None]:
+        route = match.route
+        request = build_event(
+            environ,
+            body=b"",
+            route_key=route.route_key,
+            path_parameters=match.path_parameters,
+            request_id=request_id,
+        )
+        raw_path, raw_query = raw_path_and_query(environ)
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        identity = []
+        for source in authorizer.identity_sources:
+            _, kind, name = source.split(".", 2)
+            value = request["headers"].get(name.lower()) if kind == "header" else query.get(name)
+            if not value or not value.strip():
+                return message_response(401, "Unauthorized"), None
+            identity.append(value)
+        route_arn = _route_arn(environ["REQUEST_METHOD"], raw_path)
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": route_arn,
+            "identitySource": identity,
+            "routeKey": route.route_key,
+            "rawPath": raw_path,
+            "rawQueryString": raw_query,
+        }
+        for key in ("cookies", "headers", "queryStringParameters", "requestContext"):
+            if key in request:
+                event[key] = request[key]
+        event["pathParameters"] = dict(match.path_parameters)
+        function = self.functions[authorizer.function]
+        try:
+            answer = function.handler(event, function.new_context())
+        except Exception:
+            log.exception(
+                "authorizer %s (%s) raised an exception; API Gateway answers 500",
+                authorizer.name,
+                function.logical_id,
+            )
+            return message_response(500, "Internal Server Error"), None
+        if not isinstance(answer, dict):
+            return self._invalid(authorizer, f"the answer is not an object: {answer!r}")
+        context = answer.get("context")
+        if context is not None and not isinstance(context, dict):
+            return self._invalid(authorizer, "context must be an object")
+        if authorizer.simple_responses:
+            allowed = answer.get("isAuthorized")
+            if not isinstance(allowed, bool):
+                return self._invalid(authorizer, f"isAuthorized must be a boolean: {answer!r}")
+        else:
+            allowed = _policy_allows(answer, route_arn)
+        if not allowed:
+            return message_response(403, "Forbidden"), None
+        return None, {"lambda": context or {}}
+
+    @staticmethod
+    def _invalid(
+        authorizer: LambdaAuthorizer, reason: str
+    ) -> tuple[HttpResponse, dict[str, Any] | None]:
+        log.error(
+            "authorizer %s (%s) answered what API Gateway cannot use, it answers 500: %s",
+            authorizer.name,
+            authorizer.function,
+            reason,
+        )
+        return message_response(500, "Internal Server Error"), None

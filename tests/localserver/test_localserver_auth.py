@@ -1,0 +1,524 @@
+"""Route authorization: the template's authorizers, enforced when the server is given API keys.
+
+A small template (package ``lsauth``) has an HttpApi with a default Lambda authorizer (simple
+responses), a second one answering IAM policies from a query-string identity, an AWS_IAM route
+and open routes; the repository's template is served with keys too, in both AuthModes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import signal
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import requests
+
+from localserver import LocalServer
+from localserver.auth import CUSTOM, IAM, JWT, OPEN, route_authorizations
+from localserver.intrinsics import Resolver
+from localserver.template import Template, TemplateError
+
+from .test_localserver_cli import CliProcess
+
+REPO = Path(__file__).resolve().parents[2]
+KEYS = ("key-one", "key-two")
+
+AUTH_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+
+Parameters:
+  Mode:
+    Type: String
+    Default: Key
+    AllowedValues: [Key, IAM]
+
+Conditions:
+  UseKey: !Equals [!Ref Mode, Key]
+
+Globals:
+  Function:
+    Runtime: python3.13
+    CodeUri: src/
+    Timeout: 10
+
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        EnableIamAuthorizer: true
+        DefaultAuthorizer: !If [UseKey, KeyAuth, AWS_IAM]
+        Authorizers:
+          KeyAuth:
+            FunctionArn: !GetAtt KeyAuthFunction.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity:
+              Headers: [Authorization]
+          PolicyAuth:
+            FunctionArn: !GetAtt PolicyAuthFunction.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            Identity:
+              QueryStrings: [token]
+          Jwt:
+            JwtConfiguration:
+              issuer: https://issuer.example
+              audience: [x]
+            IdentitySource: $request.header.Authorization
+
+  KeyAuthFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lsauth.app.authorize
+  PolicyAuthFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lsauth.app.policy
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: lsauth.app.echo
+      Events:
+        Write:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: POST, Path: "/things/{id}"}
+        Read:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: GET, Path: "/things/{id}", Auth: {Authorizer: NONE}}
+        Policy:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: POST, Path: /policy, Auth: {Authorizer: PolicyAuth}}
+        Iam:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: POST, Path: /iam, Auth: {Authorizer: AWS_IAM}}
+        Token:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Api, Method: POST, Path: /jwt, Auth: {Authorizer: Jwt}}
+        Implicit:  # the implicit API, which has no authorizers
+          Type: HttpApi
+          Properties: {Method: POST, Path: /implicit}
+"""
+
+AUTH_HANDLERS = '''\
+"""An authorizer like the real one (hashes in PROGIMAGE_API_KEY_HASHES), and one that answers
+IAM policies; both record the events they get."""
+
+import hashlib
+import json
+import os
+
+CALLS = []
+
+
+def authorize(event, context):
+    CALLS.append(event)
+    key = event["headers"].get("authorization", "").removeprefix("Bearer ")
+    if key == "boom":
+        raise RuntimeError("authorizer failed")
+    if key == "weird":
+        return {"isAuthorized": "yes"}
+    digests = os.environ.get("PROGIMAGE_API_KEY_HASHES", "").split(",")
+    ok = hashlib.sha256(key.encode()).hexdigest() in digests
+    return {"isAuthorized": ok, "context": {"caller": key[:3]}}
+
+
+def policy(event, context):
+    CALLS.append(event)
+    effect = "Allow" if event["queryStringParameters"].get("token") == "let-me-in" else "Deny"
+    return {
+        "principalId": "someone",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": [event["routeArn"]]}
+            ],
+        },
+        "context": {"via": "policy"},
+    }
+
+
+def echo(event, context):
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(event)}
+'''
+
+
+def write_auth_app(directory: Path) -> Path:
+    package = directory / "src" / "lsauth"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "app.py").write_text(textwrap.dedent(AUTH_HANDLERS))
+    template = directory / "template.yaml"
+    template.write_text(AUTH_TEMPLATE)
+    return template
+
+
+@pytest.fixture(scope="module")
+def auth_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_auth_app(tmp_path_factory.mktemp("localserver-auth"))
+
+
+@pytest.fixture(scope="module")
+def server(auth_template: Path) -> Iterator[LocalServer]:
+    with LocalServer(auth_template, port=0, api_keys=KEYS) as running:
+        yield running
+
+
+@pytest.fixture
+def app(server: LocalServer) -> ModuleType:
+    module = importlib.import_module("lsauth.app")
+    module.CALLS.clear()
+    return module
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_routes_take_their_authorization_from_the_template(server: LocalServer) -> None:
+    kinds = {key: auth.authorization_type for key, auth in server.route_auth.items()}
+    assert kinds == {
+        "POST /things/{id}": CUSTOM,
+        "GET /things/{id}": OPEN,
+        "POST /policy": CUSTOM,
+        "POST /iam": IAM,
+        "POST /jwt": JWT,
+        "POST /implicit": OPEN,
+    }
+    write = server.route_auth["POST /things/{id}"].authorizer
+    assert write is not None
+    assert (write.name, write.function) == ("KeyAuth", "KeyAuthFunction")
+    assert write.identity_sources == ("$request.header.Authorization",)
+    assert write.simple_responses is True
+    policy = server.route_auth["POST /policy"].authorizer
+    assert policy is not None and policy.simple_responses is False
+    assert policy.identity_sources == ("$request.querystring.token",)
+
+
+def test_a_missing_identity_source_is_401_without_calling_the_authorizer(
+    server: LocalServer, app: ModuleType
+) -> None:
+    for headers in ({}, {"Authorization": ""}):
+        answer = requests.post(f"{server.url}/things/1", headers=headers, timeout=10)
+        assert answer.status_code == 401
+        assert answer.json() == {"message": "Unauthorized"}
+        assert answer.headers["apigw-requestid"]
+    assert app.CALLS == []
+
+
+def test_a_refused_key_is_403(server: LocalServer, app: ModuleType) -> None:
+    for key in ("wrong", KEYS[0] + "x", hashlib.sha256(KEYS[0].encode()).hexdigest()):
+        answer = requests.post(f"{server.url}/things/1", headers=bearer(key), timeout=10)
+        assert answer.status_code == 403
+        assert answer.json() == {"message": "Forbidden"}
+    assert len(app.CALLS) == 3
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_good_key_runs_the_handler_with_the_authorizers_context(
+    server: LocalServer, app: ModuleType, key: str
+) -> None:
+    answer = requests.post(
+        f"{server.url}/things/42?a=1&a=2", headers=bearer(key), data=b"hi", timeout=10
+    )
+    assert answer.status_code == 200
+    event = answer.json()
+    assert event["routeKey"] == "POST /things/{id}"
+    assert event["body"] == "aGk="
+    assert event["requestContext"]["authorizer"] == {"lambda": {"caller": key[:3]}}
+
+
+def test_the_authorizer_event_has_the_http_api_shape(server: LocalServer, app: ModuleType) -> None:
+    requests.post(
+        f"{server.url}/things/42?a=1&a=2",
+        headers={**bearer(KEYS[0]), "Cookie": "c=1", "X-Custom": "yes"},
+        timeout=10,
+    )
+    (event,) = app.CALLS
+    assert event["version"] == "2.0"
+    assert event["type"] == "REQUEST"
+    assert event["routeArn"] == (
+        "arn:aws:execute-api:us-east-1:123456789012:local/$default/POST/things/42"
+    )
+    assert event["identitySource"] == [f"Bearer {KEYS[0]}"]
+    assert event["routeKey"] == "POST /things/{id}"
+    assert event["rawPath"] == "/things/42"
+    assert event["rawQueryString"] == "a=1&a=2"
+    assert event["cookies"] == ["c=1"]
+    assert event["headers"]["authorization"] == f"Bearer {KEYS[0]}"
+    assert event["headers"]["x-custom"] == "yes"
+    assert event["queryStringParameters"] == {"a": "1,2"}
+    assert event["pathParameters"] == {"id": "42"}
+    context = event["requestContext"]
+    assert context["http"]["method"] == "POST"
+    assert context["routeKey"] == "POST /things/{id}"
+    assert "authorizer" not in context
+    assert "body" not in event
+
+
+def test_open_routes_stay_open(server: LocalServer, app: ModuleType) -> None:
+    assert requests.get(f"{server.url}/things/1", timeout=10).status_code == 200
+    assert requests.post(f"{server.url}/implicit", timeout=10).status_code == 200
+    answer = requests.post(f"{server.url}/jwt", timeout=10)  # not emulated: open
+    assert answer.status_code == 200
+    assert app.CALLS == []
+    assert "authorizer" not in answer.json()["requestContext"]
+
+
+def test_an_authorizer_that_fails_is_a_500(
+    server: LocalServer, app: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    for key in ("boom", "weird"):
+        answer = requests.post(f"{server.url}/things/1", headers=bearer(key), timeout=10)
+        assert answer.status_code == 500
+        assert answer.json() == {"message": "Internal Server Error"}
+    assert "authorizer failed" in caplog.text
+    assert "isAuthorized must be a boolean" in caplog.text
+
+
+def test_iam_policy_answers(server: LocalServer, app: ModuleType) -> None:
+    url = f"{server.url}/policy"
+    assert requests.post(url, timeout=10).status_code == 401  # no ?token=
+    assert requests.post(f"{url}?token=nope", timeout=10).status_code == 403
+    answer = requests.post(f"{url}?token=let-me-in", timeout=10)
+    assert answer.status_code == 200
+    assert answer.json()["requestContext"]["authorizer"] == {"lambda": {"via": "policy"}}
+    assert [e["identitySource"] for e in app.CALLS] == [["nope"], ["let-me-in"]]
+
+
+def test_aws_iam_routes_take_the_keys_as_bearer_tokens(
+    server: LocalServer, app: ModuleType
+) -> None:
+    url = f"{server.url}/iam"
+    for headers in ({}, bearer("wrong"), {"Authorization": KEYS[0]}, bearer("")):
+        answer = requests.post(url, headers=headers, timeout=10)
+        assert answer.status_code == 403
+        assert answer.json() == {"message": "Forbidden"}
+    for key in KEYS:
+        assert requests.post(url, headers=bearer(key), timeout=10).status_code == 200
+    assert app.CALLS == []
+
+
+def test_the_key_digests_reach_the_functions(server: LocalServer) -> None:
+    digests = os.environ["PROGIMAGE_API_KEY_HASHES"].split(",")
+    assert digests == [hashlib.sha256(k.encode()).hexdigest() for k in KEYS]
+
+
+def test_without_keys_every_route_is_open(auth_template: Path, server: LocalServer) -> None:
+    server.stop()  # one server per process at a time; the module's server starts again below
+    try:
+        with LocalServer(auth_template, port=0) as open_server:
+            for path in ("/things/1", "/policy", "/iam"):
+                assert requests.post(f"{open_server.url}{path}", timeout=10).status_code == 200
+            assert open_server.route_auth["POST /things/{id}"].authorization_type == CUSTOM
+    finally:
+        server.start()
+
+
+def test_parameters_choose_the_default_authorizer(auth_template: Path, server: LocalServer) -> None:
+    server.stop()
+    try:
+        with LocalServer(
+            auth_template, port=0, api_keys=KEYS, parameter_overrides={"Mode": "IAM"}
+        ) as iam:
+            assert iam.route_auth["POST /things/{id}"].authorization_type == IAM
+            url = f"{iam.url}/things/1"
+            assert requests.post(url, timeout=10).status_code == 403
+            assert requests.post(url, headers=bearer(KEYS[1]), timeout=10).status_code == 200
+    finally:
+        server.start()
+
+
+# ------------------------------------------------------------------- template errors
+
+
+def _authorizations(tmp_path: Path, authorizer: str, event_auth: str = "") -> dict[str, Any]:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            Resources:
+              Api:
+                Type: AWS::Serverless::HttpApi
+                Properties:
+                  Auth:
+                    DefaultAuthorizer: A
+                    Authorizers:
+                      A: {authorizer}
+              Fn:
+                Type: AWS::Serverless::Function
+                Properties:
+                  Runtime: python3.13
+                  CodeUri: src/
+                  Handler: x.handler
+                  Events:
+                    E:
+                      Type: HttpApi
+                      Properties: {{ApiId: !Ref Api, Method: POST, Path: /x{event_auth}}}
+            """
+        )
+    )
+    template = Template.load(path)
+    return route_authorizations(template, Resolver(template, resources={}), ["Fn"])
+
+
+@pytest.mark.parametrize(
+    ("authorizer", "event_auth", "message"),
+    [
+        (
+            '{FunctionArn: !GetAtt Fn.Arn, AuthorizerPayloadFormatVersion: "1.0"}',
+            "",
+            "only AuthorizerPayloadFormatVersion 2.0",
+        ),
+        (
+            '{FunctionArn: "arn:aws:lambda:us-east-1:1:function:x", '
+            'AuthorizerPayloadFormatVersion: "2.0"}',
+            "",
+            "must be !GetAtt <Function>.Arn",
+        ),
+        (
+            '{FunctionArn: !GetAtt Fn.Arn, AuthorizerPayloadFormatVersion: "2.0", '
+            "Identity: {Context: [x]}}",
+            "",
+            "Identity.Context is not emulated",
+        ),
+        ("{JwtConfiguration: {}}", ", Auth: {Authorizer: Other}", "'Other' is not in Api"),
+        ("{JwtConfiguration: {}}", ", Auth: {Authorizer: AWS_IAM}", "needs Auth.Enable"),
+    ],
+)
+def test_authorization_the_server_cannot_emulate_fails_loudly(
+    tmp_path: Path, authorizer: str, event_auth: str, message: str
+) -> None:
+    with pytest.raises(TemplateError, match=message):
+        _authorizations(tmp_path, authorizer, event_auth)
+
+
+def test_a_default_identity_source_is_the_authorization_header(tmp_path: Path) -> None:
+    auth = _authorizations(
+        tmp_path, '{FunctionArn: !GetAtt Fn.Arn, AuthorizerPayloadFormatVersion: "2.0"}'
+    )["POST /x"]
+    assert auth.authorizer is not None
+    assert auth.authorizer.identity_sources == ("$request.header.Authorization",)
+    assert auth.authorizer.simple_responses is False
+
+
+# ------------------------------------------------------------------- the repository's template
+
+
+WRITE_ROUTES = {
+    ("POST", "/images"),
+    ("POST", "/uploads"),
+    ("DELETE", "/images/01HXAMPLE"),
+    ("POST", "/transform"),
+    ("POST", "/batch"),
+    ("POST", "/jobs"),
+    ("GET", "/jobs/01HXAMPLE"),
+}
+READ_ROUTES = {
+    ("GET", "/images"),
+    ("GET", "/images/01HXAMPLE"),
+    ("GET", "/images/01HXAMPLE/info"),
+    ("GET", "/images/01HXAMPLE/thumbnail:64.webp"),
+}
+
+
+@pytest.fixture(scope="module")
+def repository_server(server: LocalServer) -> Iterator[LocalServer]:
+    server.stop()
+    try:
+        with LocalServer(REPO / "template.yaml", port=0, api_keys=["repo-key"]) as running:
+            yield running
+    finally:
+        server.start()
+
+
+def test_the_repository_template_guards_writes_and_jobs(repository_server: LocalServer) -> None:
+    url = repository_server.url
+    for method, path in sorted(WRITE_ROUTES):
+        missing = requests.request(method, f"{url}{path}", json={}, timeout=30)
+        assert (missing.status_code, missing.json()) == (401, {"message": "Unauthorized"}), path
+        wrong = requests.request(method, f"{url}{path}", json={}, headers=bearer("no"), timeout=30)
+        assert (wrong.status_code, wrong.json()) == (403, {"message": "Forbidden"}), path
+        right = requests.request(
+            method, f"{url}{path}", json={}, headers=bearer("repo-key"), timeout=30
+        )
+        # the handler ran: an answer of the service's own (an error about the empty request)
+        assert right.status_code not in (401, 403, 500), (path, right.text)
+        assert "error" in right.json(), (path, right.text)
+    for method, path in sorted(READ_ROUTES):
+        answer = requests.request(method, f"{url}{path}", timeout=30)
+        assert answer.status_code in (200, 404), (path, answer.text)
+        assert "message" not in answer.json(), path
+
+
+def test_the_repository_template_in_iam_mode() -> None:
+    template = Template.load(REPO / "template.yaml")
+    resolver = Resolver(template, resources={}, parameter_overrides={"AuthMode": "IAM"})
+    functions = [f for f, spec in template.functions.items() if spec.condition is None]
+    kinds = {
+        key: auth.authorization_type
+        for key, auth in route_authorizations(template, resolver, functions).items()
+    }
+    assert {key for key, kind in kinds.items() if kind == IAM} == {
+        "POST /images",
+        "POST /uploads",
+        "DELETE /images/{id}",
+        "POST /transform",
+        "POST /batch",
+        "POST /jobs",
+        "GET /jobs/{job_id}",
+    }
+    assert {key for key, kind in kinds.items() if kind == OPEN} == {
+        "GET /images",
+        "GET /images/{id}",
+        "GET /images/{id}/info",
+        "GET /images/{id}/{pipeline+}",
+    }
+
+
+# ------------------------------------------------------------------- the command line
+
+
+@pytest.mark.e2e
+def test_api_keys_on_the_command_line(auth_template: Path) -> None:
+    env = {**os.environ, "PROGIMAGE_LOCAL_AWS": "", "PROGIMAGE_API_KEYS": "from-env"}
+    process = CliProcess(
+        "--port", "0", "--template", str(auth_template), "--api-key", "from-flag", env=env
+    )  # fmt: skip
+    try:
+        url = process.wait_for(r"ProgImage local server: (http://\S+)").group(1)
+        process.wait_for(r"POST /jwt +-> EchoFunction  \[Jwt: JWT, not emulated, open\]")
+        process.wait_for(r"POST /things/\{id\} +-> EchoFunction  \[KeyAuth -> KeyAuthFunction\]")
+        process.wait_for(r"Auth: routes marked \[\.\.\.\] need one of 2 API key\(s\)")
+        process.wait_for(r"Press Ctrl-C to stop")
+        write = f"{url}/things/1"
+        assert requests.post(write, timeout=10).status_code == 401
+        assert requests.post(write, headers=bearer("nope"), timeout=10).status_code == 403
+        for key in ("from-flag", "from-env"):
+            assert requests.post(write, headers=bearer(key), timeout=10).status_code == 200
+        assert requests.get(write, timeout=10).status_code == 200
+        process.process.send_signal(signal.SIGTERM)
+        assert process.process.wait(timeout=30) == 0
+    finally:
+        process.close()
+
+
+@pytest.mark.e2e
+def test_without_keys_the_banner_says_the_server_is_open(auth_template: Path) -> None:
+    env = {**os.environ, "PROGIMAGE_LOCAL_AWS": "", "PROGIMAGE_API_KEYS": ""}
+    process = CliProcess("--port", "0", "--template", str(auth_template), env=env)
+    try:
+        url = process.wait_for(r"ProgImage local server: (http://\S+)").group(1)
+        process.wait_for(r"Auth: OPEN\. The 4 routes marked \[\.\.\.\] need credentials on AWS")
+        assert requests.post(f"{url}/things/1", timeout=10).status_code == 200
+    finally:
+        process.close()

@@ -1,0 +1,117 @@
+"""The HTTP API's Lambda authorizer (functions/auth/app.py) and its constant-time key check."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import pytest
+
+from auth import app
+from progimage_service import auth
+
+KEYS = ("first-key", "second-key")
+HASHES = ",".join(hashlib.sha256(k.encode()).hexdigest() for k in KEYS)
+
+
+def event(**headers: str) -> dict[str, Any]:
+    """A payload 2.0 authorizer event, as API Gateway sends it (header names lower-cased)."""
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:api/$default/POST/jobs",
+        "identitySource": [headers["authorization"]] if "authorization" in headers else [],
+        "routeKey": "POST /jobs",
+        "rawPath": "/jobs",
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {"http": {"method": "POST", "path": "/jobs"}},
+    }
+
+
+@pytest.fixture(autouse=True)
+def hashes_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(app.HASHES_VARIABLE, HASHES)
+    monkeypatch.delenv(app.PARAMETER_VARIABLE, raising=False)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_listed_key_is_authorized(key: str) -> None:
+    assert app.handler(event(authorization=f"Bearer {key}"), None) == {"isAuthorized": True}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"authorization": "Bearer wrong-key"},
+        {"authorization": "Bearer first-key-and-more"},
+        {"authorization": "Bearer " + hashlib.sha256(b"first-key").hexdigest()},  # the hash itself
+        {},  # API Gateway answers 401 before calling; the handler refuses all the same
+        {"authorization": ""},
+        {"authorization": "Bearer"},
+        {"authorization": "Bearer   "},
+        {"authorization": "Basic Zmlyc3Qta2V5"},
+        {"authorization": "first-key"},  # no scheme
+        {"authorization": "Bearer fïrst-kéy"},  # non-ASCII
+        {"x-api-key": "first-key"},
+    ],
+)
+def test_anything_else_is_refused(headers: dict[str, str]) -> None:
+    assert app.handler(event(**headers), None) == {"isAuthorized": False}
+
+
+def test_the_scheme_and_header_name_are_case_insensitive() -> None:
+    assert app.handler(event(Authorization="bearer first-key"), None) == {"isAuthorized": True}
+
+
+def test_malformed_stored_hashes_never_match_and_never_raise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good = hashlib.sha256(b"first-key").hexdigest()
+    monkeypatch.setenv(app.HASHES_VARIABLE, f"none, ,zz{good[2:]},é,{good.upper()} ")
+    assert app.handler(event(authorization="Bearer first-key"), None) == {"isAuthorized": True}
+    monkeypatch.setenv(app.HASHES_VARIABLE, "none,é")
+    assert app.handler(event(authorization="Bearer first-key"), None) == {"isAuthorized": False}
+
+
+def test_without_the_variable_the_hashes_come_from_ssm(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+
+    class FakeSsm:
+        def get_parameter(self, **request: str) -> dict[str, Any]:
+            reads.append(request["Name"])
+            return {"Parameter": {"Value": HASHES}}
+
+    monkeypatch.delenv(app.HASHES_VARIABLE)
+    monkeypatch.setenv(app.PARAMETER_VARIABLE, "/stack/api-key-hashes")
+    monkeypatch.setattr("progimage_service.adapters.ssm.client", lambda service: FakeSsm())
+    app._key_store.cache_clear()
+    try:
+        assert app.handler(event(authorization="Bearer second-key"), None)["isAuthorized"]
+        assert not app.handler(event(authorization="Bearer nope"), None)["isAuthorized"]
+    finally:
+        app._key_store.cache_clear()
+    assert reads == ["/stack/api-key-hashes"]  # cached between invocations
+
+
+def test_every_stored_hash_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No early exit: a match on the first hash still compares all the others."""
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    stored = [auth.key_hash(k) for k in ("a", "b", "c", "d")]
+    for presented in ("a", "d", "nope"):
+        calls.clear()
+        assert auth.is_authorized(presented, stored) == (presented != "nope")
+        assert len(calls) == len(stored)
+        assert all(isinstance(a, bytes) and isinstance(b, bytes) for a, b in calls)
+    calls.clear()
+    assert not auth.is_authorized(None, stored)
+    assert not auth.is_authorized("", stored)
+    assert not auth.is_authorized("a", [])
