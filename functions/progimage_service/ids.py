@@ -33,8 +33,8 @@ def is_valid_id(value: str) -> bool:
     return bool(_ID_RE.fullmatch(value))
 
 
-def check_id(value: str) -> str:
+def check_id(value: str, what: str = "image", param: str = "id") -> str:
     """Return the id, or raise NotFound for anything that cannot be one (before any AWS call)."""
     if not is_valid_id(value):
-        raise NotFound(f"no image with id {value!r}", param="id")
+        raise NotFound(f"no {what} with id {value!r}", param=param)
     return value

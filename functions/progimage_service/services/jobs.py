@@ -60,7 +60,7 @@ def process(deps: Dependencies, message: dict[str, Any], attempt: int) -> None:
 
 
 def status(deps: Dependencies, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    job = deps.jobs.get(check_id(job_id))
+    job = deps.jobs.get(check_id(job_id, what="job", param="job_id"))
     if job is None:
         raise NotFound(f"no job with id {job_id!r}", param="job_id")
     after = _cursor(cursor)
