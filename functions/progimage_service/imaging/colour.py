@@ -14,6 +14,8 @@ _WITH_ALPHA = {"LA", "RGBA", "PA", "RGBa", "La"}
 def working_mode(image: Image.Image) -> Image.Image:
     """Return the image in L, LA, RGB or RGBA, colour-managed into sRGB, without metadata.
 
+    The image itself may be returned, its metadata cleared: pass a frame the caller owns.
+
     An embedded ICC profile is applied (then dropped), so every later step and every output
     format sees sRGB values; EXIF, XMP and comments never leave this function.
     """
@@ -31,9 +33,7 @@ def working_mode(image: Image.Image) -> Image.Image:
         result = image.convert("I").point(lambda v: v * scale).convert("L")
     else:  # CMYK, YCbCr, LAB, HSV, RGBX, RGBa, La, PA...
         result = image.convert("RGBA" if mode in _WITH_ALPHA else "RGB")
-    if result is image:
-        result = image.copy() if image.info else image
-    result.info = {}
+    result.info = {}  # the caller owns the decoded frame: no copy (a full-size one cost 46 MB)
     return result
 
 

@@ -16,6 +16,16 @@ WHITE = (255, 255, 255)
 
 # Default compression per lossy format (the contract: JPEG 85, WebP 80, AVIF 60).
 DEFAULT_QUALITY = {"jpeg": 85, "webp": 80, "avif": 60}
+# The longest frame each animated format can hold, in milliseconds (GIF counts hundredths in 16
+# bits, Pillow writes an APNG delay as a 16-bit fraction, WebP counts milliseconds in 24 bits),
+# and the longest animation: libwebp's timestamps are C ints. An input may declare far longer
+# (an APNG frame up to 18 hours, an AVIF one without bound).
+_LONGEST_FRAME = {"gif": 655_350, "png": 65_535, "webp": 0xFFFFFF}
+_LONGEST_ANIMATION = 2**31 - 1
+# libaom's good-quality mode looks ahead across the frames of a sequence: two 4-megapixel frames
+# took 730 MB and 5.5 s at speed 6. From speed 7 libavif encodes without the lookahead: 130 MB and
+# 1.8 s, for files about a quarter larger. A still AVIF keeps the default speed.
+_AVIF_ANIMATION_SPEED = 7
 
 
 @dataclass(frozen=True)
@@ -40,13 +50,35 @@ def encode(frames: Sequence[Frame], fmt: Format, options: EncodeOptions = Encode
         params |= {
             "save_all": True,
             "append_images": images[1:],
-            "duration": [max(frame.duration, 0) for frame in frames],
+            "duration": _durations(frames, fmt),
             "loop": options.loop,
         }
         if fmt.name == "gif":
             params["disposal"] = 2  # every frame is complete: clear before drawing the next
-    images[0].save(buffer, format=fmt.pillow, **params)
+        if fmt.name == "avif":
+            params["speed"] = max(params["speed"], _AVIF_ANIMATION_SPEED)
+    try:
+        images[0].save(buffer, format=fmt.pillow, **params)
+    except (OverflowError, ValueError):
+        # Pillow's GIF and APNG writers merge identical consecutive frames and add up their
+        # durations, which may then not fit one frame: share the longest among all the frames.
+        if "duration" not in params or fmt.name not in ("gif", "png"):
+            raise
+        share = _LONGEST_FRAME[fmt.name] // len(images)
+        params["duration"] = [min(d, share) for d in params["duration"]]
+        buffer = io.BytesIO()
+        images[0].save(buffer, format=fmt.pillow, **params)
     return buffer.getvalue()
+
+
+def _durations(frames: Sequence[Frame], fmt: Format) -> list[int]:
+    """The frames' durations, each within what the format holds, and in all within an int."""
+    longest = _LONGEST_FRAME.get(fmt.name, _LONGEST_ANIMATION)
+    durations = [min(max(frame.duration, 0), longest) for frame in frames]
+    total = sum(durations)
+    if total > _LONGEST_ANIMATION:
+        durations = [d * _LONGEST_ANIMATION // total for d in durations]
+    return durations
 
 
 def _for_format(image: Image.Image, fmt: Format, background: tuple[int, int, int]) -> Image.Image:
@@ -56,6 +88,10 @@ def _for_format(image: Image.Image, fmt: Format, background: tuple[int, int, int
         image = image.convert("RGBA" if image.mode == "LA" else "RGB")
     if fmt.name == "gif" and image.mode in ("LA", "RGBA"):
         image = _binary_alpha(image)
+    elif fmt.name == "gif" and image.mode == "RGB":
+        # Pillow's default palette (median cut) took 610 ms for a 2 MP photo; the octree takes
+        # 43, for a file a fifth smaller at about 1 dB less.
+        image = image.quantize(256, method=Image.Quantize.FASTOCTREE)
     return image
 
 
@@ -77,7 +113,8 @@ def _save_params(fmt: Format, options: EncodeOptions) -> dict[str, Any]:
         case "avif":
             return {"quality": quality, "speed": 6}
         case "png":
-            return {"compress_level": 6}
+            # Level 3: a 12 MP photo in 0.9 s instead of 2.5 s at level 6, for the same size.
+            return {"compress_level": 3}
         case "tiff":
             return {"compression": "tiff_adobe_deflate"}
         case _:
