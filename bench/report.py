@@ -74,7 +74,8 @@ def to_json(
     thumbnails = {r["input"]: r["results"] for r in row_data if r["workload"] == "thumbnail"}
     decode_floor = []
     for name, floor in floors.items():
-        medians = {k: v["median_ms"] for k, v in thumbnails.get(name, {}).items()}
+        # Against the thumbnail's CPU time: the floor is timed alone, the thumbnails interleaved.
+        medians = {k: v["cpu_median_ms"] for k, v in thumbnails.get(name, {}).items()}
         decode_floor.append(
             {
                 "input": name,
@@ -121,11 +122,18 @@ def _peer_keys(data: dict[str, Any]) -> list[str]:
     return [key for key in PEERS if key in present]
 
 
-def _cell(result: dict[str, Any], metric: str) -> str:
+def _ratios(row: dict[str, Any], field: str) -> dict[str, float]:
+    values = {k: r[field] for k, r in row["results"].items() if r["status"] == "ok" and r[field]}
+    fastest = min(values.values(), default=0)
+    return {k: v / fastest for k, v in values.items()} if fastest else {}
+
+
+def _cell(row: dict[str, Any], key: str, metric: str) -> str:
+    result = row["results"][key]
     if result["status"] != "ok":
         return "n/a" if result["status"] in ("n/a", "unavailable") else "error"
-    if metric == "time":
-        return f"{result['median_ms']:,.0f} ({result['ratio']:.2f}×)"
+    if metric in ("median_ms", "cpu_median_ms"):
+        return f"{result[metric]:,.0f} ({_ratios(row, metric)[key]:.2f}×)"
     if metric == "bytes":
         return f"{result['bytes'] / 1024:,.0f}"
     value = result["peak_rss_mib"]
@@ -141,7 +149,7 @@ def _table(data: dict[str, Any], metric: str, heading: str) -> list[str]:
         "|---|---|--:|" + "--:|" * len(keys),
     ]
     for row in data["rows"]:
-        cells = [_cell(row["results"][k], metric) for k in keys]
+        cells = [_cell(row, k, metric) for k in keys]
         lines.append(f"| {row['label']} | {row['input']} | {row['rounds']} | {' | '.join(cells)} |")
     return [*lines, ""]
 
@@ -150,17 +158,31 @@ def _floor_table(data: dict[str, Any]) -> list[str]:
     if not data["decode_floor"]:
         return []
     keys = _peer_keys(data)
+    thumbnails = {r["input"]: r["results"] for r in data["rows"] if r["workload"] == "thumbnail"}
     lines = [
-        "### Thumbnail against the decode floor (JPEG decoded at 1/8 scale with Pillow's draft)",
+        "### Thumbnail against the decode floor (the JPEG decoded at 1/8 scale by Pillow's draft)",
         "",
-        "| input | floor ms | " + " | ".join(f"{title(k)} ×floor" for k in keys) + " |",
+        "CPU ms; each peer's thumbnail as a multiple of the floor.",
+        "",
+        "| input | floor | " + " | ".join(title(k) for k in keys) + " |",
         "|---|--:|" + "--:|" * len(keys),
     ]
     for entry in data["decode_floor"]:
-        ratios = entry["thumbnail_over_floor"]
-        cells = [f"{ratios[k]:.2f}×" if ratios.get(k) else "n/a" for k in keys]
-        lines.append(f"| {entry['input']} | {entry['floor_ms']:,.1f} | {' | '.join(cells)} |")
+        floor = entry["floor_ms"]
+        cells = []
+        for key in keys:
+            result = thumbnails.get(entry["input"], {}).get(key, {})
+            value = result.get("cpu_median_ms") if result.get("status") == "ok" else None
+            cells.append(f"{value:,.0f} ({value / floor:.2f}×)" if value else "n/a")
+        lines.append(f"| {entry['input']} | {floor:,.1f} | {' | '.join(cells)} |")
     return [*lines, ""]
+
+
+CPU_NOTE = (
+    "On one pinned core a run's process CPU time (all its threads) is the time it takes on an "
+    "otherwise idle machine; wall-clock time also counts the moments another process had the "
+    "core. The ratios are to the fastest peer in the row."
+)
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -170,22 +192,31 @@ def markdown(data: dict[str, Any]) -> str:
         f"{i['bytes'] / 1e6:.1f} MB)"
         for i in data["inputs"]
     )
+    one_core = options["threads"] == 1
+    progimage = env.get("progimage", {})
     lines = [
         f"{env['cpu']}; {len(env['cores_used']) or options['threads']} core(s); "
-        f"Python {env['python']}; " + "; ".join(env["peers"].values()) + ".",
+        f"Python {env['python']}; " + "; ".join(env["peers"].values()) + "; ProgImage at "
+        f"{progimage.get('revision', 'unknown')}.",
         "",
         f"Inputs: {inputs}.",
         "",
         f"Median of n timed rounds (peers interleaved, 1 warm-up round; up to "
-        f"{options['repeat']}, at least {options['min_repeat']}, fewer rounds where a round is "
-        f"slow). Ratio: to the fastest peer in the row.",
+        f"{options['repeat']}, at least {options['min_repeat']}, fewer where a round is slow). "
+        + (CPU_NOTE if one_core else "Ratios are to the fastest peer in the row."),
         "",
-        *_table(data, "time", "### Time, ms (× fastest)"),
+    ]
+    if one_core:
+        lines += _table(data, "cpu_median_ms", "### Time on one core (CPU), ms (× fastest)")
+    lines += [
+        *_table(data, "median_ms", "### Wall-clock time, ms (× fastest)"),
         *_floor_table(data),
         *_table(data, "bytes", "### Output size, KiB"),
     ]
     if options["memory"]:
         lines += _table(data, "rss", "### Peak memory added by the operation, MiB")
+    if progimage.get("changed_during_run"):
+        lines.append("**The service's code changed during this run: its numbers mix versions.**")
     for key, reason in data["unavailable"].items():
         lines.append(f"{title(key)}: not measured ({reason}).")
     return "\n".join(lines).rstrip() + "\n"

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import FUNCTIONS, memory, report
 from . import inputs as inputs_module
-from . import memory, report
 from .inputs import INPUT_NAMES, Input
 from .peers import PEERS, NotApplicable, Peer, load
 from .workloads import WORKLOADS, Workload, select
@@ -75,6 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="cores (and libvips threads)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     parser.add_argument("--json", type=Path, help="where to write the results as JSON")
+    parser.add_argument("--report", type=Path, help="print the Markdown of a results JSON; no run")
     parser.add_argument(
         "--probe", nargs=3, metavar=("WORKLOAD", "INPUT", "PEER"), help=argparse.SUPPRESS
     )
@@ -94,6 +97,34 @@ def limit_cores(threads: int) -> list[int]:
     cores = sorted(os.sched_getaffinity(0))[:threads]
     os.sched_setaffinity(0, cores)
     return cores
+
+
+def core_fingerprint() -> str:
+    """A hash of the code the ProgImage peer runs (the imaging core and the error tree): its
+    column is for exactly this code. The memory probes import it afresh, so a change during
+    the run would mix two versions."""
+    package = FUNCTIONS / "progimage_service"
+    digest = hashlib.sha256()
+    for path in [*sorted((package / "imaging").glob("*.py")), package / "errors.py"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def git_revision() -> str:
+    """The checkout's commit, marked when the service's code differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", str(FUNCTIONS)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+changes" if dirty else head
 
 
 def _words(text: str | None) -> list[str] | None:
@@ -156,7 +187,8 @@ def probe_memory(row: Row, quick: bool, threads: int) -> None:
 
 
 def decode_floor(item: Input, repeat: int) -> float:
-    """Median ms to decode a JPEG at 1/8 scale with Pillow's draft: no thumbnail can beat it."""
+    """Median CPU ms to decode a JPEG at 1/8 scale with Pillow's draft: the least a thumbnail
+    of it can cost."""
     import io
 
     from PIL import Image
@@ -165,12 +197,12 @@ def decode_floor(item: Input, repeat: int) -> float:
     runs = []
     for index in range(repeat + 1):
         gc.collect()
-        start = time.perf_counter_ns()
+        start = time.process_time_ns()
         image = Image.open(io.BytesIO(data))
         image.draft("RGB", (image.width // 8, image.height // 8))
         image.load()
         if index:  # the first is the warm-up
-            runs.append((time.perf_counter_ns() - start) / 1e6)
+            runs.append((time.process_time_ns() - start) / 1e6)
     return statistics.median(runs)
 
 
@@ -197,6 +229,9 @@ def run_probe(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        print(report.markdown(json.loads(args.report.read_text())))
+        return 0
     cores = limit_cores(args.threads)
     if args.probe:
         return run_probe(args)
@@ -226,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         for item in items
         if (output := workload.output_for(item.kind)) is not None
     ]
+    fingerprint, revision = core_fingerprint(), git_revision()
     started = time.monotonic()
     for number, row in enumerate(rows, 1):
         row.results = {key: Measured() for key in peers}
@@ -244,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
         floors = {i.name: decode_floor(i, repeat) for i in items if i.kind in ("jpeg", "pjpeg")}
     data = report.to_json(rows, floors, peers, unavailable, args, repeat, minimum, cores)
     data["seconds"] = round(time.monotonic() - started, 1)
+    data["environment"]["progimage"] = {"revision": revision, "core_sha256": fingerprint}
+    if core_fingerprint() != fingerprint:
+        data["environment"]["progimage"]["changed_during_run"] = True
+        print("warning: the service's code changed during the run; run again", file=sys.stderr)
     path = args.json or RESULTS / ("quick.json" if args.quick else "latest.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
