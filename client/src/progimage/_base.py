@@ -1,0 +1,628 @@
+"""What the sync and async clients share: configuration, requests, retries and every flow.
+
+Each operation is written once, as a generator that yields what it needs done — one HTTP
+exchange (:class:`Send`) or a pause (:class:`Sleep`) — and receives the response. The sync client
+runs these generators with blocking calls, the async client with awaits, so retries, redirects,
+presigned uploads and job polling behave identically in both.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from ._sources import (
+    Blob,
+    ImageSource,
+    RemoteUrl,
+    StoredImage,
+    read_source,
+    transform_source,
+)
+from ._version import __version__
+from .errors import (
+    APIError,
+    Timeout,
+    TransportError,
+    UploadRejected,
+    WaitTimeout,
+    error_from_response,
+)
+from .models import BatchResult, ImagePage, ImageRecord, Job, PresignedUpload
+from .pipeline import FORMATS, PipelineLike, split_pipeline
+from .signing import image_path, sign_path, sign_url
+
+T = TypeVar("T")
+
+URL_ENV = "PROGIMAGE_URL"
+API_KEY_ENV = "PROGIMAGE_API_KEY"
+SIGNING_KEY_ENV = "PROGIMAGE_SIGNING_KEY"
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_PRESIGN_THRESHOLD = 4 * 1024 * 1024
+"""Above this many bytes an upload goes straight to storage through a presigned POST: a direct
+``POST /images`` travels base64-encoded through API Gateway and Lambda (about 6 MB a request)."""
+DEFAULT_INGEST_TIMEOUT = 120.0
+MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = 60.0
+RETRY_STATUSES = frozenset({429, 503})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class Send:
+    """One HTTP exchange (no retries). With ``sink``, a 200 body is streamed into that file."""
+
+    request: httpx.Request
+    sink: Path | None = None
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+Action = Send | Sleep
+Flow = Generator[Action, Any, T]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of a batch or job: a source, a pipeline, an output format, whether to store.
+
+    ``source`` is a stored image's id (or record), an ``http(s)://`` URL, bytes, a
+    ``pathlib.Path`` or a binary file (sent inline, base64: keep those small, or upload them
+    first and refer to them by id).
+    """
+
+    source: ImageSource
+    pipeline: PipelineLike | None = None
+    format: str | None = None
+    store: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        ops, ext = split_pipeline(self.pipeline, self.format)
+        item: dict[str, Any] = {"source": transform_source(self.source).json_source()}
+        if ops:
+            item["ops"] = ops
+        if ext:
+            item["format"] = ext
+        if self.store:
+            item["store"] = True
+        return item
+
+
+def _item_json(item: Item | Mapping[str, Any]) -> Any:
+    if isinstance(item, Item):
+        return item.to_json()
+    if isinstance(item, Mapping):
+        return dict(item)
+    raise TypeError(f"a batch item is a progimage.Item or a mapping, got {type(item).__name__}")
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = datetime.now(timezone.utc).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise APIError(
+            f"the server answered {response.status_code} with a body that is not JSON: "
+            f"{response.text[:200]!r}",
+            status=response.status_code,
+            code="invalid_response",
+            request_id=response.headers.get("x-request-id"),
+        ) from None
+
+
+_S3_CODE = re.compile(r"<Code>([^<]*)</Code>")
+_S3_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+
+
+def _raise_for_status(response: httpx.Response) -> httpx.Response:
+    if response.status_code < 300 or response.status_code == 304:
+        return response
+    retry = retry_after_seconds(response.headers.get("retry-after"))
+    error = error_from_response(
+        response.status_code, response.content, response.headers, retry_after=retry
+    )
+    raise error
+
+
+def _raise_for_storage(response: httpx.Response) -> httpx.Response:
+    """Errors of the storage service (S3 answers XML) as API errors of the same status."""
+    if response.status_code < 300:
+        return response
+    text = response.text
+    code, message = _S3_CODE.search(text), _S3_MESSAGE.search(text)
+    error = error_from_response(response.status_code, b"", response.headers)
+    error.message = "the storage service refused the upload: " + (
+        f"{code.group(1)}: {message.group(1) if message else ''}" if code else text[:300]
+    )
+    raise error
+
+
+def partial_path(path: Path) -> Path:
+    """Where a download is written before it is complete (then renamed over ``path``)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+
+
+def write_atomically(chunks: Iterable[bytes], path: Path) -> None:
+    partial = partial_path(path)
+    try:
+        with partial.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+class BaseClient:
+    """Configuration and the operations as flows; :class:`ProgImage` and
+    :class:`AsyncProgImage` run them."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_factor: float = 0.5,
+        max_backoff: float = 8.0,
+        signing_key: str | bytes | None = None,
+        presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD,
+        ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        url = base_url or os.environ.get(URL_ENV)
+        if not url:
+            raise ValueError(
+                f"no ProgImage URL: pass base_url=... or set the environment variable {URL_ENV}"
+            )
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, got {url!r}")
+        if max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        if presign_threshold < 0:
+            raise ValueError("presign_threshold must be 0 or more")
+        self.base_url = url.rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        key = signing_key if signing_key is not None else os.environ.get(SIGNING_KEY_ENV) or None
+        self.signing_key: bytes | None = key.encode() if isinstance(key, str) else key
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.max_retries = max_retries
+        self.backoff_factor = backoff_factor
+        self.max_backoff = max_backoff
+        self.presign_threshold = presign_threshold
+        self.ingest_timeout = ingest_timeout
+        self._headers = {"User-Agent": f"progimage-python/{__version__}", **(headers or {})}
+        self._origin = httpx.URL(self.base_url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # -- URLs ----------------------------------------------------------------------------------
+
+    def url(
+        self,
+        image_id: str,
+        pipeline: PipelineLike | None = None,
+        *,
+        format: str | None = None,
+        expires_in: float | None = None,
+    ) -> str:
+        """The URL of an image, a converted image or a variant; signed if the client has a
+        signing key (then valid for ``expires_in`` seconds, or without expiry)."""
+        if self.signing_key:
+            return self.signed_url(image_id, pipeline, expires_in, format=format)
+        if expires_in is not None:
+            raise ValueError("expires_in needs a signing key")
+        return self.base_url + image_path(image_id, pipeline, format)
+
+    def signed_url(
+        self,
+        image_id: str,
+        pipeline_or_format: PipelineLike | None = None,
+        expires_in: float | None = None,
+        *,
+        format: str | None = None,
+    ) -> str:
+        """A signed URL of an image or variant: ``pipeline_or_format`` is a
+        :class:`~progimage.Pipeline`, a pipeline string (``"thumbnail:256.jpg"``) or just a
+        format (``"webp"``). Valid for ``expires_in`` seconds, or without it until the server's
+        key changes. Pages can embed it: it carries no credentials."""
+        if not self.signing_key:
+            raise ValueError("no signing key: pass signing_key=... or set PROGIMAGE_SIGNING_KEY")
+        return sign_url(
+            self.base_url,
+            image_id,
+            pipeline_or_format,
+            key=self.signing_key,
+            expires_in=expires_in,
+            format=format,
+        )
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
+        raise NotImplementedError  # the sync and async clients build with their httpx client
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        files: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Request:
+        """A request to the API: credentials, and an Idempotency-Key on every POST."""
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        if self.api_key:
+            all_headers["Authorization"] = f"Bearer {self.api_key}"
+        if method == "POST":
+            all_headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        kwargs: dict[str, Any] = {"headers": all_headers}
+        if params:
+            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
+        if json is not None:
+            kwargs["content"] = jsonlib.dumps(json, separators=(",", ":")).encode()
+            all_headers["Content-Type"] = "application/json"
+        elif content is not None:
+            kwargs["content"] = content
+        if files is not None:
+            kwargs["files"] = files
+            kwargs["data"] = data
+        request = self._build(method, self.base_url + path, **kwargs)
+        request.read()  # the same bytes on every attempt (a multipart boundary included)
+        return request
+
+    def _image_path(self, image_id: str, pipeline: PipelineLike | None, fmt: str | None) -> str:
+        path = image_path(image_id, pipeline, fmt)
+        return sign_path(path, self.signing_key) if self.signing_key else path
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.max_backoff, self.backoff_factor * (2**attempt))
+        return float(delay * random.uniform(0.5, 1.0))
+
+    def _exchange(self, request: httpx.Request, sink: Path | None = None) -> Flow[httpx.Response]:
+        """Send with retries: 429 and 503 (honouring Retry-After), a request still in progress
+        under its Idempotency-Key, and connection failures.
+
+        A failure after the request may have reached the server is retried only when repeating
+        it is safe: GET, DELETE, or a POST with an Idempotency-Key.
+        """
+        safe = request.method in ("GET", "HEAD", "DELETE") or "idempotency-key" in request.headers
+        attempt = 0
+        while True:
+            try:
+                response = yield from self._follow(request, sink)
+            except httpx.TransportError as error:
+                unsent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+                if attempt >= self.max_retries or not (safe or unsent):
+                    raise self._transport_error(error, request, attempt) from error
+                delay = self._backoff(attempt)
+            else:
+                if not self._retryable(response) or attempt >= self.max_retries:
+                    return response
+                after = retry_after_seconds(response.headers.get("retry-after"))
+                delay = self._backoff(attempt) if after is None else min(after, MAX_RETRY_AFTER)
+            attempt += 1
+            yield Sleep(delay)
+
+    @staticmethod
+    def _retryable(response: httpx.Response) -> bool:
+        if response.status_code in RETRY_STATUSES:
+            return True
+        if response.status_code == 409 and "idempotency-key" in response.request.headers:
+            try:
+                return bool(response.json()["error"]["code"] == "idempotency_in_progress")
+            except (ValueError, KeyError, TypeError):
+                return False
+        return False
+
+    @staticmethod
+    def _transport_error(
+        error: httpx.TransportError, request: httpx.Request, retries: int
+    ) -> TransportError:
+        cls = Timeout if isinstance(error, httpx.TimeoutException) else TransportError
+        what = "timed out" if cls is Timeout else "failed"
+        tries = f" after {retries + 1} attempts" if retries else ""
+        detail = str(error) or type(error).__name__
+        return cls(f"{request.method} {request.url.copy_with(query=None)} {what}{tries}: {detail}")
+
+    def _follow(self, request: httpx.Request, sink: Path | None) -> Flow[httpx.Response]:
+        """Send, following redirects of GETs (a 307 to a presigned storage URL); credentials
+        never leave the API's origin."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response: httpx.Response = yield Send(request, sink)
+            location = response.headers.get("location")
+            if response.status_code not in _REDIRECTS or not location or request.method != "GET":
+                return response
+            url = request.url.join(location)
+            headers = {"Accept": request.headers.get("accept", "*/*")}
+            if "authorization" in request.headers and _same_origin(url, self._origin):
+                headers["Authorization"] = request.headers["authorization"]
+            request = self._build("GET", str(url), headers=headers)
+        raise TransportError(f"more than {MAX_REDIRECTS} redirects from {request.url}")
+
+    def _call(self, request: httpx.Request, sink: Path | None = None) -> Flow[httpx.Response]:
+        response = yield from self._exchange(request, sink)
+        return _raise_for_status(response)
+
+    def _external(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
+        """A request outside the API (a presigned storage URL): never with credentials."""
+        request = self._build(method, url, **kwargs)
+        request.read()
+        return request
+
+    # -- images ------------------------------------------------------------------------------
+
+    def _upload_flow(
+        self,
+        source: Any,
+        *,
+        content_type: str | None,
+        idempotency_key: str | None,
+        presigned: bool | None,
+        wait: bool,
+    ) -> Flow[ImageRecord]:
+        blob = read_source(source)
+        if isinstance(blob, RemoteUrl):
+            request = self._request(
+                "POST", "/images", json={"url": blob.url}, idempotency_key=idempotency_key
+            )
+            return ImageRecord.from_json(_json((yield from self._call(request))))
+        ctype = content_type or blob.content_type
+        use_presigned = presigned
+        if use_presigned is None:
+            # Bytes of unknown type go direct, so the server names what is wrong with them.
+            use_presigned = ctype is not None and len(blob.data) > self.presign_threshold
+        if use_presigned:
+            if ctype is None:
+                raise ValueError(
+                    f"{blob.name}: not a known image format; pass content_type=... to upload it "
+                    "through a presigned URL"
+                )
+            return (yield from self._presigned_flow(blob, ctype, idempotency_key, wait=wait))
+        request = self._request(
+            "POST",
+            "/images",
+            content=blob.data,
+            headers={"Content-Type": ctype or "application/octet-stream"},
+            idempotency_key=idempotency_key,
+        )
+        return ImageRecord.from_json(_json((yield from self._call(request))))
+
+    def _presigned_flow(
+        self, blob: Blob, content_type: str, idempotency_key: str | None, *, wait: bool
+    ) -> Flow[ImageRecord]:
+        request = self._request(
+            "POST",
+            "/uploads",
+            json={"count": 1, "content_type": content_type},
+            idempotency_key=idempotency_key,
+        )
+        answer = _json((yield from self._call(request)))
+        upload = PresignedUpload.from_json(answer["uploads"][0])
+        # The form's fields first, the file last, and no credentials: S3 checks the policy.
+        post = self._external(
+            "POST",
+            upload.url,
+            data=dict(upload.fields),
+            files={"file": (blob.name, blob.data, content_type)},
+        )
+        _raise_for_storage((yield from self._exchange(post)))
+        if not wait:
+            return ImageRecord(upload.id, "pending", raw={"id": upload.id, "status": "pending"})
+        return (yield from self._wait_ingested(upload.id))
+
+    def _wait_ingested(self, image_id: str) -> Flow[ImageRecord]:
+        deadline = time.monotonic() + self.ingest_timeout
+        delay = 0.1
+        while True:
+            record = yield from self._info_flow(image_id)
+            if record.status == "ready":
+                return record
+            if record.status == "rejected":
+                raise UploadRejected(record.reason or "the upload was rejected", image_id=image_id)
+            if time.monotonic() + delay > deadline:
+                raise WaitTimeout(
+                    f"image {image_id} is still {record.status} after {self.ingest_timeout:g} s"
+                )
+            yield Sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    def _get_flow(
+        self,
+        image_id: str,
+        pipeline: PipelineLike | None,
+        fmt: str | None,
+        sink: Path | None = None,
+    ) -> Flow[httpx.Response]:
+        request = self._request(
+            "GET", self._image_path(image_id, pipeline, fmt), headers={"Accept": "*/*"}
+        )
+        return (yield from self._call(request, sink))
+
+    def _info_flow(self, image_id: str) -> Flow[ImageRecord]:
+        path = image_path(image_id) + "/info"
+        response = yield from self._call(self._request("GET", path))
+        return ImageRecord.from_json(_json(response))
+
+    def _page_flow(self, limit: int | None, cursor: str | None) -> Flow[ImagePage]:
+        request = self._request("GET", "/images", params={"limit": limit, "cursor": cursor})
+        return ImagePage.from_json(_json((yield from self._call(request))))
+
+    def _delete_flow(self, image_id: str) -> Flow[None]:
+        yield from self._call(self._request("DELETE", image_path(image_id)))
+
+    def _fetch_flow(self, url: str, sink: Path | None = None) -> Flow[httpx.Response]:
+        absolute = httpx.URL(self.base_url).join(url) if url.startswith("/") else httpx.URL(url)
+        if _same_origin(absolute, self._origin):
+            path = absolute.raw_path.decode()
+            prefix = self._origin.raw_path.decode().rstrip("/")
+            if prefix and path.startswith(prefix + "/"):
+                path = path[len(prefix) :]
+            if self.signing_key and "?" not in path and path.startswith("/images/"):
+                path = sign_path(path, self.signing_key)  # a variant path from a batch result
+            request = self._request("GET", path, headers={"Accept": "*/*"})
+        else:
+            request = self._external("GET", str(absolute))
+        return (yield from self._call(request, sink))
+
+    # -- transformations -------------------------------------------------------------------
+
+    def _transform_flow(
+        self,
+        source: Any,
+        pipeline: PipelineLike | None,
+        fmt: str | None,
+        store: bool,
+        idempotency_key: str | None,
+    ) -> Flow[bytes | ImageRecord]:
+        if not isinstance(store, bool):
+            raise TypeError("store must be True or False")
+        src = transform_source(source)
+        ops, ext = split_pipeline(pipeline, fmt)
+        if isinstance(src, StoredImage) and not store:
+            # A variant of a stored image: a GET, cached by the server (and by any CDN).
+            response = yield from self._get_flow(src.id, ops or None, ext)
+            return response.content
+        if isinstance(src, Blob):
+            request = self._request(
+                "POST",
+                "/transform",
+                params={"ops": ops or None, "format": ext, "store": "true" if store else None},
+                content=src.data,
+                headers={
+                    "Content-Type": src.content_type or "application/octet-stream",
+                    "Accept": "*/*",
+                },
+                idempotency_key=idempotency_key,
+            )
+        else:
+            body: dict[str, Any] = {"source": src.json_source(), "store": store}
+            if ops:
+                body["ops"] = ops
+            if ext:
+                body["format"] = ext
+            request = self._request(
+                "POST",
+                "/transform",
+                json=body,
+                headers={"Accept": "*/*"},
+                idempotency_key=idempotency_key,
+            )
+        response = yield from self._call(request)
+        if store:
+            return ImageRecord.from_json(_json(response))
+        return response.content
+
+    def _batch_flow(self, items: Iterable[Item | Mapping[str, Any]]) -> Flow[list[BatchResult]]:
+        request = self._request("POST", "/batch", json={"items": [_item_json(i) for i in items]})
+        answer = _json((yield from self._call(request)))
+        return [BatchResult.from_json(r, self.base_url) for r in answer.get("results", [])]
+
+    def _submit_flow(
+        self, items: Iterable[Item | Mapping[str, Any]], idempotency_key: str | None
+    ) -> Flow[Job]:
+        request = self._request(
+            "POST",
+            "/jobs",
+            json={"items": [_item_json(i) for i in items]},
+            idempotency_key=idempotency_key,
+        )
+        return Job.from_json(_json((yield from self._call(request))), self.base_url)
+
+    def _job_flow(self, job_id: str, limit: int | None, cursor: str | None) -> Flow[Job]:
+        if not isinstance(job_id, str) or not job_id or any(c in job_id for c in "/?#%."):
+            raise ValueError(f"not a job id: {job_id!r}")
+        request = self._request("GET", f"/jobs/{job_id}", params={"limit": limit, "cursor": cursor})
+        return Job.from_json(_json((yield from self._call(request))), self.base_url)
+
+    def _wait_job_flow(
+        self,
+        job_id: str,
+        timeout: float | None,
+        poll_interval: float,
+        on_progress: Callable[[Job], object] | None,
+    ) -> Flow[Job]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen: tuple[str, int] | None = None
+        delay = min(0.2, poll_interval)
+        while True:
+            job = yield from self._job_flow(job_id, 1, None)
+            if on_progress is not None and (job.status, job.completed) != seen:
+                seen = (job.status, job.completed)
+                on_progress(job)
+            if job.done:
+                return (yield from self._job_flow(job_id, None, None))
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise WaitTimeout(
+                    f"job {job_id} is still {job.status} ({job.completed} of {job.total} done) "
+                    f"after {timeout:g} s"
+                )
+            yield Sleep(delay)
+            delay = min(delay * 2, poll_interval)
+
+
+def infer_format(dest: str | os.PathLike[str]) -> str | None:
+    """The output format a file name asks for (``out.webp`` -> ``webp``), if any."""
+    suffix = Path(os.fspath(dest)).suffix.lower().removeprefix(".")
+    return FORMATS.get(suffix)
+
+
+def download_format(path: Path, pipeline: PipelineLike | None) -> str | None:
+    """The file's extension chooses the format, unless the pipeline names one."""
+    if pipeline is not None and split_pipeline(pipeline)[1] is not None:
+        return None
+    return infer_format(path)
+
+
+def source_name(source: Any) -> str:
+    """How to show an upload source in results and messages."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"<{len(source)} bytes>"
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else f"<{type(source).__name__}>"

@@ -1,0 +1,373 @@
+"""The synchronous client, :class:`ProgImage`."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, cast, overload
+
+import httpx
+
+from ._base import (
+    DEFAULT_INGEST_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PRESIGN_THRESHOLD,
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    Flow,
+    Item,
+    Send,
+    T,
+    download_format,
+    source_name,
+    write_atomically,
+)
+from ._sources import ImageSource
+from .errors import ProgImageError
+from .models import BatchResult, ImagePage, ImageRecord, Job, UploadResult
+from .pipeline import PipelineLike
+
+__all__ = ["ProgImage"]
+
+ProgressCallback = Callable[[int, int, UploadResult], object]
+
+
+class ProgImage(BaseClient):
+    """A client of the ProgImage API.
+
+    >>> with ProgImage("https://images.example.com", api_key="...") as client:  # doctest: +SKIP
+    ...     image = client.upload("photo.jpg")
+    ...     thumb = client.transform(image.id, Pipeline().thumbnail(256).format("webp"))
+
+    ``base_url`` and ``api_key`` default to the environment variables ``PROGIMAGE_URL`` and
+    ``PROGIMAGE_API_KEY``; ``signing_key`` (``PROGIMAGE_SIGNING_KEY``) signs image URLs for a
+    server that requires signed URLs.
+
+    Requests are retried ``max_retries`` times, with exponential backoff (``backoff_factor``
+    seconds, doubling, at most ``max_backoff``), on 429 and 503 (honouring ``Retry-After``) and
+    on connection failures; every POST carries an ``Idempotency-Key`` that its retries reuse,
+    so a retried upload is stored once. Uploads larger than ``presign_threshold`` bytes go
+    straight to storage through a presigned POST; the client then waits up to
+    ``ingest_timeout`` seconds for the server to accept them.
+
+    A client holds a pool of connections: use it as a context manager, or call :meth:`close`.
+    It may be shared between threads.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_factor: float = 0.5,
+        max_backoff: float = 8.0,
+        signing_key: str | bytes | None = None,
+        presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD,
+        ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_factor=backoff_factor,
+            max_backoff=max_backoff,
+            signing_key=signing_key,
+            presign_threshold=presign_threshold,
+            ingest_timeout=ingest_timeout,
+            headers=headers,
+        )
+        self._http = httpx.Client(
+            headers=self._headers,
+            timeout=self.timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> ProgImage:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- running flows -----------------------------------------------------------------------
+
+    def _build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
+        return self._http.build_request(method, url, **kwargs)
+
+    def _run(self, flow: Flow[T]) -> T:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                action = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return cast(T, stop.value)
+            value, error = None, None
+            try:
+                if isinstance(action, Send):
+                    value = self._send(action)
+                else:
+                    time.sleep(action.seconds)
+            except httpx.TransportError as transport_error:
+                error = transport_error
+
+    def _send(self, action: Send) -> httpx.Response:
+        response = self._http.send(action.request, stream=True)
+        try:
+            if action.sink is not None and response.status_code == 200:
+                write_atomically(response.iter_bytes(), action.sink)
+            else:
+                response.read()
+        finally:
+            response.close()
+        return response
+
+    # -- images ------------------------------------------------------------------------------
+
+    def upload(
+        self,
+        source: ImageSource,
+        *,
+        content_type: str | None = None,
+        idempotency_key: str | None = None,
+        presigned: bool | None = None,
+        wait: bool = True,
+    ) -> ImageRecord:
+        """Store one image and return its record.
+
+        ``source`` is a path (``str`` or ``Path``), bytes, a binary file object, or an
+        ``http(s)://`` URL that the server fetches. Files larger than ``presign_threshold`` go
+        through a presigned upload (``presigned=True``/``False`` forces the choice); the call
+        then waits until the server has checked the image (``wait=False`` returns the
+        ``pending`` record at once). Raises :class:`~progimage.errors.UploadRejected` if the
+        server refuses a presigned upload, and the API's errors otherwise (``InvalidImage``,
+        ``UnsupportedFormat``, ``TooLarge``...).
+
+        ``idempotency_key`` replaces the generated key: a retry with the same key, even from
+        another process, returns the first answer instead of storing the image twice.
+        """
+        return self._run(
+            self._upload_flow(
+                source,
+                content_type=content_type,
+                idempotency_key=idempotency_key,
+                presigned=presigned,
+                wait=wait,
+            )
+        )
+
+    def upload_many(
+        self,
+        sources: Iterable[ImageSource],
+        *,
+        concurrency: int = 8,
+        on_progress: ProgressCallback | None = None,
+        raise_on_error: bool = False,
+        presigned: bool | None = None,
+        wait: bool = True,
+    ) -> list[UploadResult]:
+        """Upload many images concurrently; one :class:`UploadResult` per source, in order.
+
+        ``on_progress(done, total, result)`` is called in the calling thread after each
+        file. One failed file does not stop the others: check ``result.ok``, or pass
+        ``raise_on_error=True`` to raise the first failure once all have finished.
+        """
+        items = list(sources)
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        results: list[UploadResult | None] = [None] * len(items)
+
+        def one(index: int) -> UploadResult:
+            source = items[index]
+            try:
+                return UploadResult(
+                    index,
+                    source_name(source),
+                    image=self.upload(source, presigned=presigned, wait=wait),
+                )
+            except (ProgImageError, OSError, ValueError, TypeError) as error:
+                return UploadResult(index, source_name(source), error=error)
+
+        with ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(items)))) as pool:
+            futures = [pool.submit(one, index) for index in range(len(items))]
+            for done, future in enumerate(as_completed(futures), start=1):
+                result = future.result()
+                results[result.index] = result
+                if on_progress is not None:
+                    on_progress(done, len(items), result)
+        final = [r for r in results if r is not None]
+        if raise_on_error:
+            for result in final:
+                result.raise_for_error()
+        return final
+
+    def get(
+        self,
+        image_id: str,
+        pipeline: PipelineLike | None = None,
+        *,
+        format: str | None = None,
+    ) -> bytes:
+        """The bytes of an image: the original, converted to ``format``, or a variant.
+
+        ``pipeline`` is a :class:`~progimage.Pipeline` or the URL form
+        (``"thumbnail:256.webp"``); variants are made once and then served from the cache.
+        """
+        return self._run(self._get_flow(image_id, pipeline, format)).content
+
+    def download(
+        self,
+        image_id: str,
+        dest: str | os.PathLike[str],
+        pipeline: PipelineLike | None = None,
+        *,
+        format: str | None = None,
+    ) -> Path:
+        """Save an image (or a variant) to ``dest``, streaming; the file appears complete or
+        not at all. Without a format in ``pipeline`` or ``format``, the extension of ``dest``
+        chooses it (``out.webp`` is converted to WebP); an unknown extension keeps the
+        original's format."""
+        path = Path(os.fspath(dest))
+        format = format or download_format(path, pipeline)
+        self._run(self._get_flow(image_id, pipeline, format, sink=path))
+        return path
+
+    def info(self, image_id: str) -> ImageRecord:
+        """The image's record: status, format, size, dimensions, checksum, creation time."""
+        return self._run(self._info_flow(image_id))
+
+    def list(self, *, page_size: int = 50, limit: int | None = None) -> Iterator[ImageRecord]:
+        """Every stored image, newest first, fetching pages of ``page_size`` as it goes
+        (at most ``limit`` images if given)."""
+        cursor: str | None = None
+        count = 0
+        while True:
+            page = self.list_page(limit=page_size, cursor=cursor)
+            for record in page.images:
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield record
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
+    def list_page(self, *, limit: int | None = None, cursor: str | None = None) -> ImagePage:
+        """One page of images, and the cursor of the next page (None: the last page)."""
+        return self._run(self._page_flow(limit, cursor))
+
+    def delete(self, image_id: str) -> None:
+        """Delete an image, its variants and its record (``NotFound`` if there is none)."""
+        self._run(self._delete_flow(image_id))
+
+    def fetch(self, url: str) -> bytes:
+        """The bytes at a URL from a batch or job result (a variant path or a result link)."""
+        return self._run(self._fetch_flow(url)).content
+
+    # -- transformations -------------------------------------------------------------------
+
+    @overload
+    def transform(
+        self,
+        source: ImageSource,
+        pipeline: PipelineLike | None = ...,
+        *,
+        format: str | None = ...,
+        store: Literal[False] = ...,
+        idempotency_key: str | None = ...,
+    ) -> bytes: ...
+
+    @overload
+    def transform(
+        self,
+        source: ImageSource,
+        pipeline: PipelineLike | None = ...,
+        *,
+        format: str | None = ...,
+        store: Literal[True],
+        idempotency_key: str | None = ...,
+    ) -> ImageRecord: ...
+
+    def transform(
+        self,
+        source: ImageSource,
+        pipeline: PipelineLike | None = None,
+        *,
+        format: str | None = None,
+        store: bool = False,
+        idempotency_key: str | None = None,
+    ) -> bytes | ImageRecord:
+        """Transform an image and return the result's bytes, or with ``store=True`` store the
+        result as a new image and return its record.
+
+        ``source`` is a stored image's id (a ``str``) or record, an ``http(s)://`` URL, or a
+        local image: bytes, a ``pathlib.Path`` or a binary file. A stored image without
+        ``store`` is served as a cached variant.
+        """
+        return self._run(self._transform_flow(source, pipeline, format, store, idempotency_key))
+
+    # -- batches and jobs --------------------------------------------------------------------
+
+    def batch(self, items: Iterable[Item | Mapping[str, Any]]) -> builtins.list[BatchResult]:
+        """Run up to 100 transformations in one request; one result per item, in order.
+
+        A failed item does not fail the others: check ``result.ok`` or call
+        ``result.raise_for_error()``.
+        """
+        return self._run(self._batch_flow(items))
+
+    def submit_job(
+        self, items: Iterable[Item | Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> Job:
+        """Queue up to 10,000 items for asynchronous processing; returns the queued job."""
+        return self._run(self._submit_flow(items, idempotency_key))
+
+    def job(self, job_id: str, *, limit: int | None = None, cursor: str | None = None) -> Job:
+        """A job's state, with one page of its results."""
+        return self._run(self._job_flow(job_id, limit, cursor))
+
+    def wait_for_job(
+        self,
+        job_id: str | Job,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: Callable[[Job], object] | None = None,
+    ) -> Job:
+        """Poll until the job is done and return it; ``on_progress(job)`` is called whenever
+        its progress changes. Raises :class:`~progimage.errors.WaitTimeout` after ``timeout``
+        seconds (``None``: wait as long as it takes)."""
+        job_id = job_id.job_id if isinstance(job_id, Job) else job_id
+        return self._run(self._wait_job_flow(job_id, timeout, poll_interval, on_progress))
+
+    def job_results(self, job_id: str | Job, *, page_size: int = 100) -> Iterator[BatchResult]:
+        """Every result of a job so far, in item order, fetching pages as it goes."""
+        job_id = job_id.job_id if isinstance(job_id, Job) else job_id
+        cursor: str | None = None
+        while True:
+            job = self.job(job_id, limit=page_size, cursor=cursor)
+            yield from job.results
+            cursor = job.next_cursor
+            if not cursor:
+                return
