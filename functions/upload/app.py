@@ -1,9 +1,6 @@
-"""Ingest: POST /images (raw bytes, base64 JSON, multipart with several files)."""
+"""Ingest: POST /images (raw bytes, JSON base64 or URL, multipart with several files)."""
 
 from __future__ import annotations
-
-import base64
-import binascii
 
 from progimage_service.api import (
     Request,
@@ -16,8 +13,9 @@ from progimage_service.api import (
 from progimage_service.errors import BadRequest, ProgImageError, UnsupportedMedia
 from progimage_service.models import ImageRecord
 from progimage_service.services.images import store_image
+from progimage_service.services.transform import source_bytes
 from progimage_service.services.uploads import create_uploads
-from progimage_service.wiring import dependencies
+from progimage_service.wiring import Dependencies, dependencies
 
 _RAW_TYPES = ("application/octet-stream", "")
 
@@ -29,7 +27,7 @@ def post_images(request: Request) -> Response:
     if content_type == "multipart/form-data":
         return _many([*multipart_files(request, max_bytes)])
     if content_type == "application/json":
-        data = _json_image(request.json(max_bytes))
+        data = _json_image(deps, request.json(max_bytes))
     elif content_type.startswith("image/") or content_type in _RAW_TYPES:
         data = request.body(max_bytes)
     else:
@@ -62,13 +60,13 @@ def _many(files: list[bytes]) -> Response:
     return json_response(207, {"results": results})
 
 
-def _json_image(payload: object) -> bytes:
-    if not isinstance(payload, dict) or "data" not in payload:
-        raise BadRequest('JSON body must be {"data": "<base64>"}', param="data")
-    try:
-        return base64.b64decode(str(payload["data"]), validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise BadRequest(f"data is not valid base64: {error}", param="data") from error
+def _json_image(deps: Dependencies, payload: object) -> bytes:
+    """``{"data": "<base64>"}``, or ``{"url": "https://..."}`` fetched with the SSRF guard."""
+    if not isinstance(payload, dict) or set(payload) not in ({"data"}, {"url"}):
+        raise BadRequest(
+            'JSON body must be {"data": "<base64>"} or {"url": "https://..."}', param="body"
+        )
+    return source_bytes(deps, payload)
 
 
 def post_uploads(request: Request) -> Response:
