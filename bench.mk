@@ -19,3 +19,9 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+# A 1,000-image job through the local server beside a sequential Pillow loop (bench/jobs.py).
+bench-jobs: $(STAMP)
+	$(BIN)/python -m bench.jobs $(BENCH_ARGS)
+
+.PHONY: bench-jobs
