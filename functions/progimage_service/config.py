@@ -68,6 +68,9 @@ def _settings(variables: Environment) -> Settings:
             max_pixels=_int("PROGIMAGE_MAX_PIXELS", default.max_pixels),
             max_side=_int("PROGIMAGE_MAX_SIDE", default.max_side),
             max_frames=_int("PROGIMAGE_MAX_FRAMES", default.max_frames),
+            max_animation_pixels=_int(
+                "PROGIMAGE_MAX_ANIMATION_PIXELS", default.max_animation_pixels
+            ),
         ),
         inline_max_bytes=_int("PROGIMAGE_INLINE_MAX_BYTES", 4_000_000),
         presign_ttl_seconds=_int("PROGIMAGE_PRESIGN_TTL", 300),

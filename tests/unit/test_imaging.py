@@ -216,6 +216,10 @@ def test_byte_and_frame_limits() -> None:
     assert inspect(data, Limits(max_frames=5)).frames == 5
     with pytest.raises(TooLarge):
         inspect(sample("formats/hopper.png"), Limits(max_side=127))
+    # 5 frames of 100x100: 50,000 pixels in all
+    assert inspect(data, Limits(max_animation_pixels=50_000)).frames == 5
+    with pytest.raises(TooLarge):
+        inspect(data, Limits(max_animation_pixels=49_999))
 
 
 def test_gif_layout_counts_frames_without_decoding() -> None:

@@ -71,13 +71,13 @@ def open_image(data: bytes, limits: Limits) -> Opened:
         # A still format's further pages (TIFF's, an MPO's second JPEG) are never rendered, and
         # counting them would walk every IFD of a TIFF, in quadratic time.
         frames = getattr(image, "n_frames", 1) if fmt.animated else 1
-    limits.check_frames(frames)
+    limits.check_frames(frames, *image.size)
     return Opened(image=image, format=fmt, frames=frames, orientation=_orientation(image))
 
 
 def _check_layout(layout: GifLayout | WebpLayout, limits: Limits) -> None:
     limits.check_dimensions(layout.width, layout.height)
-    limits.check_frames(layout.frames)
+    limits.check_frames(layout.frames, layout.width, layout.height)
 
 
 def inspect(data: bytes, limits: Limits) -> ImageInfo:

@@ -15,6 +15,9 @@ class Limits:
     max_pixels: int = 100_000_000  # decoded, per frame
     max_side: int = 16384  # of an output, and of any input side
     max_frames: int = 500
+    # All frames of an animation together (the contract bounds only each frame): every output
+    # frame is held in memory until encoded, so this is what bounds an animation's memory.
+    max_animation_pixels: int = 100_000_000
 
     def check_bytes(self, size: int) -> None:
         if size > self.max_bytes:
@@ -33,8 +36,15 @@ class Limits:
                 param="pixels",
             )
 
-    def check_frames(self, frames: int) -> None:
+    def check_frames(self, frames: int, width: int = 0, height: int = 0) -> None:
         if frames > self.max_frames:
             raise TooLarge(
                 f"image has more than {self.max_frames} frames, the limit", param="frames"
+            )
+        if frames > 1 and frames * width * height > self.max_animation_pixels:
+            raise TooLarge(
+                f"animation is {frames} frames of {width}x{height}, "
+                f"{frames * width * height} pixels in all; the limit is "
+                f"{self.max_animation_pixels}",
+                param="frames",
             )
