@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -50,6 +51,8 @@ BUILT_TEMPLATE = BUILD_DIR / "template.yaml"
 LAMBDA_IMAGE = os.environ.get("LAMBDA_IMAGE", "public.ecr.aws/lambda/python:3.13-x86_64")
 SKIP_VARIABLE = "PROGIMAGE_SKIP_SAM_LOCAL"
 STACK_NAME = "progimage-local"  # the bucket name in events/ingest-sqs-s3.json is this stack's
+EXAMPLE_KEY = "example-api-key"  # the key in events/authorizer-request.json
+EXAMPLE_KEY_HASH = hashlib.sha256(EXAMPLE_KEY.encode()).hexdigest()
 EXAMPLE_ID = "0Ojp8iUHJrV2bQ4mJmGpV1rNY"
 EXAMPLE_JOB_ID = "0Ojp8iUHJrV2bQ4mJmGpV1rNZ"
 INVOKE_TIMEOUT_S = 240
@@ -282,7 +285,10 @@ class Stack:
             "AWS_REGION": REGION,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "SAM_CONTAINER_ENV": json.dumps({"AWS_ENDPOINT_URL": self.endpoint}),
+            "SAM_CONTAINER_ENV": json.dumps(
+                # The authorizer reads key hashes from SSM when deployed; here, from its env.
+                {"AWS_ENDPOINT_URL": self.endpoint, "PROGIMAGE_API_KEY_HASHES": EXAMPLE_KEY_HASH}
+            ),
         }
         return env
 

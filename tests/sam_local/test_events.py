@@ -30,6 +30,7 @@ EVENT_FUNCTIONS = {
     "get-job": "TransformFunction",
     "ingest-sqs-s3": "IngestFunction",
     "job-worker-sqs": "JobWorkerFunction",
+    "authorizer-request": "AuthorizerFunction",
 }
 
 
@@ -218,3 +219,15 @@ def test_unknown_job_is_a_json_404(lambda_service: LambdaService, stack: Stack) 
     answer = invoke(lambda_service, stack, "get-job")
     assert answer.status == 404, answer.describe()
     assert answer.json()["error"]["param"] == "job_id"
+
+
+# ------------------------------------------------------------------------ AuthorizerFunction
+
+
+def test_authorizer_admits_the_key_and_refuses_others(
+    lambda_service: LambdaService, stack: Stack
+) -> None:
+    event = stack.event("authorizer-request")
+    assert lambda_service.invoke("AuthorizerFunction", event).payload == {"isAuthorized": True}
+    event["headers"]["authorization"] = "Bearer another-key"
+    assert lambda_service.invoke("AuthorizerFunction", event).payload == {"isAuthorized": False}

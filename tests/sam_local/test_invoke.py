@@ -19,6 +19,7 @@ PLAIN_INVOKES = {
     "TransformFunction": "get-variant",
     "IngestFunction": "ingest-sqs-s3",
     "JobWorkerFunction": "job-worker-sqs",
+    "AuthorizerFunction": "authorizer-request",
 }
 
 
@@ -149,3 +150,8 @@ def test_job_items_are_processed_by_the_worker(
     variant["rawPath"] = first["url"]
     image = lambda_service.invoke("TransformFunction", variant).image()
     assert (image.format, image.size) == ("WEBP", (64, 64))
+
+
+def test_authorizer_function_checks_the_bearer_key(stack: Stack) -> None:
+    answer = stack.invoke("AuthorizerFunction", stack.event("authorizer-request"))
+    assert answer.payload == {"isAuthorized": True}
