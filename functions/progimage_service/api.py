@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -27,6 +28,7 @@ logger.setLevel(logging.INFO)
 # Served with every response: never let a browser guess a type.
 _BASE_HEADERS = {"X-Content-Type-Options": "nosniff"}
 IMMUTABLE = "public, max-age=31536000, immutable"
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -144,14 +146,17 @@ def check_signature(request: Request, keys: tuple[bytes, ...]) -> None:
 
 
 def parse_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within [low, high], or a 400 naming it."""
+    """An integer query parameter within [low, high], or a 400 naming it.
+
+    Only plain decimal digits: an empty value, spaces, ``+``, ``_`` or non-ASCII digits (which
+    ``int()`` would take) are not an integer here.
+    """
     raw = request.query(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer, got {raw!r}", param=name) from None
+    if not _INTEGER.fullmatch(raw):
+        raise BadRequest(f"{name} must be an integer, got {raw!r}", param=name)
+    value = int(raw)
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}, got {value}", param=name)
     return value

@@ -52,7 +52,8 @@ def post_transform(request: Request) -> Response:
         "",
     ):
         pipeline = pipeline_of(request.query("ops"), request.query("format"))
-        store = store_flag(_QUERY_FLAGS.get(request.query("store") or "false"))
+        flag = request.query("store")  # absent: false; anything but the four spellings: 400
+        store = False if flag is None else store_flag(_QUERY_FLAGS.get(flag))
         data = request.body(max_bytes)
     else:
         raise UnsupportedMedia(

@@ -69,7 +69,7 @@ def pipeline_of(ops: Any, fmt: Any) -> Pipeline:
     """A pipeline from the JSON form's ``ops`` (string or list) and ``format``."""
     if fmt is not None and not isinstance(fmt, str):
         raise BadRequest("format must be a string such as 'webp'", param="format")
-    return Pipeline(parse_ops(ops), for_extension(fmt) if fmt else None)
+    return Pipeline(parse_ops(ops), None if fmt is None else for_extension(fmt))
 
 
 def store_flag(value: Any) -> bool:
