@@ -68,6 +68,13 @@ class Request:
     def content_type(self) -> str:
         return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
 
+    @property
+    def has_image_body(self) -> bool:
+        """Is the body raw image bytes (``image/*``, ``application/octet-stream`` or untyped)?
+        The bytes themselves are sniffed later: the type only says how to read the body."""
+        kind = self.content_type
+        return kind.startswith("image/") or kind in ("application/octet-stream", "")
+
     def body(self, max_bytes: int) -> bytes:
         """The raw body, refused with 413 before decoding if it cannot fit in max_bytes."""
         raw = self.event.get("body") or ""

@@ -9,8 +9,13 @@ from typing import Any, Literal
 Status = Literal["pending", "ready", "rejected", "deleting"]
 
 
+def rfc3339(moment: datetime, timespec: str = "milliseconds") -> str:
+    """A UTC time as the API writes it: ``2026-11-27T12:00:00.000Z``."""
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(datetime.now(UTC))
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,7 @@ def post_transform(request: Request) -> Response:
         pipeline = pipeline_of(body.get("ops"), body.get("format"))
         store = store_flag(body.get("store", False))
         data = source_bytes(deps, body["source"])  # last: the request is checked before fetching
-    elif request.content_type.startswith("image/") or request.content_type in (
-        "application/octet-stream",
-        "",
-    ):
+    elif request.has_image_body:
         pipeline = pipeline_of(request.query("ops"), request.query("format"))
         flag = request.query("store")  # absent: false; anything but the four spellings: 400
         store = False if flag is None else store_flag(_QUERY_FLAGS.get(flag))

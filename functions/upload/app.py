@@ -17,8 +17,6 @@ from progimage_service.services.transform import source_bytes
 from progimage_service.services.uploads import create_uploads
 from progimage_service.wiring import Dependencies, dependencies
 
-_RAW_TYPES = ("application/octet-stream", "")
-
 
 def post_images(request: Request) -> Response:
     deps = dependencies()
@@ -28,7 +26,7 @@ def post_images(request: Request) -> Response:
         return _many([*multipart_files(request, max_bytes)])
     if content_type == "application/json":
         data = _json_image(deps, request.json(max_bytes))
-    elif content_type.startswith("image/") or content_type in _RAW_TYPES:
+    elif request.has_image_body:
         data = request.body(max_bytes)
     else:
         raise UnsupportedMedia(

@@ -12,7 +12,7 @@ from ..errors import BadRequest, ProgImageError
 from ..ids import is_valid_id, new_id
 from ..imaging.decode import inspect
 from ..imaging.formats import FORMATS
-from ..models import ImageRecord, now_rfc3339
+from ..models import ImageRecord, now_rfc3339, rfc3339
 from ..storage_layout import image_id_of_upload, upload_key
 from ..wiring import Dependencies
 from .images import object_keys, remove, write_objects
@@ -41,7 +41,7 @@ def create_uploads(deps: Dependencies, count: Any, content_type: Any) -> list[di
     ]
     # A record never completed (nothing was uploaded) expires a day after its upload would have.
     deps.catalog.create_pending(records, expires_at=expires + 86_400)
-    expires_at = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
+    expires_at = rfc3339(datetime.fromtimestamp(expires, UTC), timespec="seconds")
     uploads = []
     for record in records:
         post = deps.store.presigned_post(
