@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from .adapters.dynamodb import Catalog, IdempotencyTable, JobTable
 from .adapters.s3 import ObjectStore
@@ -13,12 +13,31 @@ from .config import Environment, Settings, environment, settings
 
 @dataclass(frozen=True)
 class Dependencies:
+    """The adapters, each made on first use: creating an AWS client costs tens of milliseconds
+    of a cold start, and most requests need one or two of them (a cached variant: S3 and the
+    catalog, never the queue)."""
+
     settings: Settings
-    store: ObjectStore
-    catalog: Catalog
-    jobs: JobTable
-    jobs_queue: Queue
-    idempotency: IdempotencyTable
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return ObjectStore(self.settings.bucket)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.settings.table)
+
+    @cached_property
+    def jobs(self) -> JobTable:
+        return JobTable(self.settings.table)
+
+    @cached_property
+    def jobs_queue(self) -> Queue:
+        return Queue(self.settings.jobs_queue_url)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyTable:
+        return IdempotencyTable(self.settings.table)
 
 
 def dependencies() -> Dependencies:
@@ -28,12 +47,4 @@ def dependencies() -> Dependencies:
 
 @cache
 def _dependencies(variables: Environment) -> Dependencies:
-    config = settings()
-    return Dependencies(
-        config,
-        ObjectStore(config.bucket),
-        Catalog(config.table),
-        JobTable(config.table),
-        Queue(config.jobs_queue_url),
-        IdempotencyTable(config.table),
-    )
+    return Dependencies(settings())

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import io
+from functools import cache
 
-from PIL import Image, ImageCms
+from .pil import Image, ImageCms
 
-_SRGB = ImageCms.createProfile("sRGB")
+
+@cache
+def _srgb() -> ImageCms.core.CmsProfile:
+    """The sRGB profile every image is converted into (made once, on first use)."""
+    return ImageCms.createProfile("sRGB")
+
+
 _KEPT = {"L", "LA", "RGB", "RGBA"}
 _WITH_ALPHA = {"LA", "RGBA", "PA", "RGBa", "La"}
 
@@ -52,7 +59,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         if image.mode == "L":
             return image  # a grey profile has no sRGB counterpart worth converting to
         out_mode = "RGBA" if image.mode == "RGBA" else "RGB"
-        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=out_mode)
+        converted = ImageCms.profileToProfile(image, source, _srgb(), outputMode=out_mode)
     except (ImageCms.PyCMSError, OSError, ValueError):
         return image  # an unusable profile: keep the pixels as they are
     return converted if converted is not None else image

@@ -11,27 +11,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image
-
 from ..errors import InvalidImage, TooLarge
 from .formats import Format, sniff
 from .gif import GifLayout, gif_layout
 from .limits import Limits
+from .pil import Image
 from .webp import WebpLayout, webp_layout
 
 _ORIENTATION_TAG = 0x0112
 # Orientations 5 to 8 turn the picture a quarter: its displayed width is the stored height.
 _SWAPS_SIDES = {5, 6, 7, 8}
 DRAFT_GAP = 1.25
-# How each EXIF orientation is undone (the same table as Pillow's ImageOps.exif_transpose).
+# How each EXIF orientation is undone (the same table as Pillow's ImageOps.exif_transpose), by
+# the names of Image.Transpose.
 _TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
 }
 
 
@@ -130,7 +130,7 @@ def frames(
 
 def _upright(image: Image.Image, orientation: int) -> Image.Image:
     method = _TRANSPOSE.get(orientation)
-    return image.transpose(method) if method is not None else image
+    return image.transpose(Image.Transpose[method]) if method is not None else image
 
 
 def _orientation(image: Image.Image) -> int:

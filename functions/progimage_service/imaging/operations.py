@@ -12,8 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
-
 from ..errors import TooLarge, Unprocessable
 from .limits import Limits
 from .params import (
@@ -27,8 +25,8 @@ from .params import (
     number,
     optional,
 )
+from .pil import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-RESAMPLE = Image.Resampling.LANCZOS
 # Resize from a box-reduced copy when shrinking a lot: Pillow's fast path, nearly as sharp.
 REDUCING_GAP = 3.0
 MAX_SIDE = 16384  # the grammar's bound; the configured limit is checked on every output
@@ -55,7 +53,7 @@ class RenderState:
         return size
 
 
-Apply = Callable[..., Image.Image]
+Apply = Callable[..., "Image.Image"]
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ def _resized(image: Image.Image, size: tuple[int, int], state: RenderState) -> I
     _check_output(*size, state.limits)
     if size == image.size:
         return image
-    return image.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
 
 
 def _resize_draft(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
@@ -245,10 +243,10 @@ def crop(image: Image.Image, state: RenderState, width: int, height: int, **plac
     return image.crop(box)
 
 
-_QUARTER_TURNS = {
-    90: Image.Transpose.ROTATE_270,  # Pillow turns counter-clockwise; the contract clockwise
-    180: Image.Transpose.ROTATE_180,
-    270: Image.Transpose.ROTATE_90,
+_QUARTER_TURNS = {  # names of Image.Transpose (read only when an image is turned)
+    90: "ROTATE_270",  # Pillow turns counter-clockwise; the contract clockwise
+    180: "ROTATE_180",
+    270: "ROTATE_90",
 }
 
 
@@ -263,7 +261,7 @@ def rotate(image: Image.Image, state: RenderState, angle: float, background: Col
     if turn == 0:
         return image
     if turn in _QUARTER_TURNS:
-        return image.transpose(_QUARTER_TURNS[turn])
+        return image.transpose(Image.Transpose[_QUARTER_TURNS[turn]])
     radians = math.radians(turn)
     w, h = image.size
     out_w = math.ceil(abs(w * math.cos(radians)) + abs(h * math.sin(radians)))
@@ -357,15 +355,18 @@ def sharpen(image: Image.Image, state: RenderState, amount: float, radius: float
     return _colour_only(image, lambda im: im.filter(unsharp))
 
 
-def _enhancer(name: str, enhance: Callable[[Image.Image], Any], summary: str) -> None:
+def _enhancer(name: str, enhancer: str, summary: str) -> None:
+    """Register ``name`` as ImageEnhance's class ``enhancer`` applied with a factor."""
+
     @operation(name, number("factor", 0, 10), summary=summary)
     def adjust(image: Image.Image, state: RenderState, factor: float):
+        enhance = getattr(ImageEnhance, enhancer)
         return _colour_only(image, lambda im: enhance(im).enhance(factor))
 
 
-_enhancer("brightness", ImageEnhance.Brightness, "brightness × F (1 = unchanged)")
-_enhancer("contrast", ImageEnhance.Contrast, "contrast × F (1 = unchanged)")
-_enhancer("saturation", ImageEnhance.Color, "colour saturation × F (1 = unchanged, 0 = grey)")
+_enhancer("brightness", "Brightness", "brightness × F (1 = unchanged)")
+_enhancer("contrast", "Contrast", "contrast × F (1 = unchanged)")
+_enhancer("saturation", "Color", "colour saturation × F (1 = unchanged, 0 = grey)")
 
 
 @operation("pixelate", integer("size", 1, 1024), summary="blocks of N×N pixels")
@@ -430,7 +431,7 @@ def mask(image: Image.Image, state: RenderState, shape: str, radius: int):
     if shape in ("circle", "ellipse", "rounded"):
         alpha = _shape_mask(image.size, shape, radius)
     else:
-        alpha = state.images[shape].convert("L").resize(image.size, RESAMPLE)
+        alpha = state.images[shape].convert("L").resize(image.size, Image.Resampling.LANCZOS)
     result = image.convert(_with_alpha(image.mode))
     result.putalpha(ImageChops.multiply(result.getchannel("A"), alpha))
     return result
@@ -451,7 +452,7 @@ def watermark(
     width = max(1, round(im.width * scale))
     height = max(1, round(mark.height * width / mark.width))
     _check_output(width, height, state.limits)
-    mark = mark.resize((width, height), RESAMPLE)
+    mark = mark.resize((width, height), Image.Resampling.LANCZOS)
     mark.putalpha(mark.getchannel("A").point(lambda a: round(a * opacity)))
     base = im.convert("RGBA" if im.mode in ("RGBA", "LA") else "RGB")
     margin = round(min(im.size) * 0.02)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from PIL import Image
-
 from ..errors import Unprocessable
 from .colour import working_mode
 from .decode import frames, open_image
@@ -14,6 +12,7 @@ from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
 from .limits import Limits
 from .operations import RenderState
+from .pil import Image
 from .pipeline import Pipeline
 
 

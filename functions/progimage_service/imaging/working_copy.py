@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PIL import Image
-
 from .colour import working_mode
 from .decode import ImageInfo, frames, open_image
 from .encode import EncodeOptions, Frame, encode
 from .formats import FORMATS, Format
 from .limits import Limits
+from .pil import Image
 from .pipeline import Pipeline
 
 MAX_SIDE = 2048
