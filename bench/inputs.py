@@ -69,7 +69,7 @@ def _photo(size: tuple[int, int], grain: bool = True) -> Image.Image:
     return ImageChops.add(base, Image.merge("RGB", (noise, noise, noise)), scale=1.0, offset=-128)
 
 
-def _jpeg(progressive: bool) -> Callable[[tuple[int, int]], bytes]:
+def jpeg(progressive: bool) -> Callable[[tuple[int, int]], bytes]:
     def make(size: tuple[int, int]) -> bytes:
         buffer = io.BytesIO()
         _photo(size).save(buffer, "JPEG", quality=JPEG_QUALITY, progressive=progressive)
@@ -114,10 +114,10 @@ def _specs(scale: float) -> list[_Spec]:
         return round(width * scale), round(height * scale)
 
     return [
-        _Spec("12mp", "jpeg", sized(4000, 3000), "baseline JPEG q90", _jpeg(False)),
-        _Spec("12mp-progressive", "pjpeg", sized(4000, 3000), "progressive JPEG q90", _jpeg(True)),
-        _Spec("24mp", "jpeg", sized(6000, 4000), "baseline JPEG q90", _jpeg(False)),
-        _Spec("24mp-progressive", "pjpeg", sized(6000, 4000), "progressive JPEG q90", _jpeg(True)),
+        _Spec("12mp", "jpeg", sized(4000, 3000), "baseline JPEG q90", jpeg(False)),
+        _Spec("12mp-progressive", "pjpeg", sized(4000, 3000), "progressive JPEG q90", jpeg(True)),
+        _Spec("24mp", "jpeg", sized(6000, 4000), "baseline JPEG q90", jpeg(False)),
+        _Spec("24mp-progressive", "pjpeg", sized(6000, 4000), "progressive JPEG q90", jpeg(True)),
         _Spec("png-alpha", "png", sized(2400, 1600), "RGBA PNG, soft alpha", _png_alpha),
         _Spec(
             "gif-animated",

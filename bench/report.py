@@ -8,6 +8,7 @@ import statistics
 import sys
 from typing import TYPE_CHECKING, Any
 
+from . import stored
 from .peers import PEERS, Peer, title
 
 if TYPE_CHECKING:
@@ -211,6 +212,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines += [
         *_table(data, "median_ms", "### Wall-clock time, ms (× fastest)"),
         *_floor_table(data),
+        *stored.markdown(data.get("stored_thumbnail", [])),
         *_table(data, "bytes", "### Output size, KiB"),
     ]
     if options["memory"]:

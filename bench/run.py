@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import FUNCTIONS, memory, report
+from . import FUNCTIONS, memory, report, stored
 from . import inputs as inputs_module
 from .inputs import INPUT_NAMES, Input
 from .peers import PEERS, NotApplicable, Peer, load
@@ -275,10 +275,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-    floors = {}
+    floors, stored_thumbnails = {}, []
     if any(w.id == "thumbnail" for w in workloads):
-        floors = {i.name: decode_floor(i, repeat) for i in items if i.kind in ("jpeg", "pjpeg")}
+        jpegs = [i for i in items if i.kind in ("jpeg", "pjpeg")]
+        floors = {i.name: decode_floor(i, repeat) for i in jpegs}
+        stored_thumbnails = [stored.measure(i, repeat) for i in jpegs]
     data = report.to_json(rows, floors, peers, unavailable, args, repeat, minimum, cores)
+    data["stored_thumbnail"] = stored_thumbnails
     data["seconds"] = round(time.monotonic() - started, 1)
     data["environment"]["progimage"] = {"revision": revision, "core_sha256": fingerprint}
     if core_fingerprint() != fingerprint:
