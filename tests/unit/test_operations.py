@@ -15,6 +15,7 @@ import pytest
 from PIL import (
     Image,
     ImageChops,
+    ImageEnhance,
     ImageFilter,
     ImageOps,
     ImageSequence,
@@ -566,7 +567,7 @@ def test_blur_reduces_variance_and_more_sigma_blurs_more() -> None:
     assert ImageStat.Stat(blurred).var[0] < ImageStat.Stat(FLOWER.convert("L")).var[0]
 
 
-@pytest.mark.parametrize("sigma", [1, 2.5, 6])
+@pytest.mark.parametrize("sigma", [1, 2.5, 6, 12])
 def test_blur_sigma_is_the_standard_deviation_of_the_spread(sigma: float) -> None:
     """A one-pixel line blurs into a profile whose standard deviation is sigma."""
     line = Image.new("L", (201, 9), 0)
@@ -581,9 +582,15 @@ def test_blur_sigma_is_the_standard_deviation_of_the_spread(sigma: float) -> Non
     assert abs(total - 255) < 12  # the line's brightness is spread, not lost
 
 
-def test_blur_matches_pillows_gaussian_blur() -> None:
-    out = run(FLOWER_PNG, "blur:3.png")
-    assert psnr(out, FLOWER.filter(ImageFilter.GaussianBlur(3))) > 40
+@pytest.mark.parametrize("sigma", [3, 4, 5.5, 9, 40])
+@pytest.mark.parametrize("size", [None, (333, 251)])
+def test_blur_matches_pillows_gaussian_blur(sigma: float, size: tuple[int, int] | None) -> None:
+    """From sigma 4 the blur is computed on a reduced copy: still the same picture (odd sizes
+    too, where the reduction is not a whole number)."""
+    source = FLOWER if size is None else FLOWER.resize(size)
+    out = run(png(source), f"blur:{sigma}.png")
+    assert out.size == source.size
+    assert psnr(out, source.filter(ImageFilter.GaussianBlur(sigma))) > 42
 
 
 def test_blur_does_not_darken_the_edge_of_a_transparent_shape() -> None:
@@ -626,6 +633,15 @@ def test_sharpen_with_amount_zero_changes_nothing() -> None:
 @pytest.mark.parametrize("name", ["brightness", "contrast", "saturation"])
 def test_adjustments_at_one_leave_the_image_unchanged(name: str) -> None:
     assert psnr(run(FLOWER_PNG, f"{name}:1.png"), FLOWER) >= 50
+
+
+@pytest.mark.parametrize("name", ["brightness", "contrast", "saturation"])
+@pytest.mark.parametrize("factor", [0.3, 1.7, 4])
+def test_adjustments_match_pillows_image_enhance(name: str, factor: float) -> None:
+    """One table or colour matrix gives what ImageEnhance's blend with a full-size copy does."""
+    enhancer = {"brightness": "Brightness", "contrast": "Contrast", "saturation": "Color"}[name]
+    expected = getattr(ImageEnhance, enhancer)(FLOWER).enhance(factor)
+    assert psnr(run(FLOWER_PNG, f"{name}:{factor}.png"), expected) > 45
 
 
 def test_saturation_zero_is_grey() -> None:
@@ -732,6 +748,19 @@ def test_mask_shapes_make_the_outside_transparent(path: str, distance, margin: f
                 assert alpha.getpixel((x, y)) == 0, (x, y)
     # the colour inside is the picture's
     assert out.getpixel((240, 180))[:3] == FLOWER.getpixel((240, 180))
+
+
+def test_mask_circle_of_a_large_image_keeps_a_smooth_exact_edge() -> None:
+    """Above 1 MP the mask is drawn at 2x instead of 4x (to bound its memory): the circle's
+    area and its anti-aliased edge stay."""
+    size = (1600, 1000)
+    out = run(png(Image.new("RGB", size, (200, 100, 50))), "mask:circle.png")
+    alpha = out.getchannel("A")
+    area = sum(v * n for v, n in enumerate(alpha.histogram())) / 255
+    assert abs(area - math.pi * 500**2) < 0.001 * math.pi * 500**2
+    edge = [alpha.getpixel((x, 140 + x - 440)) for x in range(440, 454)]  # across it, at 45°
+    assert edge[0] == 0 and edge[-1] == 255
+    assert any(0 < v < 255 for v in edge), edge
 
 
 def test_mask_circle_is_the_largest_centred_circle_of_a_portrait() -> None:

@@ -31,13 +31,12 @@ def _lazy(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+    from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFilter, ImageOps
 else:
     Image = _lazy("PIL.Image")
     ImageChops = _lazy("PIL.ImageChops")
     ImageCms = _lazy("PIL.ImageCms")
     ImageDraw = _lazy("PIL.ImageDraw")
-    ImageEnhance = _lazy("PIL.ImageEnhance")
     ImageFilter = _lazy("PIL.ImageFilter")
     ImageOps = _lazy("PIL.ImageOps")
 
@@ -46,7 +45,6 @@ __all__ = [
     "ImageChops",
     "ImageCms",
     "ImageDraw",
-    "ImageEnhance",
     "ImageFilter",
     "ImageOps",
 ]
