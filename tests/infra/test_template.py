@@ -91,13 +91,15 @@ EXPECTED_QUEUES = {
 }
 QUEUES = (*EXPECTED_QUEUES, *(dlq for dlq, *_ in EXPECTED_QUEUES.values()))
 
-# function -> (Timeout seconds, MemorySize MB)
+# function -> (Timeout seconds, MemorySize MB): the functions that render take the parameter,
+# chosen from bench/footprint.py's measurements; uploads decode at 1/4 scale or less.
+IMAGE_MEMORY = {"Ref": "ImageMemorySize"}
 EXPECTED_SIZES = {
     "UploadFunction": (29, 1024),
-    "GetFunction": (29, 1024),
-    "TransformFunction": (29, 1024),
+    "GetFunction": (29, IMAGE_MEMORY),
+    "TransformFunction": (29, IMAGE_MEMORY),
     "IngestFunction": (60, 1024),
-    "JobWorkerFunction": (120, 1769),
+    "JobWorkerFunction": (120, IMAGE_MEMORY),
     AUTHORIZER: (10, 256),  # API Gateway waits at most 10 s for an authorizer
 }
 
@@ -1193,3 +1195,17 @@ def test_checkov_would_catch_a_problem(cfn: dict[str, Any], tmp_path: Path) -> N
     path.write_text(json.dumps(broken))
     failures, _ = _run_checkov(path)["broken.json"]
     assert [f for f in failures if f.startswith("CKV_AWS_27 AWS::SQS::Queue.JobsQueue")]
+
+
+def test_image_functions_default_memory_works_on_the_contracts_largest_image(
+    sam: dict[str, Any],
+) -> None:
+    """At the default ImageMemorySize a render may hold the contract's 100 MP at full size; the
+    smallest allowed still holds a 24 MP photo."""
+    from progimage_service.config import _work_pixels
+    from progimage_service.imaging.limits import Limits
+
+    parameter = sam["Parameters"]["ImageMemorySize"]
+    limits = Limits()
+    assert _work_pixels(parameter["Default"], limits.max_work_pixels) >= limits.max_pixels
+    assert _work_pixels(parameter["MinValue"], limits.max_work_pixels) >= 24_000_000

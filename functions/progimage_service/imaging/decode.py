@@ -99,9 +99,11 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
 
 
 def frames(
-    opened: Opened, draft: tuple[int, int] | None = None
+    opened: Opened, limits: Limits, draft: tuple[int, int] | None = None
 ) -> Iterator[tuple[Image.Image, int]]:
     """Each frame, decoded, upright, with its duration in milliseconds.
+
+    The size it decodes at is checked against ``limits.max_work_pixels`` before any decoding.
 
     ``draft`` is the smallest upright size the caller needs: a JPEG then decodes at the largest
     reduction (1/2, 1/4, 1/8) that still covers that size with a margin, which is far faster
@@ -117,6 +119,7 @@ def frames(
                 width, height = height, width
             opened.image.draft(opened.image.mode, (width, height))
         size = opened.image.size
+        limits.check_work(*size)
         for index in range(opened.frames):
             if index:
                 opened.image.seek(index)

@@ -18,6 +18,10 @@ class Limits:
     # All frames of an animation together (the contract bounds only each frame): every output
     # frame is held in memory until encoded, so this is what bounds an animation's memory.
     max_animation_pixels: int = 100_000_000
+    # Pixels one render may decode and work on at once: what the function's memory holds (see
+    # config). A reducing pipeline decodes a JPEG at 1/2 to 1/8 scale, so only full-size work on
+    # very large images meets it.
+    max_work_pixels: int = 100_000_000
 
     def check_bytes(self, size: int) -> None:
         if size > self.max_bytes:
@@ -33,6 +37,15 @@ class Limits:
         if max(width, height) > self.max_side:
             raise TooLarge(
                 f"image is {width}x{height}; the limit is {self.max_side} pixels per side",
+                param="pixels",
+            )
+
+    def check_work(self, width: int, height: int) -> None:
+        if width * height > self.max_work_pixels:
+            raise TooLarge(
+                f"working on this image at {width}x{height} needs more memory than this "
+                f"service is configured with (at most {self.max_work_pixels} pixels at full "
+                "size); make a smaller result first (thumbnail or resize as the first operation)",
                 param="pixels",
             )
 

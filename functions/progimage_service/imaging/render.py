@@ -47,7 +47,7 @@ def render(
     # the variant made from the original.
     draft = None if source_size else pipeline.draft_size(*displayed)
     output: list[Frame] = []
-    for image, duration in frames(opened, draft=draft):
+    for image, duration in frames(opened, limits, draft=draft):
         frame = working_mode(image)
         # A draft decode or a working copy is smaller than the picture: size from the picture.
         state.source_size = source_size or displayed
@@ -98,7 +98,7 @@ def _within(frames_: list[Frame], fmt: Format, options: EncodeOptions, max_bytes
 
 def _first_frame(data: bytes, limits: Limits) -> Image.Image:
     opened = open_image(data, limits)
-    image, _ = next(frames(opened))
+    image, _ = next(frames(opened, limits))
     return working_mode(image)
 
 

@@ -39,7 +39,7 @@ def make_working_copy(data: bytes, info: ImageInfo, limits: Limits) -> WorkingCo
     if info.frames > 1 or max(info.width, info.height) <= MAX_SIDE:
         return None
     size = working_size(info.width, info.height)
-    image, _ = next(frames(open_image(data, limits), draft=size))
+    image, _ = next(frames(open_image(data, limits), limits, draft=size))
     image = working_mode(image).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     alpha = image.mode in ("LA", "RGBA")
     fmt = FORMATS["webp" if alpha else "jpeg"]
