@@ -112,8 +112,9 @@ def _save_params(fmt: Format, options: EncodeOptions) -> dict[str, Any]:
         case "avif":
             return {"quality": quality, "speed": 6}
         case "png":
-            # Level 3: a 12 MP photo in 0.9 s instead of 2.5 s at level 6, for the same size.
-            return {"compress_level": 3}
+            # zlib level 1, measured on a 12 MP photo: 0.62 s against 0.90 at level 3 and 2.46 at
+            # 6, for files 5% larger than either; on flat graphics all three come out alike.
+            return {"compress_level": 1}
         case "tiff":
             return {"compression": "tiff_adobe_deflate"}
         case _:
