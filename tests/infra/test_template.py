@@ -714,6 +714,8 @@ def test_functions_share_runtime_artifact_and_layer(
         assert "CodeUri" not in sam["Resources"][name]["Properties"], (
             f"{name} overrides the shared CodeUri"
         )
+        # functions/Makefile: the same artifact for all, bytecode compiled ahead
+        assert sam["Resources"][name]["Metadata"]["BuildMethod"] == "makefile"
         props = cfn["Resources"][name]["Properties"]
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["x86_64"]
@@ -936,7 +938,12 @@ def test_samconfig() -> None:
     config = tomllib.loads(SAMCONFIG.read_text())
     assert config["version"] == 0.1
     default = config["default"]
-    assert default["build"]["parameters"] == {"cached": True, "parallel": True}
+    # build_in_source: functions/Makefile runs where the repository's Python 3.13 is found
+    assert default["build"]["parameters"] == {
+        "cached": True,
+        "parallel": True,
+        "build_in_source": True,
+    }
     deploy = default["deploy"]["parameters"]
     assert deploy["stack_name"] == "progimage"
     # AUTO_EXPAND: the template has transforms (LanguageExtensions, then SAM)
