@@ -24,4 +24,12 @@ bench-quick: $(BENCH_STAMP)
 bench-jobs: $(STAMP)
 	$(BIN)/python -m bench.jobs $(BENCH_ARGS)
 
-.PHONY: bench-jobs
+# Peak memory of every operation at full size (bench/footprint.py); import times and cache-hit
+# handler times of every function (bench/coldstart.py).
+bench-footprint: $(STAMP)
+	$(BIN)/python -m bench.footprint $(BENCH_ARGS)
+
+bench-coldstart: $(STAMP)
+	$(BIN)/python -m bench.coldstart $(BENCH_ARGS)
+
+.PHONY: bench-jobs bench-footprint bench-coldstart
