@@ -17,6 +17,7 @@ from progimage_service.imaging.gif import gif_layout
 from progimage_service.imaging.limits import Limits
 from progimage_service.imaging.pipeline import Pipeline
 from progimage_service.imaging.render import render
+from tests.hostile.oracle import peak_memory
 from tests.images import TESTDATA, decode, encode, psnr, sample
 
 LIMITS = Limits()
@@ -167,6 +168,22 @@ def test_animation_becomes_its_first_frame_in_still_formats() -> None:
     out = Image.open(io.BytesIO(render(data, Pipeline(format=FORMATS["jpeg"]), LIMITS).data))
     assert getattr(out, "n_frames", 1) == 1
     assert out.size == (100, 100)
+
+
+@pytest.mark.parametrize("fmt", ["avif", "webp", "png"])
+def test_the_first_image_of_an_mpo_is_encoded_as_a_still(fmt: str) -> None:
+    """An MPO (a JPEG with a second image) renders as one frame; the encoder must see a still
+    image, not the file of two: AVIF's set up a sequence encoder for it (680 MB at 4 MP)."""
+    first = Image.new("RGB", (2000, 2000), (120, 130, 140))
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[first.resize((200, 200))])
+    assert Image.open(io.BytesIO(buffer.getvalue())).n_frames == 2
+
+    with peak_memory() as peak:
+        out = render(buffer.getvalue(), Pipeline(format=for_extension(fmt)), Limits())
+    image = decode(out.data)
+    assert (image.size, getattr(image, "n_frames", 1)) == ((2000, 2000), 1)
+    assert peak.bytes < 200 * 2**20, peak.bytes
 
 
 def test_bad_inputs_are_refused_with_a_client_error_or_accepted_as_valid() -> None:

@@ -120,11 +120,15 @@ def frames(
             opened.image.draft(opened.image.mode, (width, height))
         size = opened.image.size
         limits.check_work(*size)
+        # A file of several frames rendered as one (an MPO's first JPEG, a TIFF's first page) is
+        # copied out of its file object too: encoders read `is_animated` from the image they are
+        # given, and AVIF's would set up for a sequence (680 MB for a 2000x2000 MPO, measured).
+        detach = opened.frames > 1 or getattr(opened.image, "is_animated", False)
         for index in range(opened.frames):
             if index:
                 opened.image.seek(index)
             opened.image.load()
-            frame = opened.image.copy() if opened.frames > 1 else opened.image
+            frame = opened.image.copy() if detach else opened.image
             if frame.size != size:  # a GIF frame beyond the screen: Pillow grew the canvas
                 frame = frame.crop((0, 0, *size))
             duration = int(opened.image.info.get("duration", 0) or 0)
