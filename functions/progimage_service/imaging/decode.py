@@ -98,26 +98,58 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
     return ImageInfo(opened.format, width, height, opened.frames, opened.orientation)
 
 
-def frames(
-    opened: Opened, limits: Limits, draft: tuple[int, int] | None = None
-) -> Iterator[tuple[Image.Image, int]]:
-    """Each frame, decoded, upright, with its duration in milliseconds.
+Box = tuple[float, float, float, float]
+
+
+def reduce_on_load(opened: Opened, size: tuple[int, int]) -> Box | None:
+    """Have a JPEG decode at the largest reduction (1/2, 1/4, 1/8) that still covers ``size``
+    (upright) with a margin; return the part of the reduced frame that holds the picture.
+
+    Reduced decoding is far faster than a full decode. The margin leaves some of the reduction
+    to a proper resampling filter: the decoder's scaling alone, landing exactly on the size, is
+    visibly coarser (38 dB against 48 measured on a thumbnail). A margin of 2, as Pillow's own
+    thumbnail() takes, doubled the time of a resize to 1024 px from 12 MP for no visible gain.
+
+    The decoder rounds a reduced side up: a 1365-row picture at 1/4 is 342 rows, of which
+    341.25 are picture. Resampling from that box (upright: where the partial block ends up
+    depends on the orientation) keeps a variant exactly where the full decode would put it.
+    Returns None when nothing was reduced.
+    """
+    if opened.format.name != "jpeg":
+        return None
+    width, height = (round(side * DRAFT_GAP) for side in size)
+    if opened.orientation in _SWAPS_SIDES:
+        width, height = height, width
+    with _decoding(opened.format):
+        stored = opened.image.size
+        reduced = opened.image.draft(opened.image.mode, (width, height))
+    if reduced is None or opened.image.size == stored:
+        return None
+    return _upright_box(reduced[1], opened.image.size, opened.orientation)
+
+
+def _upright_box(box: Box, size: tuple[int, int], orientation: int) -> Box:
+    """``box`` (anchored at the top left of a ``size`` frame) where _upright() moves it."""
+    _, _, bw, bh = box
+    w, h = size
+    return {
+        2: (w - bw, 0, w, bh),
+        3: (w - bw, h - bh, w, h),
+        4: (0, h - bh, bw, h),
+        5: (0, 0, bh, bw),
+        6: (h - bh, 0, h, bw),
+        7: (h - bh, w - bw, h, w),
+        8: (0, w - bw, bh, w),
+    }.get(orientation, (0, 0, bw, bh))
+
+
+def frames(opened: Opened, limits: Limits) -> Iterator[tuple[Image.Image, int]]:
+    """Each frame, decoded (at the size reduce_on_load chose, if called), upright, with its
+    duration in milliseconds.
 
     The size it decodes at is checked against ``limits.max_work_pixels`` before any decoding.
-
-    ``draft`` is the smallest upright size the caller needs: a JPEG then decodes at the largest
-    reduction (1/2, 1/4, 1/8) that still covers that size with a margin, which is far faster
-    than a full decode. The margin leaves some of the reduction to a proper resampling filter:
-    the decoder's scaling alone, landing exactly on the size, is visibly coarser (38 dB against
-    48 measured on a thumbnail). A margin of 2, as Pillow's own thumbnail() takes, doubled the
-    time of a resize to 1024 px from 12 MP for no visible gain.
     """
     with _decoding(opened.format):
-        if draft is not None and opened.format.name == "jpeg":
-            width, height = (round(side * DRAFT_GAP) for side in draft)
-            if opened.orientation in _SWAPS_SIDES:
-                width, height = height, width
-            opened.image.draft(opened.image.mode, (width, height))
         size = opened.image.size
         limits.check_work(*size)
         # A file of several frames rendered as one (an MPO's first JPEG, a TIFF's first page) is

@@ -46,6 +46,8 @@ class RenderState:
     # working copy of it: the first (reducing) operation sizes its result from this, so the
     # variant comes out exactly as it would from the original.
     source_size: tuple[int, int] | None = None
+    # The part of the (reduced) decoded frame that holds the picture, for the first operation.
+    source_box: tuple[float, float, float, float] | None = None
 
     def size_of(self, image: Image.Image) -> tuple[int, int]:
         """The size to compute from: the source's (first operation only), else the image's."""
@@ -126,9 +128,10 @@ def _fit_size(w: int, h: int, width: int, height: int, cover: bool = False) -> t
 
 def _resized(image: Image.Image, size: tuple[int, int], state: RenderState) -> Image.Image:
     _check_output(*size, state.limits)
-    if size == image.size:
+    box, state.source_box = state.source_box, None
+    if size == image.size and box is None:
         return image
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    return image.resize(size, Image.Resampling.LANCZOS, box, reducing_gap=REDUCING_GAP)
 
 
 def _resize_draft(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import Unprocessable
 from .colour import working_mode
-from .decode import frames, open_image
+from .decode import frames, open_image, reduce_on_load
 from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
 from .limits import Limits
@@ -43,18 +43,19 @@ def render(
     state = RenderState(
         limits, images={k: _first_frame(v, limits) for k, v in (images or {}).items()}
     )
-    # A working copy is small and already reduced: decode it whole, for the closest match with
-    # the variant made from the original.
-    draft = None if source_size else pipeline.draft_size(*displayed)
+    # A reducing pipeline decodes a JPEG (the original or its working copy) at a fraction of
+    # its size; the first operation sizes its result from the picture and resamples from the
+    # exact part of the reduced frame that holds it.
+    draft = pipeline.draft_size(*displayed)
+    box = reduce_on_load(opened, draft) if draft else None
     output: list[Frame] = []
-    for image, duration in frames(opened, limits, draft=draft):
+    for image, duration in frames(opened, limits):
         frame = working_mode(image)
-        # A draft decode or a working copy is smaller than the picture: size from the picture.
-        state.source_size = source_size or displayed
+        state.source_size, state.source_box = source_size or displayed, box
         for index, step in enumerate(pipeline.steps):
             frame = step.apply(frame, state)
             if index == 0:
-                state.source_size = None
+                state.source_size = state.source_box = None
         output.append(Frame(frame, duration))
         if not fmt.animated:
             break

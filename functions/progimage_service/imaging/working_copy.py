@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .colour import working_mode
-from .decode import ImageInfo, frames, open_image
+from .decode import ImageInfo, frames, open_image, reduce_on_load
 from .encode import EncodeOptions, Frame, encode
 from .formats import FORMATS, Format
 from .limits import Limits
@@ -39,8 +39,10 @@ def make_working_copy(data: bytes, info: ImageInfo, limits: Limits) -> WorkingCo
     if info.frames > 1 or max(info.width, info.height) <= MAX_SIDE:
         return None
     size = working_size(info.width, info.height)
-    image, _ = next(frames(open_image(data, limits), limits, draft=size))
-    image = working_mode(image).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    opened = open_image(data, limits)
+    box = reduce_on_load(opened, size)
+    image, _ = next(frames(opened, limits))
+    image = working_mode(image).resize(size, Image.Resampling.LANCZOS, box, reducing_gap=3.0)
     alpha = image.mode in ("LA", "RGBA")
     fmt = FORMATS["webp" if alpha else "jpeg"]
     options = EncodeOptions(quality=QUALITY)
