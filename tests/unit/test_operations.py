@@ -593,6 +593,20 @@ def test_blur_matches_pillows_gaussian_blur(sigma: float, size: tuple[int, int] 
     assert psnr(out, source.filter(ImageFilter.GaussianBlur(sigma))) > 42
 
 
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+@pytest.mark.parametrize("sigma", [2, 4, 10])
+def test_blur_of_a_jpeg_decoded_reduced_is_the_full_size_blur(
+    orientation: int, sigma: float
+) -> None:
+    """A JPEG is decoded at the blur's working scale (1/2 to 1/8): the result is the blur of
+    the full decode, upright, at the picture's size."""
+    data = sample(f"exif-orientation/Landscape_{orientation}.jpg")
+    upright = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    out = run(data, f"blur:{sigma}.png")
+    assert out.size == upright.size
+    assert psnr(out, upright.filter(ImageFilter.GaussianBlur(sigma))) > 42
+
+
 def test_blur_does_not_darken_the_edge_of_a_transparent_shape() -> None:
     image = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
     image.paste((255, 0, 0, 255), (10, 10, 30, 30))

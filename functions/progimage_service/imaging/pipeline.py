@@ -74,15 +74,16 @@ class Pipeline:
         """Other stored images the pipeline uses (masks, watermarks)."""
         return set().union(*(step.image_ids() for step in self.steps))
 
+    def first_operation(self) -> Operation | None:
+        """The first operation that changes pixels (output options do not)."""
+        return next((s.operation for s in self.steps if not s.operation.output_only), None)
+
     def draft_size(self, width: int, height: int) -> tuple[int, int] | None:
-        """The smallest decoded size the first pixel operation needs, if it reduces."""
-        for step in self.steps:
-            if step.operation.output_only:
-                continue
-            if step.operation.draft is None:
-                return None
-            return step.operation.draft(step.args, width, height)
-        return None
+        """The smallest decoded size the first pixel operation needs, if it has a draft."""
+        step = next((s for s in self.steps if not s.operation.output_only), None)
+        if step is None or step.operation.draft is None:
+            return None
+        return step.operation.draft(step.args, width, height)
 
     def variant_name(self) -> str:
         """The cache file name: a hash of the canonical form and the requested format.

@@ -56,7 +56,8 @@ def fits(pipeline: Pipeline, width: int, height: int) -> bool:
     other first operation (a crop by coordinates, a full-size filter) needs the original.
     """
     needed = pipeline.draft_size(width, height)
-    if needed is None:
+    first = pipeline.first_operation()
+    if needed is None or first is None or first.full_size:
         return False
     copy_width, copy_height = working_size(width, height)
     return needed[0] <= copy_width and needed[1] <= copy_height
