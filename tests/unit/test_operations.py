@@ -637,6 +637,20 @@ def test_sharpen_increases_edge_contrast() -> None:
     assert _edge_energy(run(FLOWER_PNG, "sharpen.png")) > _edge_energy(FLOWER)
 
 
+@pytest.mark.parametrize("path", ["sharpen", "sharpen:2:0.7", "sharpen:1:9", "blur:1.5"])
+def test_filters_applied_in_bands_are_pillows_exactly(path: str) -> None:
+    """Sharpen (and a blur below sigma 2) run band by band on a tall image: every pixel is
+    what Pillow's filter gives on the whole."""
+    tall = FLOWER.resize((2000, 2400))  # over 4 MP: filtered in bands
+    expected = {
+        "sharpen": ImageFilter.UnsharpMask(2, 100, 0),
+        "sharpen:2:0.7": ImageFilter.UnsharpMask(0.7, 200, 0),
+        "sharpen:1:9": ImageFilter.UnsharpMask(9, 100, 0),
+        "blur:1.5": ImageFilter.GaussianBlur(1.5),
+    }[path]
+    assert psnr(run(png(tall), f"{path}.png"), tall.filter(expected)) == math.inf
+
+
 def test_sharpen_with_amount_zero_changes_nothing() -> None:
     assert psnr(run(FLOWER_PNG, "sharpen:0.png"), FLOWER) == math.inf
 

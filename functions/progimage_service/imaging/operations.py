@@ -388,7 +388,7 @@ def _gaussian_blur(
     """
     f = _blur_scale(sigma, size)
     if f == 1 and image.size == size:
-        return image.filter(ImageFilter.GaussianBlur(sigma))
+        return _in_bands(image, sigma, lambda band: band.filter(ImageFilter.GaussianBlur(sigma)))
     small_size = (max(1, round(size[0] / f)), max(1, round(size[1] / f)))
     decoded = size[0] / image.width  # what the decoder already reduced (1: nothing)
     spread = (decoded**2 - 1) / 12  # its variance, in the picture's pixels (about a box)
@@ -409,7 +409,33 @@ def _gaussian_blur(
 )
 def sharpen(image: Image.Image, state: RenderState, amount: float, radius: float):
     unsharp = ImageFilter.UnsharpMask(radius=radius, percent=round(amount * 100), threshold=0)
-    return _colour_only(image, lambda im: im.filter(unsharp))
+    return _colour_only(image, lambda im: _in_bands(im, radius, lambda band: band.filter(unsharp)))
+
+
+_BANDED_PIXELS = 4_000_000
+
+
+def _in_bands(
+    image: Image.Image, sigma: float, change: Callable[[Image.Image], Image.Image]
+) -> Image.Image:
+    """A Gaussian-based filter of ``sigma`` applied band by band: the same pixels, without the
+    full-size transposed copy Pillow's blur holds (a third frame in memory).
+
+    Each band of rows gets more rows of context above and below than Pillow's three box passes
+    reach, so the result is identical (tested); it costs about 5% more time at sigma 2, so
+    images under 4 MP, whose copies matter little, are filtered whole.
+    """
+    margin = int(3 * (math.sqrt(4 * sigma**2 + 1) / 2 + 1)) + 1
+    rows = max(512, 16 * margin)
+    if image.width * image.height < _BANDED_PIXELS or image.height <= rows + 2 * margin:
+        return change(image)
+    result = Image.new(image.mode, image.size)
+    for top in range(0, image.height, rows):
+        bottom = min(top + rows, image.height)
+        above, below = max(0, top - margin), min(image.height, bottom + margin)
+        band = change(image.crop((0, above, image.width, below)))
+        result.paste(band.crop((0, top - above, image.width, bottom - above)), (0, top))
+    return result
 
 
 def _mapped(image: Image.Image, value: Callable[[int], float]) -> Image.Image:
