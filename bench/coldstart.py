@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -183,7 +184,8 @@ def markdown(results: dict) -> str:
     for name, f in results["functions"].items():
         parts = sorted(f["packages_ms"].items(), key=lambda item: -item[1])[:3]
         largest = ", ".join(f"{package} {ms:.0f}" for package, ms in parts if ms >= 1)
-        request = f"`GET {f['request'].split('/', 3)[-1]}`" if "request" in f else "—"
+        path = re.sub(r"^/images/[^/.]+", "/images/{id}", f.get("request", ""))
+        request = f"`GET {path}`" if path else "—"
         first = f"{f['first_ms']:.1f}" if "first_ms" in f else "—"
         warm = f"{f['warm_ms']:.1f}" if "warm_ms" in f else "—"
         pillow = "yes" if f["pillow_imported"] else "no"
