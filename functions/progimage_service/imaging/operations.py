@@ -55,6 +55,11 @@ class RenderState:
         size, self.source_size = self.source_size or image.size, None
         return size
 
+    def box_of(self) -> Box | None:
+        """The part of the frame to resample from (first operation only; None: all of it)."""
+        box, self.source_box = self.source_box, None
+        return box
+
 
 Apply = Callable[..., "Image.Image"]
 
@@ -133,7 +138,7 @@ def _fit_size(w: int, h: int, width: int, height: int, cover: bool = False) -> t
 
 def _resized(image: Image.Image, size: tuple[int, int], state: RenderState) -> Image.Image:
     _check_output(*size, state.limits)
-    box, state.source_box = state.source_box, None
+    box = state.box_of()
     if size == image.size and box is None:
         return image
     return image.resize(size, Image.Resampling.LANCZOS, box, reducing_gap=REDUCING_GAP)
@@ -364,7 +369,7 @@ def _blur_draft(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
 )
 def blur(image: Image.Image, state: RenderState, sigma: float):
     size = state.size_of(image)  # a JPEG may have been decoded at 1/f of it
-    box, state.source_box = state.source_box, None
+    box = state.box_of()
     # Blur premultiplied, as resize does: the colour hidden under transparent pixels must not
     # bleed into the visible edge (a dark fringe around a shape on a transparent background).
     premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(image.mode)
