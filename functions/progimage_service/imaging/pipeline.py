@@ -74,13 +74,17 @@ class Pipeline:
         """Other stored images the pipeline uses (masks, watermarks)."""
         return set().union(*(step.image_ids() for step in self.steps))
 
+    def _first_step(self) -> Step | None:
+        """The first step that changes pixels (output options do not)."""
+        return next((s for s in self.steps if not s.operation.output_only), None)
+
     def first_operation(self) -> Operation | None:
-        """The first operation that changes pixels (output options do not)."""
-        return next((s.operation for s in self.steps if not s.operation.output_only), None)
+        step = self._first_step()
+        return step.operation if step else None
 
     def draft_size(self, width: int, height: int) -> tuple[int, int] | None:
         """The smallest decoded size the first pixel operation needs, if it has a draft."""
-        step = next((s for s in self.steps if not s.operation.output_only), None)
+        step = self._first_step()
         if step is None or step.operation.draft is None:
             return None
         return step.operation.draft(step.args, width, height)
