@@ -14,6 +14,7 @@ from .decode import ImageInfo, frames, open_image, reduce_on_load
 from .encode import EncodeOptions, Frame, encode
 from .formats import FORMATS, Format
 from .limits import Limits
+from .operations import REDUCING_GAP
 from .pil import Image
 from .pipeline import Pipeline
 
@@ -42,7 +43,9 @@ def make_working_copy(data: bytes, info: ImageInfo, limits: Limits) -> WorkingCo
     opened = open_image(data, limits)
     box = reduce_on_load(opened, size)
     image, _ = next(frames(opened, limits))
-    image = working_mode(image).resize(size, Image.Resampling.LANCZOS, box, reducing_gap=3.0)
+    image = working_mode(image).resize(
+        size, Image.Resampling.LANCZOS, box, reducing_gap=REDUCING_GAP
+    )
     alpha = image.mode in ("LA", "RGBA")
     fmt = FORMATS["webp" if alpha else "jpeg"]
     options = EncodeOptions(quality=QUALITY)
