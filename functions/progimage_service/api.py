@@ -7,10 +7,10 @@ entry point. This is the one place where a `ProgImageError` becomes an HTTP erro
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -18,6 +18,7 @@ from typing import Any
 
 from .adapters.dynamodb import IdempotencyTable
 from .errors import BadRequest, Conflict, ProgImageError, TooLarge
+from .inputs import decimal, echo, json_document, utf8
 from .services.delivery import Delivery
 from .signing import verify
 from .wiring import dependencies
@@ -28,7 +29,8 @@ logger.setLevel(logging.INFO)
 # Served with every response: never let a browser guess a type.
 _BASE_HEADERS = {"X-Content-Type-Options": "nosniff"}
 IMMUTABLE = "public, max-age=31536000, immutable"
-_INTEGER = re.compile(r"-?[0-9]+")
+MAX_MULTIPART_FILES = 100  # as many as one POST /batch takes
+_PART_HEADERS = 8
 
 
 @dataclass(frozen=True)
@@ -79,19 +81,19 @@ class Request:
         """The raw body, refused with 413 before decoding if it cannot fit in max_bytes."""
         raw = self.event.get("body") or ""
         if not self.event.get("isBase64Encoded"):
-            data = raw.encode()
+            data = utf8(raw)
             if len(data) > max_bytes:
                 raise TooLarge(f"body is over {max_bytes} bytes", param="body")
             return data
         if len(raw) * 3 // 4 > max_bytes + 2:
             raise TooLarge(f"body is over {max_bytes} bytes", param="body")
-        return base64.b64decode(raw)
+        try:
+            return base64.b64decode(raw)
+        except (binascii.Error, ValueError) as error:  # API Gateway's encoding never fails
+            raise BadRequest("body is not valid base64", param="body") from error
 
     def json(self, max_bytes: int) -> Any:
-        try:
-            return json.loads(self.body(max_bytes))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise BadRequest(f"body is not valid JSON: {error}", param="body") from error
+        return json_document(self.body(max_bytes))
 
 
 @dataclass
@@ -155,15 +157,14 @@ def check_signature(request: Request, keys: tuple[bytes, ...]) -> None:
 def parse_int(request: Request, name: str, default: int, low: int, high: int) -> int:
     """An integer query parameter within [low, high], or a 400 naming it.
 
-    Only plain decimal digits: an empty value, spaces, ``+``, ``_`` or non-ASCII digits (which
-    ``int()`` would take) are not an integer here.
+    Only plain decimal digits (see :func:`inputs.decimal`).
     """
     raw = request.query(name)
     if raw is None:
         return default
-    if not _INTEGER.fullmatch(raw):
-        raise BadRequest(f"{name} must be an integer, got {raw!r}", param=name)
-    value = int(raw)
+    value = decimal(raw)
+    if value is None:
+        raise BadRequest(f"{name} must be an integer, got {echo(raw)}", param=name)
     if not low <= value <= high:
         raise BadRequest(f"{name} must be between {low} and {high}, got {value}", param=name)
     return value
@@ -197,11 +198,11 @@ def idempotent(route: Route) -> Route:
         if len(key) > 255:
             raise BadRequest("Idempotency-Key is at most 255 characters", param="idempotency-key")
         table = dependencies().idempotency
-        scoped = hashlib.sha256(f"{request.route_key}\n{key}".encode()).hexdigest()
+        scoped = hashlib.sha256(utf8(f"{request.route_key}\n{key}")).hexdigest()
         fingerprint = hashlib.sha256(
-            (request.raw_path + "?" + str(request.event.get("rawQueryString", ""))).encode()
+            utf8(request.raw_path + "?" + str(request.event.get("rawQueryString", "")))
             + b"\n"
-            + str(request.event.get("body") or "").encode()
+            + utf8(str(request.event.get("body") or ""))
         ).hexdigest()
         claim = table.claim(scoped, fingerprint)
         if claim is not None:
@@ -261,7 +262,7 @@ def router(routes: Mapping[str, Route]) -> Callable[[dict[str, Any], Any], dict[
 
 def multipart_files(request: Request, max_bytes: int) -> list[bytes]:
     """The contents of every file part of a multipart/form-data body, in order."""
-    from multipart import MultipartError, MultipartParser, parse_options_header
+    from multipart import MultipartError, MultipartParser, ParserLimitReached, parse_options_header
 
     _, options = parse_options_header(request.header("content-type") or "")
     boundary = options.get("boundary")
@@ -270,11 +271,23 @@ def multipart_files(request: Request, max_bytes: int) -> list[bytes]:
     body = request.body(max_bytes)
     try:
         parser = MultipartParser(
-            _BytesReader(body), boundary, content_length=len(body), memory_limit=max_bytes + 1
+            _BytesReader(body),
+            boundary,
+            content_length=len(body),
+            memory_limit=max_bytes + 1,
+            part_limit=MAX_MULTIPART_FILES,
+            header_limit=_PART_HEADERS,
         )
         files = [part.raw for part in parser if part.filename is not None or part.name == "file"]
+    except ParserLimitReached as error:
+        raise TooLarge(
+            f"multipart body over a limit ({error}): at most {MAX_MULTIPART_FILES} parts, "
+            f"{_PART_HEADERS} headers each; send more files in several requests or use "
+            "POST /uploads",
+            param="body",
+        ) from error
     except MultipartError as error:
-        raise BadRequest(f"malformed multipart body: {error}", param="body") from error
+        raise BadRequest(f"malformed multipart body: {echo(str(error))}", param="body") from error
     if not files:
         raise BadRequest("multipart body has no 'file' part", param="file")
     return files

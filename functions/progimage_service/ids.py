@@ -12,6 +12,7 @@ import secrets
 import time
 
 from .errors import NotFound
+from .inputs import echo
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 25  # 62**25 > 2**144
@@ -36,5 +37,5 @@ def is_valid_id(value: str) -> bool:
 def check_id(value: str, what: str = "image", param: str = "id") -> str:
     """Return the id, or raise NotFound for anything that cannot be one (before any AWS call)."""
     if not is_valid_id(value):
-        raise NotFound(f"no {what} with id {value!r}", param=param)
+        raise NotFound(f"no {what} with id {echo(value)}", param=param)
     return value

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 
 from .errors import Forbidden
+from .inputs import decimal, utf8
 
 
 def signature(key: bytes, path: str, expires: int | None = None) -> str:
@@ -42,12 +43,15 @@ def verify(
         raise Forbidden("this URL must be signed (sig)", param="sig")
     expires = None
     if exp is not None:
-        if not exp.isdigit():
+        expires = decimal(exp)
+        if expires is None or expires < 0:
             raise Forbidden("exp must be a time in unix seconds", param="exp")
-        expires = int(exp)
         if expires < (time.time() if now is None else now):
             raise Forbidden("this signed URL has expired", param="exp")
     # Compare against every key (no early exit), each in constant time.
-    matches = [hmac.compare_digest(signature(key, path, expires), sig) for key in keys]
+    presented = utf8(sig)
+    matches = [
+        hmac.compare_digest(signature(key, path, expires).encode(), presented) for key in keys
+    ]
     if not any(matches):
         raise Forbidden("the URL's signature is not valid", param="sig")

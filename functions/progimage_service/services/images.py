@@ -9,6 +9,7 @@ from ..ids import check_id, is_valid_id, new_id
 from ..imaging.decode import ImageInfo, inspect
 from ..imaging.formats import FORMATS
 from ..imaging.working_copy import make_working_copy
+from ..inputs import echo
 from ..models import ImageRecord, now_rfc3339
 from ..storage_layout import original_key, variants_prefix, work_key, work_prefix
 from ..wiring import Dependencies
@@ -93,7 +94,7 @@ def ready_record(deps: Dependencies, image_id: str) -> ImageRecord:
 def get_record(deps: Dependencies, image_id: str) -> ImageRecord:
     record = deps.catalog.get(check_id(image_id))
     if record is None:
-        raise NotFound(f"no image with id {image_id!r}", param="id")
+        raise NotFound(f"no image with id {echo(image_id)}", param="id")
     return record
 
 
@@ -106,7 +107,7 @@ def original(deps: Dependencies, image_id: str, if_none_match: str | None = None
         return Delivery(content_type, etag)
     obj = deps.store.get(original_key(image_id))
     if obj is None:
-        raise NotFound(f"no image with id {image_id!r}", param="id")
+        raise NotFound(f"no image with id {echo(image_id)}", param="id")
     return deliver_object(deps, obj, etag, None)
 
 
@@ -126,7 +127,7 @@ def delete_image(deps: Dependencies, image_id: str) -> None:
     DELETE finishes the job.
     """
     if not deps.catalog.mark_deleting(check_id(image_id)):
-        raise NotFound(f"no image with id {image_id!r}", param="id")
+        raise NotFound(f"no image with id {echo(image_id)}", param="id")
     deps.store.delete_prefix(variants_prefix(image_id))
     deps.store.delete_prefix(work_prefix(image_id))
     deps.store.delete(original_key(image_id))

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import BadRequest, NotFound, TooLarge
 from ..ids import check_id, new_id
+from ..inputs import decimal, echo
 from ..models import now_rfc3339
 from ..wiring import Dependencies
 from .batch import presented, run_item
@@ -62,7 +63,7 @@ def process(deps: Dependencies, message: dict[str, Any], attempt: int) -> None:
 def status(deps: Dependencies, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     job = deps.jobs.get(check_id(job_id, what="job", param="job_id"))
     if job is None:
-        raise NotFound(f"no job with id {job_id!r}", param="job_id")
+        raise NotFound(f"no job with id {echo(job_id)}", param="job_id")
     after = _cursor(cursor)
     results, last = deps.jobs.results(job_id, limit, after)
     done = job["succeeded"] + job["failed"]
@@ -82,9 +83,10 @@ def status(deps: Dependencies, job_id: str, limit: int, cursor: str | None) -> d
 def _cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit() or int(cursor) >= MAX_JOB_ITEMS:
+    after = decimal(cursor)
+    if after is None or not 0 <= after < MAX_JOB_ITEMS:
         raise BadRequest("cursor is not one this API returned", param="cursor")
-    return int(cursor)
+    return after
 
 
 def _expiry() -> int:

@@ -12,6 +12,7 @@ from ..adapters.fetch import fetch
 from ..errors import BadRequest, InvalidImage, NotFound, Unprocessable
 from ..imaging.formats import FORMATS, for_extension
 from ..imaging.pipeline import Pipeline, parse_ops
+from ..inputs import echo
 from ..models import ImageRecord
 from ..storage_layout import original_key, work_key
 from ..wiring import Dependencies
@@ -37,7 +38,7 @@ def read_original(deps: Dependencies, image_id: str) -> bytes:
 def _read(deps: Dependencies, key: str, image_id: str) -> bytes:
     data = deps.store.read(key)
     if data is None:  # deleted since its record was read
-        raise NotFound(f"no image with id {image_id!r}", param="id")
+        raise NotFound(f"no image with id {echo(image_id)}", param="id")
     return data
 
 
@@ -55,7 +56,7 @@ def source_bytes(deps: Dependencies, source: Any) -> bytes:
             return fetch(value, deps.settings.fetch)
         case "data":
             return decode_base64(value, "source.data")
-    raise BadRequest(f"unknown source {kind!r}; use id, url or data", param="source")
+    raise BadRequest(f"unknown source {echo(kind)}; use id, url or data", param="source")
 
 
 def decode_base64(value: str, param: str) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import NotFound
 from ..ids import check_id
 from ..imaging.pipeline import Pipeline
+from ..inputs import echo
 from ..storage_layout import variant_key
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_object
@@ -25,7 +26,7 @@ def variant(
         produce(deps, image_id, pipeline, key)
         cached = deps.store.get(key)
         if cached is None:  # deleted between our write and our read
-            raise NotFound(f"no image with id {image_id!r}", param="id")
+            raise NotFound(f"no image with id {echo(image_id)}", param="id")
     return deliver_object(deps, cached, cached.etag, if_none_match)
 
 
