@@ -1,9 +1,11 @@
-"""The HTTP API's Lambda authorizer (payload 2.0, simple responses) for write and job routes.
+"""The HTTP API's Lambda authorizer (payload 2.0, simple responses).
 
-Keys come as ``Authorization: Bearer <key>``; their SHA-256 hex digests are listed,
-comma-separated, in an SSM parameter (``PROGIMAGE_API_KEYS_PARAMETER``, read through a short
-cache) or, for the local server, in ``PROGIMAGE_API_KEY_HASHES``. API Gateway answers 401 itself
-when the header is missing and 403 when this returns ``isAuthorized: false``.
+Keys come as ``Authorization: Bearer <key>``. The accepted keys are ``TENANT:SHA256HEX`` entries,
+comma-separated, in a Secrets Manager secret (``PROGIMAGE_API_KEYS_SECRET``, read through a
+short cache) or, for the local server, in ``PROGIMAGE_API_KEY_HASHES``. A key that matches
+answers its tenant in the context, which API Gateway passes to the route's function as
+``requestContext.authorizer.lambda.tenant``. API Gateway answers 401 itself when the header is
+missing and 403 when this returns ``isAuthorized: false``.
 """
 
 from __future__ import annotations
@@ -13,26 +15,27 @@ import os
 from functools import cache
 from typing import Any
 
-from progimage_service.adapters.ssm import KeyHashes
-from progimage_service.auth import bearer_key, is_authorized
+from progimage_service.adapters.secrets import Secret
+from progimage_service.auth import bearer_key, key_entries, tenant_of_key
 
 logger = logging.getLogger("progimage")
 
 HASHES_VARIABLE = "PROGIMAGE_API_KEY_HASHES"
-PARAMETER_VARIABLE = "PROGIMAGE_API_KEYS_PARAMETER"
+SECRET_VARIABLE = "PROGIMAGE_API_KEYS_SECRET"
 
 
 @cache
-def _key_store(parameter: str) -> KeyHashes:
-    return KeyHashes(parameter)
+def _key_store(secret_id: str) -> Secret:
+    return Secret(secret_id, ttl_seconds=60)
 
 
-def stored_hashes() -> list[str]:
-    """The accepted digests: the environment's list if set (local use), else the SSM parameter."""
+def stored_entries() -> list[tuple[str, str]]:
+    """The accepted (tenant, digest) pairs: the environment's if set (local use), else the
+    secret's."""
     listed = os.environ.get(HASHES_VARIABLE, "")
     if listed.strip():
-        return [h for h in listed.split(",") if h.strip()]
-    return _key_store(os.environ[PARAMETER_VARIABLE]).get()
+        return key_entries(listed)
+    return key_entries(_key_store(os.environ[SECRET_VARIABLE]).get())
 
 
 def _header(headers: dict[str, Any], name: str) -> str | None:
@@ -45,7 +48,8 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     headers = event.get("headers") or {}
-    authorized = is_authorized(bearer_key(_header(headers, "authorization")), stored_hashes())
-    if not authorized:
+    tenant = tenant_of_key(bearer_key(_header(headers, "authorization")), stored_entries())
+    if tenant is None:
         logger.info("refused %s", event.get("routeArn", ""))
-    return {"isAuthorized": authorized}
+        return {"isAuthorized": False}
+    return {"isAuthorized": True, "context": {"tenant": tenant}}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from progimage_service.api import (
     Request,
     Response,
-    check_signature,
     delivery_response,
     json_response,
     no_content,
     parse_int,
     router,
+    signed_tenant,
 )
 from progimage_service.imaging.formats import for_extension
 from progimage_service.imaging.pipeline import Pipeline
@@ -20,30 +20,31 @@ from progimage_service.wiring import dependencies
 
 
 def get_image(request: Request) -> Response:
-    """The original, or with an extension the image converted to that format."""
-    check_signature(request, dependencies().settings.signing_keys)
+    """The original, or with an extension the image converted to that format. Open to anyone
+    with the URL (and its signature, where signatures are required)."""
+    tenant = signed_tenant(request)
     image_id, dot, extension = request.path_param("id").partition(".")
     if_none_match = request.header("if-none-match")
     if not dot:
-        return delivery_response(images.original(dependencies(), image_id, if_none_match))
+        return delivery_response(images.original(dependencies(), image_id, tenant, if_none_match))
     pipeline = Pipeline(format=for_extension(extension))
-    return delivery_response(variant(dependencies(), image_id, pipeline, if_none_match))
+    return delivery_response(variant(dependencies(), image_id, pipeline, tenant, if_none_match))
 
 
 def get_info(request: Request) -> Response:
-    record = images.get_record(dependencies(), request.path_param("id"))
+    record = images.get_record(dependencies(), request.path_param("id"), request.tenant)
     return json_response(200, record.to_json())
 
 
 def list_images(request: Request) -> Response:
     deps = dependencies()
     limit = parse_int(request, "limit", 50, 1, deps.settings.list_max_limit)
-    records, cursor = images.list_images(deps, limit, request.query("cursor"))
+    records, cursor = images.list_images(deps, request.tenant, limit, request.query("cursor"))
     return json_response(200, {"images": [r.to_json() for r in records], "next_cursor": cursor})
 
 
 def delete_image(request: Request) -> Response:
-    images.delete_image(dependencies(), request.path_param("id"))
+    images.delete_image(dependencies(), request.tenant, request.path_param("id"))
     return no_content()
 
 

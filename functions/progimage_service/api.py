@@ -17,7 +17,8 @@ from functools import cached_property
 from typing import Any
 
 from .adapters.dynamodb import IdempotencyTable
-from .errors import BadRequest, Conflict, ProgImageError, TooLarge
+from .auth import is_tenant, tenant_of_principal
+from .errors import BadRequest, Conflict, Forbidden, ProgImageError, TooLarge, Unauthorized
 from .inputs import decimal, echo, json_document, utf8
 from .services.delivery import Delivery
 from .signing import verify
@@ -61,6 +62,29 @@ class Request:
     @cached_property
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in (self.event.get("headers") or {}).items()}
+
+    @cached_property
+    def tenant(self) -> str:
+        """The caller's tenant, as the authorizer established it, and from nowhere else.
+
+        An API key's tenant comes in the Lambda authorizer's context; an IAM caller's principal
+        is mapped to its tenant by the deployer's ``PROGIMAGE_IAM_TENANTS``. With neither, the
+        request carries no credentials: 401, unless the local server's open mode names a tenant.
+        """
+        authorizer = self.event.get("requestContext", {}).get("authorizer") or {}
+        named = (authorizer.get("lambda") or {}).get("tenant")
+        if isinstance(named, str) and is_tenant(named):
+            return named
+        settings = dependencies().settings
+        principal = (authorizer.get("iam") or {}).get("userArn")
+        if isinstance(principal, str):
+            found = tenant_of_principal(principal, dict(settings.iam_tenants))
+            if found is None:
+                raise Forbidden("this IAM principal belongs to no tenant")
+            return found
+        if settings.open_tenant is not None:
+            return settings.open_tenant
+        raise Unauthorized("this route needs credentials (Authorization: Bearer <key>)")
 
     @property
     def raw_path(self) -> str:
@@ -148,10 +172,15 @@ def error_response(error: ProgImageError) -> Response:
     return json_response(error.status, {"error": error.body()}, retry)
 
 
-def check_signature(request: Request, keys: tuple[bytes, ...]) -> None:
-    """With signing keys configured, the exact path must carry a valid signature (else 403)."""
-    if keys:
-        verify(keys, request.raw_path, request.query("sig"), request.query("exp"))
+def signed_tenant(request: Request) -> str | None:
+    """With signing keys configured, the tenant whose key signed this exact path (else 403);
+    without, None: the unguessable id alone protects the image."""
+    keys = dependencies().signing_keys()
+    if not keys:
+        return None
+    return verify(
+        keys, request.raw_path, request.query("tenant"), request.query("sig"), request.query("exp")
+    )
 
 
 def parse_int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -198,7 +227,7 @@ def idempotent(route: Route) -> Route:
         if len(key) > 255:
             raise BadRequest("Idempotency-Key is at most 255 characters", param="idempotency-key")
         table = dependencies().idempotency
-        scoped = hashlib.sha256(utf8(f"{request.route_key}\n{key}")).hexdigest()
+        scoped = hashlib.sha256(utf8(f"{request.tenant}\n{request.route_key}\n{key}")).hexdigest()
         fingerprint = hashlib.sha256(
             utf8(request.raw_path + "?" + str(request.event.get("rawQueryString", "")))
             + b"\n"
@@ -243,10 +272,12 @@ def router(routes: Mapping[str, Route]) -> Callable[[dict[str, Any], Any], dict[
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = Request(event)
-        route = routes.get(request.route_key)
+        method, _, path = request.route_key.partition(" ")
+        head = method == "HEAD"
+        route = routes.get(f"GET {path}" if head else request.route_key)
         try:
             if route is None:
-                raise ProgImageError(f"no route for {request.route_key!r} in this function")
+                raise ProgImageError(f"no route for {echo(request.route_key)} in this function")
             response = route(request)
         except ProgImageError as error:
             if error.status >= 500:
@@ -255,6 +286,8 @@ def router(routes: Mapping[str, Route]) -> Callable[[dict[str, Any], Any], dict[
         except Exception:
             logger.exception("unhandled error on %s", request.route_key)
             response = error_response(ProgImageError("internal error"))
+        if head:  # HEAD answers GET's status and headers, without the body
+            response = Response(response.status, "", response.headers)
         return response.to_event(request.request_id)
 
     return handler

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from .adapters.fetch import FetchPolicy
+from .auth import is_tenant, principal_tenants
 from .imaging.limits import Limits
 
 Environment = tuple[tuple[str, str], ...]
@@ -40,8 +41,17 @@ class Settings:
     jobs_queue_url: str = ""
     upload_ttl_seconds: int = 900  # presigned POSTs; S3 enforces the expiry
     job_max_attempts: int = 5  # the jobs queue's maxReceiveCount (one template parameter)
-    # With keys, image and variant URLs must be signed (any of the keys: rotation).
+    # With keys, image and variant URLs must be signed (any of the keys: rotation). They come
+    # from a Secrets Manager secret (signing_keys_secret, its ARN) when deployed; the variable
+    # PROGIMAGE_SIGNING_KEYS is for local use and tests.
     signing_keys: tuple[bytes, ...] = ()
+    signing_keys_secret: str = ""
+    signed_url_ttl_seconds: int = 86_400  # signed paths in batch and job results
+    # The tenant of callers on routes that carry no credentials locally (the local server's
+    # open mode); never set on a deployed stage, where a route without credentials has none.
+    open_tenant: str | None = None
+    # AuthMode=IAM: the caller's principal ARN (or an assumed role's role ARN) -> tenant.
+    iam_tenants: tuple[tuple[str, str], ...] = ()
     fetch: FetchPolicy = field(default_factory=lambda: FetchPolicy(max_bytes=Limits().max_bytes))
 
 
@@ -95,11 +105,11 @@ def _settings(variables: Environment) -> Settings:
         jobs_queue_url=env.get("PROGIMAGE_JOBS_QUEUE_URL", ""),
         upload_ttl_seconds=min(_int("PROGIMAGE_UPLOAD_TTL", 900), 900),
         job_max_attempts=_int("PROGIMAGE_JOB_MAX_ATTEMPTS", 5),
-        signing_keys=tuple(
-            key.strip().encode()
-            for key in env.get("PROGIMAGE_SIGNING_KEYS", "").split(",")
-            if key.strip()
-        ),
+        signing_keys=signing_keys(env.get("PROGIMAGE_SIGNING_KEYS", "")),
+        signing_keys_secret=env.get("PROGIMAGE_SIGNING_KEYS_SECRET", ""),
+        signed_url_ttl_seconds=_int("PROGIMAGE_SIGNED_URL_TTL", 86_400),
+        open_tenant=_open_tenant(env.get("PROGIMAGE_OPEN_TENANT", "")),
+        iam_tenants=tuple(principal_tenants(env.get("PROGIMAGE_IAM_TENANTS", "")).items()),
         fetch=FetchPolicy(
             max_bytes=max_bytes,
             timeout_seconds=_int("PROGIMAGE_FETCH_TIMEOUT", 10),
@@ -112,3 +122,16 @@ def _settings(variables: Environment) -> Settings:
             ),
         ),
     )
+
+
+def signing_keys(text: str) -> tuple[bytes, ...]:
+    """Comma-separated signing keys, the newest first."""
+    return tuple(key.strip().encode() for key in text.split(",") if key.strip())
+
+
+def _open_tenant(name: str) -> str | None:
+    if not name:
+        return None
+    if not is_tenant(name):
+        raise ValueError(f"PROGIMAGE_OPEN_TENANT: {name!r} is not a tenant name")
+    return name

@@ -33,13 +33,15 @@ class ImageRecord:
     frames: int | None = None
     created_at: str = ""
     reason: str | None = None
-    # Internal: the format of the reduced working copy, if one was made (never shown).
+    # Internal (never shown): the format of the reduced working copy, if one was made, and the
+    # tenant that owns the image (records from before tenants belong to the default one).
     work_format: str | None = None
+    tenant: str = "default"
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON shape (internal states never leak: 'deleting' is never served)."""
         body = asdict(self)
-        del body["work_format"]
+        del body["work_format"], body["tenant"]
         if body["reason"] is None:
             del body["reason"]
         return body

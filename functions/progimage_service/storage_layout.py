@@ -24,6 +24,22 @@ def variant_key(image_id: str, name: str) -> str:
     return f"{variants_prefix(image_id)}{name}"
 
 
+def reference_key(referenced_id: str, variant: str) -> str:
+    """A marker that ``variant`` was made with the image ``referenced_id`` (a mask or a
+    watermark): deleting that image deletes the variant too."""
+    return f"refs/{referenced_id}/{variant.removeprefix('variants/')}"
+
+
+def references_prefix(referenced_id: str) -> str:
+    return f"refs/{referenced_id}/"
+
+
+def variant_of_reference(marker: str) -> str:
+    """The variant a marker stands for."""
+    _, _, rest = marker.removeprefix("refs/").partition("/")
+    return f"variants/{rest}"
+
+
 def upload_key(image_id: str) -> str:
     return f"uploads/{image_id}"
 

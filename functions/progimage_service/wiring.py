@@ -7,8 +7,9 @@ from functools import cache, cached_property
 
 from .adapters.dynamodb import Catalog, IdempotencyTable, JobTable
 from .adapters.s3 import ObjectStore
+from .adapters.secrets import Secret
 from .adapters.sqs import Queue
-from .config import Environment, Settings, environment, settings
+from .config import Environment, Settings, environment, settings, signing_keys
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,16 @@ class Dependencies:
     @cached_property
     def idempotency(self) -> IdempotencyTable:
         return IdempotencyTable(self.settings.table)
+
+    @cached_property
+    def _signing_secret(self) -> Secret:
+        return Secret(self.settings.signing_keys_secret)
+
+    def signing_keys(self) -> tuple[bytes, ...]:
+        """The URL signing master keys (newest first); none: URLs need no signature."""
+        if self.settings.signing_keys_secret:
+            return signing_keys(self._signing_secret.get())
+        return self.settings.signing_keys
 
 
 def dependencies() -> Dependencies:

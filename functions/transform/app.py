@@ -5,12 +5,12 @@ from __future__ import annotations
 from progimage_service.api import (
     Request,
     Response,
-    check_signature,
     delivery_response,
     idempotent,
     json_response,
     parse_int,
     router,
+    signed_tenant,
 )
 from progimage_service.errors import BadRequest, TooLarge, UnsupportedMedia
 from progimage_service.imaging.pipeline import parse_path
@@ -28,10 +28,10 @@ from progimage_service.wiring import Dependencies, dependencies
 
 
 def get_variant(request: Request) -> Response:
-    check_signature(request, dependencies().settings.signing_keys)
+    tenant = signed_tenant(request)
     pipeline = parse_path(request.path_param("pipeline"))
     delivery = variant(
-        dependencies(), request.path_param("id"), pipeline, request.header("if-none-match")
+        dependencies(), request.path_param("id"), pipeline, tenant, request.header("if-none-match")
     )
     return delivery_response(delivery)
 
@@ -46,7 +46,8 @@ def post_transform(request: Request) -> Response:
             raise BadRequest('JSON body must have a "source"', param="source")
         pipeline = pipeline_of(body.get("ops"), body.get("format"))
         store = store_flag(body.get("store", False))
-        data = source_bytes(deps, body["source"])  # last: the request is checked before fetching
+        # last: the request is checked before fetching
+        data = source_bytes(deps, request.tenant, body["source"])
     elif request.has_image_body:
         pipeline = pipeline_of(request.query("ops"), request.query("format"))
         flag = request.query("store")  # absent: false; anything but the four spellings: 400
@@ -57,7 +58,8 @@ def post_transform(request: Request) -> Response:
             f"unsupported Content-Type {request.content_type!r}: send JSON or image bytes",
             param="content-type",
         )
-    return _answer(transform(deps, data, pipeline, store=store), deps.settings.inline_max_bytes)
+    result = transform(deps, request.tenant, data, pipeline, store=store)
+    return _answer(result, deps.settings.inline_max_bytes)
 
 
 _QUERY_FLAGS = {"true": True, "1": True, "false": False, "0": False}
@@ -84,19 +86,21 @@ def _answer(result: Result, inline_max_bytes: int) -> Response:
 def post_batch(request: Request) -> Response:
     """``{"items": [...]}``: up to 100 items, one result each, in order."""
     deps = dependencies()
-    return json_response(200, {"results": run_batch(deps, _items(request, deps))})
+    return json_response(200, {"results": run_batch(deps, request.tenant, _items(request, deps))})
 
 
 def post_jobs(request: Request) -> Response:
     """``{"items": [...]}``: up to 10,000 items, queued for the workers."""
     deps = dependencies()
-    job = jobs.submit(deps, _items(request, deps))
+    job = jobs.submit(deps, request.tenant, _items(request, deps))
     return json_response(202, job, {"Location": f"/jobs/{job['job_id']}"})
 
 
 def get_job(request: Request) -> Response:
     limit = parse_int(request, "limit", 100, 1, 1000)
-    job = jobs.status(dependencies(), request.path_param("job_id"), limit, request.query("cursor"))
+    job = jobs.status(
+        dependencies(), request.tenant, request.path_param("job_id"), limit, request.query("cursor")
+    )
     return json_response(200, job)
 
 

@@ -23,9 +23,9 @@ def post_images(request: Request) -> Response:
     max_bytes = deps.settings.limits.max_bytes
     content_type = request.content_type
     if content_type == "multipart/form-data":
-        return _many([*multipart_files(request, max_bytes)])
+        return _many(request.tenant, multipart_files(request, max_bytes))
     if content_type == "application/json":
-        data = _json_image(deps, request.json(max_bytes))
+        data = _json_image(deps, request.tenant, request.json(max_bytes))
     elif request.has_image_body:
         data = request.body(max_bytes)
     else:
@@ -34,22 +34,22 @@ def post_images(request: Request) -> Response:
             "application/octet-stream), multipart/form-data or JSON",
             param="content-type",
         )
-    return _created(store_image(deps, data))
+    return _created(store_image(deps, request.tenant, data))
 
 
 def _created(record: ImageRecord) -> Response:
     return json_response(201, record.to_json(), {"Location": f"/images/{record.id}"})
 
 
-def _many(files: list[bytes]) -> Response:
+def _many(tenant: str, files: list[bytes]) -> Response:
     """One file answers like a single upload; several answer 207 with one result per part."""
     deps = dependencies()
     if len(files) == 1:
-        return _created(store_image(deps, files[0]))
+        return _created(store_image(deps, tenant, files[0]))
     results = []
     for index, data in enumerate(files):
         try:
-            record = store_image(deps, data)
+            record = store_image(deps, tenant, data)
             results.append({"index": index, "status": 201, "image": record.to_json()})
         except ProgImageError as error:
             if error.status >= 500:
@@ -58,13 +58,13 @@ def _many(files: list[bytes]) -> Response:
     return json_response(207, {"results": results})
 
 
-def _json_image(deps: Dependencies, payload: object) -> bytes:
+def _json_image(deps: Dependencies, tenant: str, payload: object) -> bytes:
     """``{"data": "<base64>"}``, or ``{"url": "https://..."}`` fetched with the SSRF guard."""
     if not isinstance(payload, dict) or set(payload) not in ({"data"}, {"url"}):
         raise BadRequest(
             'JSON body must be {"data": "<base64>"} or {"url": "https://..."}', param="body"
         )
-    return source_bytes(deps, payload)
+    return source_bytes(deps, tenant, payload)
 
 
 def post_uploads(request: Request) -> Response:
@@ -73,7 +73,7 @@ def post_uploads(request: Request) -> Response:
     body = request.json(64 * 1024)
     if not isinstance(body, dict):
         raise BadRequest('JSON body must be {"count", "content_type"}', param="body")
-    uploads = create_uploads(deps, body.get("count", 1), body.get("content_type"))
+    uploads = create_uploads(deps, request.tenant, body.get("count", 1), body.get("content_type"))
     return json_response(201, {"uploads": uploads})
 
 

@@ -136,3 +136,14 @@ def call(handler: Any, event_: dict[str, Any]) -> Answer:
     body = result.get("body") or ""
     raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
     return Answer(result["statusCode"], result.get("headers", {}), raw)
+
+
+def as_tenant(event_: dict[str, Any], tenant: str | None) -> dict[str, Any]:
+    """The event as the authorizer hands it on for ``tenant`` (None: no credentials at all)."""
+    result = copy.deepcopy(event_)
+    context = result.setdefault("requestContext", {})
+    if tenant is None:
+        context.pop("authorizer", None)
+    else:
+        context["authorizer"] = {"lambda": {"tenant": tenant}}
+    return result

@@ -9,12 +9,17 @@ from typing import Any
 import pytest
 
 from get.app import handler as get_handler
-from progimage_service.signing import signature
+from progimage_service.signing import signature, tenant_key
 from tests.integration.conftest import Aws, call, event
 from transform.app import handler as transform_handler
 from upload.app import handler as upload_handler
 
 OLD, NEW = b"old-signing-key", b"new-signing-key"
+
+
+def sign(master: bytes, path: str, expires: int | None = None) -> str:
+    """A signature as the default tenant makes it, with its key derived from ``master``."""
+    return signature(tenant_key(master, "default"), path, expires)
 
 
 def stored() -> str:
@@ -39,16 +44,17 @@ def test_signed_urls_accept_only_the_exact_signed_path(aws: Aws, configure: Any)
     configure(PROGIMAGE_SIGNING_KEYS=f"{NEW.decode()},{OLD.decode()}")
     path = f"/images/{image_id}/thumbnail:32.png"
     request = variant_request(image_id, "thumbnail:32.png")
-    good = signature(NEW, path)
+    good = sign(NEW, path)
     assert signed_get(transform_handler, request, path, sig=good).status == 200
-    assert signed_get(transform_handler, request, path, sig=signature(OLD, path)).status == 200
+    assert signed_get(transform_handler, request, path, sig=sign(OLD, path)).status == 200
 
     forbidden = [
         {},  # unsigned
-        {"sig": signature(b"another-key", path)},
+        {"sig": sign(b"another-key", path)},
+        {"sig": signature(NEW, path)},  # the master key itself, not the tenant's
         {"sig": good + "="},  # re-encoded (padding)
         {"sig": good.replace("-", "+").replace("_", "/") + "x"},
-        {"sig": signature(NEW, f"/images/{image_id}/thumbnail:33.png")},  # another argument
+        {"sig": sign(NEW, f"/images/{image_id}/thumbnail:33.png")},  # another argument
     ]
     for query in forbidden:
         answer = signed_get(transform_handler, request, path, **query)
@@ -61,8 +67,7 @@ def test_signed_urls_accept_only_the_exact_signed_path(aws: Aws, configure: Any)
     original_path = f"/images/{image_id}"
     assert signed_get(get_handler, original, original_path).status == 403
     assert (
-        signed_get(get_handler, original, original_path, sig=signature(OLD, original_path)).status
-        == 200
+        signed_get(get_handler, original, original_path, sig=sign(OLD, original_path)).status == 200
     )
 
 
@@ -72,12 +77,12 @@ def test_expiring_signatures(aws: Aws, configure: Any) -> None:
     path = f"/images/{image_id}.webp"
     request = event("get-image-webp", id=image_id)
     later = int(time.time()) + 60
-    sig = signature(NEW, path, later)
+    sig = sign(NEW, path, later)
     assert signed_get(get_handler, request, path, sig=sig, exp=str(later)).status == 200
     assert signed_get(get_handler, request, path, sig=sig, exp=str(later + 1)).status == 403
     assert signed_get(get_handler, request, path, sig=sig).status == 403  # expiry removed
     past = int(time.time()) - 1
-    expired = signed_get(get_handler, request, path, sig=signature(NEW, path, past), exp=str(past))
+    expired = signed_get(get_handler, request, path, sig=sign(NEW, path, past), exp=str(past))
     assert expired.status == 403
     assert "expired" in expired.json()["error"]["message"]
 
@@ -164,10 +169,16 @@ def test_batch_hands_out_signed_variant_urls_when_signatures_are_required(
     (result,) = call(transform_handler, request).json()["results"]
     path, _, query = result["url"].partition("?")
     assert path == f"/images/{image_id}/thumbnail:8.png"
-    sig = query.removeprefix("sig=")
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    assert set(params) == {"exp", "sig"}  # the default tenant's URLs need not name it
+    assert int(params["exp"]) > time.time() + 3600  # handed-out URLs expire (a day by default)
+    request = variant_request(image_id, "thumbnail:8.png")
+    assert signed_get(transform_handler, request, path, **params).status == 200
+    configure(PROGIMAGE_SIGNED_URL_TTL="60")
+    (result,) = call(
+        transform_handler, event("post-batch") | {"body": json.dumps({"items": items})}
+    ).json()["results"]
     assert (
-        signed_get(
-            transform_handler, variant_request(image_id, "thumbnail:8.png"), path, sig=sig
-        ).status
-        == 200
+        int(dict(p.split("=", 1) for p in result["url"].partition("?")[2].split("&"))["exp"])
+        <= time.time() + 60
     )

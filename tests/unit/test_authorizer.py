@@ -11,8 +11,8 @@ import pytest
 from auth import app
 from progimage_service import auth
 
-KEYS = ("first-key", "second-key")
-HASHES = ",".join(hashlib.sha256(k.encode()).hexdigest() for k in KEYS)
+KEYS = {"first-key": "alpha", "second-key": "default"}
+HASHES = ",".join(f"{t}:{hashlib.sha256(k.encode()).hexdigest()}" for k, t in KEYS.items())
 
 
 def event(**headers: str) -> dict[str, Any]:
@@ -33,12 +33,16 @@ def event(**headers: str) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def hashes_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(app.HASHES_VARIABLE, HASHES)
-    monkeypatch.delenv(app.PARAMETER_VARIABLE, raising=False)
+    monkeypatch.delenv(app.SECRET_VARIABLE, raising=False)
+
+
+def allowed(tenant: str) -> dict[str, Any]:
+    return {"isAuthorized": True, "context": {"tenant": tenant}}
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_a_listed_key_is_authorized(key: str) -> None:
-    assert app.handler(event(authorization=f"Bearer {key}"), None) == {"isAuthorized": True}
+def test_a_listed_key_is_authorized_as_its_tenant(key: str) -> None:
+    assert app.handler(event(authorization=f"Bearer {key}"), None) == allowed(KEYS[key])
 
 
 @pytest.mark.parametrize(
@@ -62,37 +66,39 @@ def test_anything_else_is_refused(headers: dict[str, str]) -> None:
 
 
 def test_the_scheme_and_header_name_are_case_insensitive() -> None:
-    assert app.handler(event(Authorization="bearer first-key"), None) == {"isAuthorized": True}
+    assert app.handler(event(Authorization="bearer first-key"), None) == allowed("alpha")
 
 
 def test_malformed_stored_hashes_never_match_and_never_raise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     good = hashlib.sha256(b"first-key").hexdigest()
-    monkeypatch.setenv(app.HASHES_VARIABLE, f"none, ,zz{good[2:]},é,{good.upper()} ")
-    assert app.handler(event(authorization="Bearer first-key"), None) == {"isAuthorized": True}
+    monkeypatch.setenv(app.HASHES_VARIABLE, f"none, ,zz{good[2:]},é,Bad:{good}, {good.upper()} ")
+    assert app.handler(event(authorization="Bearer first-key"), None) == allowed("default")
     monkeypatch.setenv(app.HASHES_VARIABLE, "none,é")
     assert app.handler(event(authorization="Bearer first-key"), None) == {"isAuthorized": False}
 
 
-def test_without_the_variable_the_hashes_come_from_ssm(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_variable_the_entries_come_from_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     reads: list[str] = []
 
-    class FakeSsm:
-        def get_parameter(self, **request: str) -> dict[str, Any]:
-            reads.append(request["Name"])
-            return {"Parameter": {"Value": HASHES}}
+    class FakeSecrets:
+        def get_secret_value(self, **request: str) -> dict[str, Any]:
+            reads.append(request["SecretId"])
+            return {"SecretString": HASHES}
 
     monkeypatch.delenv(app.HASHES_VARIABLE)
-    monkeypatch.setenv(app.PARAMETER_VARIABLE, "/stack/api-key-hashes")
-    monkeypatch.setattr("progimage_service.adapters.ssm.client", lambda service: FakeSsm())
+    monkeypatch.setenv(app.SECRET_VARIABLE, "arn:aws:secretsmanager:us-east-1:1:secret:keys")
+    monkeypatch.setattr("progimage_service.adapters.secrets.client", lambda service: FakeSecrets())
     app._key_store.cache_clear()
     try:
         assert app.handler(event(authorization="Bearer second-key"), None)["isAuthorized"]
         assert not app.handler(event(authorization="Bearer nope"), None)["isAuthorized"]
     finally:
         app._key_store.cache_clear()
-    assert reads == ["/stack/api-key-hashes"]  # cached between invocations
+    assert reads == ["arn:aws:secretsmanager:us-east-1:1:secret:keys"]  # cached between calls
 
 
 def test_every_stored_hash_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,13 +111,13 @@ def test_every_stored_hash_is_compared_in_constant_time(monkeypatch: pytest.Monk
         return real(a, b)
 
     monkeypatch.setattr(auth.hmac, "compare_digest", spy)
-    stored = [auth.key_hash(k) for k in ("a", "b", "c", "d")]
+    stored = [(k, auth.key_hash(k)) for k in ("a", "b", "c", "d")]
     for presented in ("a", "d", "nope"):
         calls.clear()
-        assert auth.is_authorized(presented, stored) == (presented != "nope")
+        assert auth.tenant_of_key(presented, stored) == (None if presented == "nope" else presented)
         assert len(calls) == len(stored)
         assert all(isinstance(a, bytes) and isinstance(b, bytes) for a, b in calls)
     calls.clear()
-    assert not auth.is_authorized(None, stored)
-    assert not auth.is_authorized("", stored)
-    assert not auth.is_authorized("a", [])
+    assert auth.tenant_of_key(None, stored) is None
+    assert auth.tenant_of_key("", stored) is None
+    assert auth.tenant_of_key("a", []) is None

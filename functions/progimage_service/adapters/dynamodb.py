@@ -1,7 +1,14 @@
-"""The DynamoDB catalog: one item per image, listed newest first through a sparse index."""
+"""The DynamoDB catalog: one item per image, listed newest first through a sparse index.
+
+Each tenant's images are listed from LIST_SHARDS index partitions of its own (an image's shard
+follows from its id), so no partition takes more than a share of one tenant's writes; a page
+queries every shard and merges them, newest first.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import json
 import time
 from dataclasses import asdict, dataclass, fields
@@ -9,12 +16,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..auth import DEFAULT_TENANT
 from ..errors import ServiceUnavailable
 from ..models import ImageRecord
 from .aws import client, error_code, translated
 
 LIST_INDEX = "by-created"
-_LISTED = "IMG"  # every listed image shares this index partition; ids sort by creation time
+# Index partitions per tenant. Fixed for a table's life: listing reads exactly these.
+LIST_SHARDS = 4
 _RECORD_FIELDS = {f.name for f in fields(ImageRecord)}
 
 
@@ -47,9 +56,22 @@ def _key(image_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"IMG#{image_id}"}, "sk": {"S": "META"}}
 
 
+def _list_partition(tenant: str, shard: int) -> str:
+    return f"T#{tenant}#{shard}"
+
+
+def _shard(image_id: str) -> int:
+    return hashlib.sha256(image_id.encode()).digest()[0] % LIST_SHARDS
+
+
 def _to_item(record: ImageRecord, expires_at: int | None = None) -> dict[str, Any]:
     values = {k: v for k, v in asdict(record).items() if v is not None}
-    values |= {"pk": f"IMG#{record.id}", "sk": "META", "list_pk": _LISTED, "list_sk": record.id}
+    values |= {
+        "pk": f"IMG#{record.id}",
+        "sk": "META",
+        "list_pk": _list_partition(record.tenant, _shard(record.id)),
+        "list_sk": record.id,
+    }
     if expires_at is not None:
         values["expires_at_ttl"] = expires_at
     return {k: _serialize(v) for k, v in values.items()}
@@ -71,6 +93,10 @@ def batch_write(db: Any, table: str, items: list[dict[str, Any]]) -> None:
                 break
         else:
             raise ServiceUnavailable("the catalog is throttling writes; retry")
+
+
+def _by_id(record: ImageRecord) -> str:
+    return record.id
 
 
 def _from_item(item: dict[str, Any]) -> ImageRecord:
@@ -124,42 +150,65 @@ class Catalog:
         record = _from_item(item)
         return None if record.status == "deleting" else record
 
-    def list(self, limit: int, after: str | None) -> tuple[list[ImageRecord], str | None]:
-        """A page of records, newest first, starting after the id ``after``."""
-        query: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": LIST_INDEX,
-            "KeyConditionExpression": "list_pk = :listed",
-            "ExpressionAttributeValues": {":listed": {"S": _LISTED}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if after:
-            query["ExclusiveStartKey"] = _key(after) | {
-                "list_pk": {"S": _LISTED},
-                "list_sk": {"S": after},
-            }
-        with translated("catalog"):
-            response = self.db.query(**query)
-        records = [_from_item(item) for item in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        return records, (_deserialize(last["list_sk"]) if last else None)
+    def list(
+        self, tenant: str, limit: int, after: str | None
+    ) -> tuple[list[ImageRecord], str | None]:
+        """A page of a tenant's records, newest first, older than the id ``after``.
 
-    def mark_deleting(self, image_id: str) -> bool:
-        """Hide a record from readers and listings before its objects go; False if unknown.
+        Ids begin with their creation time, so each shard's newest ``limit`` older than the
+        cursor, merged, hold the page; the next cursor is the page's last id while any shard
+        has more.
+        """
+        shards = [self._list_shard(tenant, shard, limit, after) for shard in range(LIST_SHARDS)]
+        merged = list(
+            heapq.merge(*(items for items, _ in shards), key=lambda r: r.id, reverse=True)
+        )
+        page = merged[:limit]
+        more = len(merged) > limit or any(truncated for _, truncated in shards)
+        return page, (page[-1].id if more and page else None)
+
+    def _list_shard(
+        self, tenant: str, shard: int, limit: int, after: str | None
+    ) -> tuple[list[ImageRecord], bool]:
+        condition = "list_pk = :partition"
+        values: dict[str, Any] = {":partition": {"S": _list_partition(tenant, shard)}}
+        if after:
+            condition += " AND list_sk < :after"
+            values[":after"] = {"S": after}
+        with translated("catalog"):
+            response = self.db.query(
+                TableName=self.table,
+                IndexName=LIST_INDEX,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        items = response.get("Items", [])
+        return [_from_item(item) for item in items], "LastEvaluatedKey" in response
+
+    def mark_deleting(self, image_id: str, tenant: str) -> bool:
+        """Hide the tenant's record from readers and listings before its objects go; False if
+        unknown or another tenant's.
 
         Removing the index attributes takes it out of the sparse listing index at once; a
         DELETE retried after a failure finds it in this state and finishes the job.
         """
+        owned = "#tenant = :tenant"
+        if tenant == DEFAULT_TENANT:  # records from before tenants have no owner attribute
+            owned = f"({owned} OR attribute_not_exists(#tenant))"
         try:
             with translated("catalog"):
                 self.db.update_item(
                     TableName=self.table,
                     Key=_key(image_id),
                     UpdateExpression="SET #status = :deleting REMOVE list_pk, list_sk",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues={":deleting": {"S": "deleting"}},
+                    ConditionExpression=f"attribute_exists(pk) AND {owned}",
+                    ExpressionAttributeNames={"#status": "status", "#tenant": "tenant"},
+                    ExpressionAttributeValues={
+                        ":deleting": {"S": "deleting"},
+                        ":tenant": {"S": tenant},
+                    },
                 )
         except ClientError as error:
             if _conditional(error):
@@ -187,8 +236,16 @@ class JobTable:
         self.table = table
         self.db = dynamodb or client("dynamodb")
 
-    def create(self, job_id: str, total: int, created_at: str, expires_at: int) -> None:
-        item = {"total": total, "succeeded": 0, "failed": 0, "created_at": created_at}
+    def create(
+        self, job_id: str, tenant: str, total: int, created_at: str, expires_at: int
+    ) -> None:
+        item = {
+            "tenant": tenant,
+            "total": total,
+            "succeeded": 0,
+            "failed": 0,
+            "created_at": created_at,
+        }
         with translated("catalog"):
             self.db.put_item(
                 TableName=self.table,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +20,7 @@ class StoredObject:
     content_type: str
     etag: str
     body: Any  # a streaming body; read() it, or close() it unread
+    metadata: dict[str, str] = field(default_factory=dict)  # x-amz-meta-*
 
     def read(self) -> bytes:
         try:
@@ -32,9 +34,19 @@ class ObjectStore:
         self.bucket = bucket
         self.s3 = s3 or client("s3")
 
-    def put(self, key: str, data: bytes, content_type: str, *, only_if_new: bool = False) -> bool:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        *,
+        only_if_new: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> bool:
         """Write an object; with only_if_new, return False (and write nothing) if it exists."""
-        extra = {"IfNoneMatch": "*"} if only_if_new else {}
+        extra: dict[str, Any] = {"IfNoneMatch": "*"} if only_if_new else {}
+        if metadata:
+            extra["Metadata"] = dict(metadata)
         try:
             with translated("storage"):
                 self.s3.put_object(
@@ -64,6 +76,7 @@ class ObjectStore:
             content_type=response.get("ContentType", "application/octet-stream"),
             etag=response["ETag"],
             body=response["Body"],
+            metadata=response.get("Metadata") or {},
         )
 
     def read(self, key: str) -> bytes | None:
@@ -74,18 +87,28 @@ class ObjectStore:
         with translated("storage"):
             self.s3.delete_object(Bucket=self.bucket, Key=key)
 
-    def delete_prefix(self, prefix: str) -> int:
-        """Delete every object under a prefix, 1,000 per request; return how many."""
-        deleted = 0
+    def keys(self, prefix: str) -> Iterator[list[str]]:
+        """The keys under a prefix, a page (up to 1,000) at a time."""
         paginator = self.s3.get_paginator("list_objects_v2")
         with translated("storage"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                if keys:
-                    self.s3.delete_objects(
-                        Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
-                    )
-                    deleted += len(keys)
+                yield [item["Key"] for item in page.get("Contents", [])]
+
+    def delete_keys(self, keys: list[str]) -> None:
+        """Delete up to 1,000 objects in one request."""
+        if keys:
+            with translated("storage"):
+                self.s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+                )
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under a prefix, 1,000 per request; return how many."""
+        deleted = 0
+        for page in self.keys(prefix):
+            self.delete_keys(page)
+            deleted += len(page)
         return deleted
 
     def exists(self, key: str) -> bool:

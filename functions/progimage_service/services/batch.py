@@ -23,7 +23,7 @@ MAX_BATCH_ITEMS = 100
 RESULT_URL_TTL = 3600  # presigned links to ephemeral results (kept by lifecycle: see template)
 
 
-def run_item(deps: Dependencies, item: Any, index: int, run_id: str) -> dict[str, Any]:
+def run_item(deps: Dependencies, tenant: str, item: Any, index: int, run_id: str) -> dict[str, Any]:
     """Process one item; a client error becomes that item's result instead of an exception.
 
     A stored source without ``store`` answers its variant's API path (the variant is made and
@@ -37,14 +37,14 @@ def run_item(deps: Dependencies, item: Any, index: int, run_id: str) -> dict[str
         store = store_flag(item.get("store", False))
         source = item["source"]
         if not store and isinstance(source, Mapping) and set(source) == {"id"}:
-            path = variants.ensure(deps, str(source["id"]), pipeline)
+            path = variants.ensure(deps, tenant, str(source["id"]), pipeline)
             return {"index": index, "status": 200, "url": path}
-        data = source_bytes(deps, source)
+        data = source_bytes(deps, tenant, source)
         if store:
-            record = transform(deps, data, pipeline, store=True).record
+            record = transform(deps, tenant, data, pipeline, store=True).record
             assert record is not None
             return {"index": index, "status": 201, "image": record.to_json()}
-        rendered = render_bytes(deps, data, pipeline)
+        rendered = render_bytes(deps, tenant, data, pipeline)
         key = result_key(run_id, index, rendered.format.extension)
         deps.store.put(key, rendered.data, rendered.format.content_type)
         return {"index": index, "status": 200, "result_key": key}
@@ -54,23 +54,25 @@ def run_item(deps: Dependencies, item: Any, index: int, run_id: str) -> dict[str
         return {"index": index, "status": error.status, "error": error.body()}
 
 
-def presented(deps: Dependencies, result: dict[str, Any]) -> dict[str, Any]:
+def presented(deps: Dependencies, tenant: str, result: dict[str, Any]) -> dict[str, Any]:
     """A result as the API shows it, with links that work when they are shown: an ephemeral
     result's link is presigned then (so a job read hours later still has working links), and a
-    variant's path is signed when the API requires signatures."""
+    variant's path is signed for the tenant, with an expiry, when the API requires signatures."""
     if "result_key" in result:
         shown = {k: v for k, v in result.items() if k != "result_key"}
         return shown | {"url": deps.store.presigned_get(result["result_key"], RESULT_URL_TTL)}
-    keys = deps.settings.signing_keys
+    keys = deps.signing_keys()
     if keys and "url" in result:
-        return result | {"url": signed_path(keys[0], result["url"])}
+        ttl = deps.settings.signed_url_ttl_seconds
+        return result | {"url": signed_path(keys[0], tenant, result["url"], ttl)}
     return result
 
 
-def run_batch(deps: Dependencies, items: Any) -> list[dict[str, Any]]:
+def run_batch(deps: Dependencies, tenant: str, items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_ITEMS:
         raise BadRequest(f"items must be a list of 1 to {MAX_BATCH_ITEMS} items", param="items")
     batch_id = new_id()
     return [
-        presented(deps, run_item(deps, item, index, batch_id)) for index, item in enumerate(items)
+        presented(deps, tenant, run_item(deps, tenant, item, index, batch_id))
+        for index, item in enumerate(items)
     ]

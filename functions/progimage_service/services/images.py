@@ -11,17 +11,30 @@ from ..imaging.formats import FORMATS
 from ..imaging.working_copy import make_working_copy
 from ..inputs import echo
 from ..models import ImageRecord, now_rfc3339
-from ..storage_layout import original_key, variants_prefix, work_key, work_prefix
+from ..storage_layout import (
+    original_key,
+    references_prefix,
+    variant_of_reference,
+    variants_prefix,
+    work_key,
+    work_prefix,
+)
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_object, matches
 
 
 def describe(
-    image_id: str, data: bytes, info: ImageInfo, created_at: str, work_format: str | None
+    image_id: str,
+    tenant: str,
+    data: bytes,
+    info: ImageInfo,
+    created_at: str,
+    work_format: str | None,
 ) -> ImageRecord:
     """The ready record of validated bytes."""
     return ImageRecord(
         id=image_id,
+        tenant=tenant,
         status="ready",
         format=info.format.name,
         content_type=info.format.content_type,
@@ -35,7 +48,9 @@ def describe(
     )
 
 
-def write_objects(deps: Dependencies, image_id: str, data: bytes, info: ImageInfo) -> ImageRecord:
+def write_objects(
+    deps: Dependencies, tenant: str, image_id: str, data: bytes, info: ImageInfo
+) -> ImageRecord:
     """Write the original and, for a large still image, its reduced working copy; return the
     record describing them. If any write fails, what was written is removed again."""
     written: list[str] = []
@@ -51,7 +66,8 @@ def write_objects(deps: Dependencies, image_id: str, data: bytes, info: ImageInf
     except BaseException:
         remove(deps, written)
         raise
-    return describe(image_id, data, info, now_rfc3339(), copy.format.name if copy else None)
+    work_format = copy.format.name if copy else None
+    return describe(image_id, tenant, data, info, now_rfc3339(), work_format)
 
 
 def remove(deps: Dependencies, keys: list[str]) -> None:
@@ -59,12 +75,12 @@ def remove(deps: Dependencies, keys: list[str]) -> None:
         deps.store.delete(key)
 
 
-def store_image(deps: Dependencies, data: bytes) -> ImageRecord:
-    """Validate an upload and store it: the objects first, then the record that makes them
-    visible. If writing the record fails, the objects are removed again, so no reader ever
-    sees a record without its objects and nothing is left behind."""
+def store_image(deps: Dependencies, tenant: str, data: bytes) -> ImageRecord:
+    """Validate an upload and store it as the tenant's: the objects first, then the record that
+    makes them visible. If writing the record fails, the objects are removed again, so no
+    reader ever sees a record without its objects and nothing is left behind."""
     info = inspect(data, deps.settings.limits)
-    record = write_objects(deps, new_id(), data, info)
+    record = write_objects(deps, tenant, new_id(), data, info)
     try:
         deps.catalog.create(record)
     except BaseException:
@@ -81,9 +97,9 @@ def object_keys(record: ImageRecord) -> list[str]:
     return keys
 
 
-def ready_record(deps: Dependencies, image_id: str) -> ImageRecord:
+def ready_record(deps: Dependencies, image_id: str, tenant: str | None) -> ImageRecord:
     """The record of an image that can be served, or the reason it cannot (404 or 409)."""
-    record = get_record(deps, image_id)
+    record = get_record(deps, image_id, tenant)
     if record.status == "pending":
         raise NotReady(f"image {image_id} is still being processed; retry shortly", param="id")
     if record.status == "rejected":
@@ -91,16 +107,20 @@ def ready_record(deps: Dependencies, image_id: str) -> ImageRecord:
     return record
 
 
-def get_record(deps: Dependencies, image_id: str) -> ImageRecord:
+def get_record(deps: Dependencies, image_id: str, tenant: str | None) -> ImageRecord:
+    """An image's record; with a tenant, only that tenant's (another's answers as unknown)."""
     record = deps.catalog.get(check_id(image_id))
-    if record is None:
+    if record is None or (tenant is not None and record.tenant != tenant):
         raise NotFound(f"no image with id {echo(image_id)}", param="id")
     return record
 
 
-def original(deps: Dependencies, image_id: str, if_none_match: str | None = None) -> Delivery:
-    """The uploaded bytes, unchanged, with the content's own hash as ETag."""
-    record = ready_record(deps, image_id)
+def original(
+    deps: Dependencies, image_id: str, tenant: str | None, if_none_match: str | None = None
+) -> Delivery:
+    """The uploaded bytes, unchanged, with the content's own hash as ETag; with a tenant (a
+    signed URL's), only if that tenant owns the image."""
+    record = ready_record(deps, image_id, tenant)
     etag = f'"{record.sha256}"'
     content_type = record.content_type or "application/octet-stream"
     if matches(etag, if_none_match):
@@ -112,23 +132,35 @@ def original(deps: Dependencies, image_id: str, if_none_match: str | None = None
 
 
 def list_images(
-    deps: Dependencies, limit: int, cursor: str | None
+    deps: Dependencies, tenant: str, limit: int, cursor: str | None
 ) -> tuple[list[ImageRecord], str | None]:
-    """A page of images, newest first; the cursor is the last id of the previous page."""
+    """A page of the tenant's images, newest first; the cursor is the last id of the previous
+    page."""
     if cursor is not None and not is_valid_id(cursor):
         raise BadRequest("cursor is not one this API returned", param="cursor")
-    return deps.catalog.list(limit, cursor)
+    return deps.catalog.list(tenant, limit, cursor)
 
 
-def delete_image(deps: Dependencies, image_id: str) -> None:
-    """Hide the record, then remove every variant and the original, then the record itself.
+def delete_image(deps: Dependencies, tenant: str, image_id: str) -> None:
+    """Hide the record, then remove every variant made from the image (its own, and those of
+    other images that used it as a mask or watermark), its objects, then the record itself.
 
     A failure part way leaves the record in 'deleting' (invisible to readers); repeating the
-    DELETE finishes the job.
+    DELETE finishes the job. A render that read the record before it was hidden checks it again
+    after writing its variant and removes what it wrote (see variants.produce).
     """
-    if not deps.catalog.mark_deleting(check_id(image_id)):
+    if not deps.catalog.mark_deleting(check_id(image_id), tenant):
         raise NotFound(f"no image with id {echo(image_id)}", param="id")
-    deps.store.delete_prefix(variants_prefix(image_id))
+    remove_variants(deps, image_id)
     deps.store.delete_prefix(work_prefix(image_id))
     deps.store.delete(original_key(image_id))
     deps.catalog.delete(image_id)
+
+
+def remove_variants(deps: Dependencies, image_id: str) -> None:
+    """Delete every cached variant the image went into: its own, then those that name it
+    (each recorded under its references before it was written)."""
+    deps.store.delete_prefix(variants_prefix(image_id))
+    for markers in deps.store.keys(references_prefix(image_id)):
+        deps.store.delete_keys([variant_of_reference(marker) for marker in markers])
+        deps.store.delete_keys(markers)

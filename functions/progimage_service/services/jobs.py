@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+from ..auth import DEFAULT_TENANT
 from ..errors import BadRequest, NotFound, TooLarge
 from ..ids import check_id, new_id
 from ..inputs import decimal, echo
@@ -22,12 +23,15 @@ RETENTION_SECONDS = 7 * 86_400  # jobs and their results expire (DynamoDB TTL, S
 _MAX_MESSAGE = 250_000  # SQS takes 256 KiB per message, envelope included
 
 
-def submit(deps: Dependencies, items: Any) -> dict[str, Any]:
-    """Record the job and queue one message per item; answer the job's id and size."""
+def submit(deps: Dependencies, tenant: str, items: Any) -> dict[str, Any]:
+    """Record the tenant's job and queue one message per item; answer the job's id and size."""
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_JOB_ITEMS:
         raise BadRequest(f"items must be a list of 1 to {MAX_JOB_ITEMS} items", param="items")
     job_id = new_id()
-    messages = [{"job_id": job_id, "index": i, "item": item} for i, item in enumerate(items)]
+    messages = [
+        {"job_id": job_id, "tenant": tenant, "index": i, "item": item}
+        for i, item in enumerate(items)
+    ]
     for message in messages:
         if len(json.dumps(message)) > _MAX_MESSAGE:
             raise TooLarge(
@@ -35,7 +39,7 @@ def submit(deps: Dependencies, items: Any) -> dict[str, Any]:
                 "refer to it by id",
                 param=f"items[{message['index']}]",
             )
-    deps.jobs.create(job_id, len(items), now_rfc3339(), _expiry())
+    deps.jobs.create(job_id, tenant, len(items), now_rfc3339(), _expiry())
     try:
         deps.jobs_queue.send_all(messages)
     except BaseException:
@@ -53,16 +57,20 @@ def process(deps: Dependencies, message: dict[str, Any], attempt: int) -> None:
     job_id, index = message["job_id"], int(message["index"])
     if deps.jobs.has_result(job_id, index):
         return
-    result = run_item(deps, message["item"], index, job_id)
+    tenant = message.get("tenant", DEFAULT_TENANT)  # messages queued before tenants had none
+    result = run_item(deps, tenant, message["item"], index, job_id)
     if result["status"] >= 500 and attempt < deps.settings.job_max_attempts:
         raise RuntimeError(f"job {job_id} item {index}: {result['error']['message']}")
     if deps.jobs.record_result(job_id, index, result, _expiry()):
         deps.jobs.count(job_id, succeeded=result["status"] < 400)
 
 
-def status(deps: Dependencies, job_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def status(
+    deps: Dependencies, tenant: str, job_id: str, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """The tenant's job: counts, derived status, a page of results (another's: unknown)."""
     job = deps.jobs.get(check_id(job_id, what="job", param="job_id"))
-    if job is None:
+    if job is None or job.get("tenant", DEFAULT_TENANT) != tenant:
         raise NotFound(f"no job with id {echo(job_id)}", param="job_id")
     after = _cursor(cursor)
     results, last = deps.jobs.results(job_id, limit, after)
@@ -75,7 +83,7 @@ def status(deps: Dependencies, job_id: str, limit: int, cursor: str | None) -> d
         "succeeded": job["succeeded"],
         "failed": job["failed"],
         "created_at": job["created_at"],
-        "results": [presented(deps, result) for result in results],
+        "results": [presented(deps, tenant, result) for result in results],
         "next_cursor": None if last is None else str(last),
     }
 

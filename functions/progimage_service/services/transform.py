@@ -30,8 +30,9 @@ class Result:
     record: ImageRecord | None = None
 
 
-def read_original(deps: Dependencies, image_id: str) -> bytes:
-    ready_record(deps, image_id)
+def read_original(deps: Dependencies, image_id: str, tenant: str) -> bytes:
+    """The original bytes of one of the tenant's images."""
+    ready_record(deps, image_id, tenant)
     return _read(deps, original_key(image_id), image_id)
 
 
@@ -42,8 +43,8 @@ def _read(deps: Dependencies, key: str, image_id: str) -> bytes:
     return data
 
 
-def source_bytes(deps: Dependencies, source: Any) -> bytes:
-    """The bytes of a JSON source: ``{"id"}``, ``{"url"}`` or ``{"data": "<base64>"}``."""
+def source_bytes(deps: Dependencies, tenant: str, source: Any) -> bytes:
+    """The bytes of a JSON source: ``{"id"}`` (the tenant's), ``{"url"}`` or ``{"data"}``."""
     if not isinstance(source, Mapping) or len(source) != 1:
         raise BadRequest('source must be one of {"id"}, {"url"}, {"data"}', param="source")
     ((kind, value),) = source.items()
@@ -51,7 +52,7 @@ def source_bytes(deps: Dependencies, source: Any) -> bytes:
         raise BadRequest(f"source.{kind} must be a string", param=f"source.{kind}")
     match kind:
         case "id":
-            return read_original(deps, value)
+            return read_original(deps, value, tenant)
         case "url":
             return fetch(value, deps.settings.fetch)
         case "data":
@@ -79,44 +80,51 @@ def store_flag(value: Any) -> bool:
     return value
 
 
-def render_bytes(deps: Dependencies, data: bytes, pipeline: Pipeline, **source: Any) -> Rendered:
-    """Render, fetching the stored images the pipeline refers to; Pillow is imported only now.
+def render_bytes(
+    deps: Dependencies, tenant: str, data: bytes, pipeline: Pipeline, **source: Any
+) -> Rendered:
+    """Render, fetching the tenant's stored images that the pipeline names (masks,
+    watermarks); Pillow is imported only now.
 
     ``source`` passes the original's size and format when ``data`` is its working copy.
     """
     from ..imaging.render import render
 
-    images = {image_id: read_original(deps, image_id) for image_id in pipeline.image_ids()}
+    images = {i: read_original(deps, i, tenant) for i in pipeline.image_ids()}
     return render(data, pipeline, deps.settings.limits, images, **source)
 
 
-def render_stored(deps: Dependencies, image_id: str, pipeline: Pipeline) -> Rendered:
-    """Render a stored image, from its reduced working copy when the pipeline fits inside it.
+def render_record(deps: Dependencies, record: ImageRecord, pipeline: Pipeline) -> Rendered:
+    """Render a stored image, from its reduced working copy when the pipeline fits inside it;
+    the images it names must be its owner's.
 
     A stored image that cannot be decoded is a 422, not a 415.
     """
     from ..imaging.working_copy import fits
 
-    record = ready_record(deps, image_id)
+    image_id, tenant = record.id, record.tenant
     assert record.width is not None and record.height is not None and record.format is not None
     try:
         if record.work_format and fits(pipeline, record.width, record.height):
             key = work_key(image_id, FORMATS[record.work_format].extension)
             return render_bytes(
                 deps,
+                tenant,
                 _read(deps, key, image_id),
                 pipeline,
                 source_size=(record.width, record.height),
                 source_format=FORMATS[record.format],
             )
-        return render_bytes(deps, _read(deps, original_key(image_id), image_id), pipeline)
+        return render_bytes(deps, tenant, _read(deps, original_key(image_id), image_id), pipeline)
     except InvalidImage as error:
         raise Unprocessable(f"the stored image cannot be processed: {error.message}") from error
 
 
-def transform(deps: Dependencies, data: bytes, pipeline: Pipeline, *, store: bool) -> Result:
-    """Render the bytes, then answer them or store them as a new image."""
-    rendered = render_bytes(deps, data, pipeline)
+def transform(
+    deps: Dependencies, tenant: str, data: bytes, pipeline: Pipeline, *, store: bool
+) -> Result:
+    """Render the bytes, then answer them or store them as a new image of the tenant's."""
+    rendered = render_bytes(deps, tenant, data, pipeline)
     if store:
-        return Result(record=store_image(deps, rendered.data))
+        return Result(record=store_image(deps, tenant, rendered.data))
     return Result(rendered=rendered)

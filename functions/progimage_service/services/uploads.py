@@ -25,8 +25,11 @@ CONTENT_TYPES = sorted(f.content_type for f in FORMATS.values())
 Outcome = Literal["ready", "rejected", "skipped"]
 
 
-def create_uploads(deps: Dependencies, count: Any, content_type: Any) -> list[dict[str, Any]]:
-    """Pending records and one presigned POST each, pinned to its key, type and size."""
+def create_uploads(
+    deps: Dependencies, tenant: str, count: Any, content_type: Any
+) -> list[dict[str, Any]]:
+    """The tenant's pending records and one presigned POST each, pinned to its key, type and
+    size."""
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_UPLOADS:
         raise BadRequest(f"count must be an integer from 1 to {MAX_UPLOADS}", param="count")
     if content_type not in CONTENT_TYPES:
@@ -37,7 +40,8 @@ def create_uploads(deps: Dependencies, count: Any, content_type: Any) -> list[di
     expires = int(time.time()) + ttl
     created_at = now_rfc3339()
     records = [
-        ImageRecord(id=new_id(), status="pending", created_at=created_at) for _ in range(count)
+        ImageRecord(id=new_id(), status="pending", created_at=created_at, tenant=tenant)
+        for _ in range(count)
     ]
     # A record never completed (nothing was uploaded) expires a day after its upload would have.
     deps.catalog.create_pending(records, expires_at=expires + 86_400)
@@ -85,12 +89,12 @@ def ingest(deps: Dependencies, key: str) -> Outcome:
     except ProgImageError as error:
         if error.status >= 500:
             raise
-        deps.catalog.complete(
-            ImageRecord(image_id, "rejected", created_at=record.created_at, reason=error.message)
-        )
+        deps.catalog.complete(replace(record, status="rejected", reason=error.message))
         deps.store.delete(key)
         return "rejected"
-    ready = replace(write_objects(deps, image_id, data, info), created_at=record.created_at)
+    ready = replace(
+        write_objects(deps, record.tenant, image_id, data, info), created_at=record.created_at
+    )
     # Not pending any more: a concurrent delivery finished it, or the image was deleted
     # meanwhile, in which case the objects just written must not outlive their record.
     if not deps.catalog.complete(ready) and deps.catalog.get(image_id) is None:

@@ -1,40 +1,65 @@
 """Variants of stored images: produced once, then served from the S3 variant cache.
 
 The variant's key is computed from the request alone, so a cache hit costs one S3 read and no
-image work: Pillow is imported only on a miss.
+image work: Pillow is imported only on a miss, and the catalog is not read. A variant carries
+its owner's tenant as object metadata, so a signed URL's tenant is checked on that same read.
+
+A variant never outlives an image it was made from. Before it is written, a marker is written
+under every image it names (``refs/{id}/...``), which deleting that image lists; after it is
+written, the records of the source and of every image it names are read again, and if any is
+gone the variant is removed. A delete either happened before that check (which sees it) or
+after the write (and finds the variant under its prefix or its markers).
 """
 
 from __future__ import annotations
 
+from ..auth import DEFAULT_TENANT
 from ..errors import NotFound
 from ..ids import check_id
 from ..imaging.pipeline import Pipeline
 from ..inputs import echo
-from ..storage_layout import variant_key
+from ..models import ImageRecord
+from ..storage_layout import reference_key, variant_key
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_object
-from .transform import render_stored
+from .images import ready_record
+from .transform import render_record
+
+OWNER = "tenant"  # the variant object's metadata naming its owner
 
 
 def variant(
-    deps: Dependencies, image_id: str, pipeline: Pipeline, if_none_match: str | None = None
+    deps: Dependencies,
+    image_id: str,
+    pipeline: Pipeline,
+    tenant: str | None,
+    if_none_match: str | None = None,
 ) -> Delivery:
-    """Serve a stored image through a pipeline, computing and caching it on first request."""
+    """Serve a stored image through a pipeline, computing and caching it on first request.
+
+    With a tenant (a signed URL's), only that tenant's image is served; another's answers as
+    an unknown id does.
+    """
     key = variant_key(check_id(image_id), pipeline.variant_name())
     cached = deps.store.get(key)
     if cached is None:
-        produce(deps, image_id, pipeline, key)
+        produce(deps, ready_record(deps, image_id, tenant), pipeline, key)
         cached = deps.store.get(key)
-        if cached is None:  # deleted between our write and our read
-            raise NotFound(f"no image with id {echo(image_id)}", param="id")
+    if cached is None or (
+        tenant is not None and cached.metadata.get(OWNER, DEFAULT_TENANT) != tenant
+    ):
+        if cached is not None:
+            cached.body.close()
+        raise NotFound(f"no image with id {echo(image_id)}", param="id")
     return deliver_object(deps, cached, cached.etag, if_none_match)
 
 
-def ensure(deps: Dependencies, image_id: str, pipeline: Pipeline) -> str:
-    """Make sure the variant exists (rendering it if not); return its path in the API."""
-    key = variant_key(check_id(image_id), pipeline.variant_name())
+def ensure(deps: Dependencies, tenant: str, image_id: str, pipeline: Pipeline) -> str:
+    """Make sure the tenant's variant exists (rendering it if not); return its API path."""
+    record = ready_record(deps, image_id, tenant)
+    key = variant_key(record.id, pipeline.variant_name())
     if not deps.store.exists(key):
-        produce(deps, image_id, pipeline, key)
+        produce(deps, record, pipeline, key)
     return api_path(image_id, pipeline)
 
 
@@ -49,7 +74,27 @@ def api_path(image_id: str, pipeline: Pipeline) -> str:
     )
 
 
-def produce(deps: Dependencies, image_id: str, pipeline: Pipeline, key: str) -> None:
-    """Render the variant and write it unless a concurrent request already has."""
-    rendered = render_stored(deps, image_id, pipeline)
-    deps.store.put(key, rendered.data, rendered.format.content_type, only_if_new=True)
+def produce(deps: Dependencies, record: ImageRecord, pipeline: Pipeline, key: str) -> None:
+    """Render the variant and write it unless a concurrent request already has; remove it
+    again if the image, or one it names, was deleted meanwhile."""
+    rendered = render_record(deps, record, pipeline)
+    named = sorted(set(pipeline.image_ids()))
+    for image_id in named:
+        deps.store.put(reference_key(image_id, key), b"", "application/octet-stream")
+    written = deps.store.put(
+        key,
+        rendered.data,
+        rendered.format.content_type,
+        only_if_new=True,
+        metadata={OWNER: record.tenant},
+    )
+    if not written:
+        return  # a concurrent request wrote it, and checks it itself
+    try:
+        deleted = any(deps.catalog.get(i) is None for i in [record.id, *named])
+    except BaseException:
+        deps.store.delete(key)  # a cache entry: when in doubt, it goes
+        raise
+    if deleted:
+        deps.store.delete(key)
+        raise NotFound(f"image {record.id} or an image it names was deleted", param="id")
