@@ -76,11 +76,12 @@ def api_path(image_id: str, pipeline: Pipeline) -> str:
 
 def produce(deps: Dependencies, record: ImageRecord, pipeline: Pipeline, key: str) -> None:
     """Render the variant and write it unless a concurrent request already has; remove it
-    again if the image, or one it names, was deleted meanwhile."""
+    (and its markers) again if the image, or one it names, was deleted meanwhile."""
     rendered = render_record(deps, record, pipeline)
     named = sorted(set(pipeline.image_ids()))
-    for image_id in named:
-        deps.store.put(reference_key(image_id, key), b"", "application/octet-stream")
+    markers = [reference_key(image_id, key) for image_id in named]
+    for marker in markers:
+        deps.store.put(marker, b"", "application/octet-stream")
     written = deps.store.put(
         key,
         rendered.data,
@@ -96,5 +97,5 @@ def produce(deps: Dependencies, record: ImageRecord, pipeline: Pipeline, key: st
         deps.store.delete(key)  # a cache entry: when in doubt, it goes
         raise
     if deleted:
-        deps.store.delete(key)
+        deps.store.delete_keys([key, *markers])
         raise NotFound(f"image {record.id} or an image it names was deleted", param="id")
