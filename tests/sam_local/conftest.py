@@ -286,8 +286,15 @@ class Stack:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "SAM_CONTAINER_ENV": json.dumps(
-                # The authorizer reads key hashes from SSM when deployed; here, from its env.
-                {"AWS_ENDPOINT_URL": self.endpoint, "PROGIMAGE_API_KEY_HASHES": EXAMPLE_KEY_HASH}
+                {
+                    "AWS_ENDPOINT_URL": self.endpoint,
+                    # The authorizer reads key entries from a secret when deployed; here, from
+                    # its env.
+                    "PROGIMAGE_API_KEY_HASHES": f"default:{EXAMPLE_KEY_HASH}",
+                    # start-api runs without the authorizer, so no tenant reaches the functions:
+                    # callers act as the default tenant, as in the local server's open mode.
+                    "PROGIMAGE_OPEN_TENANT": "default",
+                }
             ),
         }
         return env

@@ -228,6 +228,9 @@ def test_authorizer_admits_the_key_and_refuses_others(
     lambda_service: LambdaService, stack: Stack
 ) -> None:
     event = stack.event("authorizer-request")
-    assert lambda_service.invoke("AuthorizerFunction", event).payload == {"isAuthorized": True}
+    assert lambda_service.invoke("AuthorizerFunction", event).payload == {
+        "isAuthorized": True,
+        "context": {"tenant": "default"},
+    }
     event["headers"]["authorization"] = "Bearer another-key"
     assert lambda_service.invoke("AuthorizerFunction", event).payload == {"isAuthorized": False}

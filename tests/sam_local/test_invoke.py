@@ -171,4 +171,7 @@ def test_job_items_are_processed_by_the_worker(
 
 def test_authorizer_function_checks_the_bearer_key(stack: Stack) -> None:
     answer = stack.invoke("AuthorizerFunction", stack.event("authorizer-request"))
-    assert answer.payload == {"isAuthorized": True}
+    assert answer.payload == {
+        "isAuthorized": True,
+        "context": {"tenant": "default"},
+    }
