@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..errors import ProgImageError
 from .aws import client, error_code, translated
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
@@ -95,13 +96,22 @@ class ObjectStore:
                 yield [item["Key"] for item in page.get("Contents", [])]
 
     def delete_keys(self, keys: list[str]) -> None:
-        """Delete up to 1,000 objects in one request."""
-        if keys:
-            with translated("storage"):
-                self.s3.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
-                )
+        """Delete up to 1,000 objects in one request; any key S3 did not delete is an error
+        (a multi-object delete answers 200 and lists the failures)."""
+        if not keys:
+            return
+        with translated("storage"):
+            response = self.s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+            )
+        failed = response.get("Errors", [])
+        if failed:
+            first = failed[0]
+            raise ProgImageError(
+                f"storage did not delete {len(failed)} of {len(keys)} objects, e.g. "
+                f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+            )
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under a prefix, 1,000 per request; return how many."""
