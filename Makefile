@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: serve test lint format check-python checkov-venv clean
 
 serve: $(STAMP)
-	$(BIN)/python -m localserver --port $(PORT)
+	$(BIN)/python -m localserver --port $(PORT) $(ARGS)
 
 # Lint, then every test but sam local (in parallel), then the template and the built
 # application under `sam local` (Docker, with a locally built Lambda image).

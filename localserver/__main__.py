@@ -8,9 +8,11 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from types import FrameType
 
+from .auth import OPEN_TENANT_VARIABLE, ApiKeyError
 from .pollers import DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAY_S
 from .server import AWS_MODE_VARIABLE, LocalServer
 from .template import TemplateError
@@ -100,11 +102,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--api-key",
-        metavar="KEY",
+        metavar="TENANT:KEY",
         action="append",
         default=[],
-        help="enforce the template's authorizers, accepting this API key (repeatable; also "
-        f"{API_KEYS_VARIABLE}=KEY1,KEY2); without keys every route is open",
+        help="enforce the template's authorizers, accepting this API key of this tenant (a bare "
+        f"KEY: tenant 'default'; repeatable; also {API_KEYS_VARIABLE}=TENANT:KEY1,...); "
+        "without keys every route is open",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also log every request to moto"
@@ -122,10 +125,15 @@ def _banner(server: LocalServer) -> str:
             f"  AWS: {server.aws_endpoint or 'real AWS'} from the environment "
             f"(region {server.region}); nothing was created"
         )
-    for resource in server.resources.values():
-        if resource.type.startswith("AWS::Serverless::") or resource.type.endswith("Policy"):
-            continue  # name-only stand-ins
-        lines.append(f"  {resource.type:<22} {resource.logical_id}: {resource.name}")
+    created = [
+        resource
+        for resource in server.resources.values()
+        # not the name-only stand-ins
+        if not (resource.type.startswith("AWS::Serverless::") or resource.type.endswith("Policy"))
+    ]
+    type_width = max((len(resource.type) for resource in created), default=0)
+    for resource in created:
+        lines.append(f"  {resource.type:<{type_width}} {resource.logical_id}: {resource.name}")
     width = max(len(route.route_key) for route in server.routes)
     guarded = 0
     for route in server.routes:
@@ -140,23 +148,35 @@ def _banner(server: LocalServer) -> str:
     if server.openapi is not None:
         lines.append(f"  API document: {server.url}/openapi.json, docs: {server.url}/docs")
     if server.api_keys:
+        keys_of = Counter(server.api_keys.values())
+        tenants = ", ".join(
+            f"{tenant} ({keys_of[tenant]} key{'s' if keys_of[tenant] > 1 else ''})"
+            for tenant in server.tenants
+        )
         lines.append(
             f"  Auth: routes marked [...] need one of {len(server.api_keys)} API key(s) "
-            "(Authorization: Bearer <key>)"
+            f"(Authorization: Bearer <key>); tenants: {tenants}"
         )
-    elif guarded:
-        lines.append(
-            f"  Auth: OPEN. The {guarded} routes marked [...] need credentials on AWS; "
-            f"pass --api-key KEY (or {API_KEYS_VARIABLE}) to enforce them here."
+    else:
+        open_tenant = server.environment.get(OPEN_TENANT_VARIABLE)
+        acting = (
+            f"callers act as tenant {open_tenant!r}"
+            if open_tenant
+            else f"{OPEN_TENANT_VARIABLE} is empty, callers have no tenant"
         )
+        lines.append(f"  Auth: OPEN (no API keys), {acting}.")
+        if guarded:
+            lines.append(
+                f"  The {guarded} routes marked [...] need credentials on AWS; pass "
+                f"--api-key TENANT:KEY (or {API_KEYS_VARIABLE}) to enforce them here."
+            )
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
 
-def _api_keys(given: Sequence[str]) -> list[str]:
-    from_environment = os.environ.get(API_KEYS_VARIABLE, "").split(",")
-    keys = [key.strip() for key in [*given, *from_environment] if key.strip()]
-    return list(dict.fromkeys(keys))
+def _api_key_specs(given: Sequence[str]) -> list[str]:
+    """The ``--api-key`` specs, then those of ``PROGIMAGE_API_KEYS`` (comma-separated)."""
+    return [*given, *os.environ.get(API_KEYS_VARIABLE, "").split(",")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,10 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             enforce_limits=not args.no_limits,
             sqs_concurrency=args.sqs_concurrency,
             sqs_retry_delay=args.sqs_retry_delay,
-            api_keys=_api_keys(args.api_key),
+            api_keys=_api_key_specs(args.api_key),
         )
         server.start()
-    except (TemplateError, OSError) as error:
+    except (TemplateError, ApiKeyError, OSError) as error:
         print(f"localserver: {error}", file=sys.stderr)
         return 2
     try:

@@ -5,7 +5,9 @@ else its API's ``Auth.DefaultAuthorizer`` (``Globals.HttpApi`` merged in); ``NON
 is an open route. Intrinsics (``!If`` on a parameter, as ``AWS::LanguageExtensions`` would resolve
 them) are resolved with the server's parameters.
 
-The server enforces it only when it is given API keys (:class:`RouteGuard`):
+Every API key belongs to one tenant (:func:`parse_api_keys`: ``TENANT:KEY``, or a bare ``KEY`` of
+tenant ``default``). The server enforces the routes' authorization only when it is given keys
+(:class:`RouteGuard`):
 
 - A Lambda authorizer (``Authorizers.<name>.FunctionArn: !GetAtt <Function>.Arn``, payload
   format 2.0) is the template's own function, called with the HTTP API authorizer event. A
@@ -13,21 +15,27 @@ The server enforces it only when it is given API keys (:class:`RouteGuard`):
   ``403 {"message":"Forbidden"}``; an exception or an answer API Gateway could not use is a
   ``500``. Simple responses (``isAuthorized``) and IAM policy responses are understood; the
   ``context`` reaches the route's event as ``requestContext.authorizer.lambda``. The keys reach
-  the function as SHA-256 hex digests in ``PROGIMAGE_API_KEY_HASHES`` (so it needs no SSM).
-  Answers are not cached (``ReauthorizeEvery`` is ignored): each request calls the authorizer.
+  the function as ``TENANT:SHA256HEX`` entries in ``PROGIMAGE_API_KEY_HASHES`` (so it needs no
+  secret store). Answers are not cached (``ReauthorizeEvery`` is ignored): each request calls
+  the authorizer.
 - ``AWS_IAM`` cannot be checked locally (no SigV4): the route takes the same keys as
   ``Authorization: Bearer <key>`` instead, compared in constant time; anything else is a 403,
-  as API Gateway answers an unsigned request.
+  as API Gateway answers an unsigned request. The caller is then the IAM user named after the
+  key's tenant (``requestContext.authorizer.iam``), and ``PROGIMAGE_IAM_TENANTS`` maps each
+  tenant's user ARN to the tenant.
 - JWT authorizers are not emulated: those routes are open (the server says so).
 
-Without keys every route is open, as before.
+Without keys every route is open, and ``PROGIMAGE_OPEN_TENANT`` tells the functions that their
+callers act as tenant ``default`` (:func:`tenant_environment`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -51,7 +59,14 @@ from .template import Template, TemplateError
 log = logging.getLogger(__name__)
 
 KEY_HASHES_VARIABLE = "PROGIMAGE_API_KEY_HASHES"
-"""Where the template's authorizer finds the accepted keys' digests (comma-separated)."""
+"""Where the template's authorizer finds the accepted keys: comma-separated ``TENANT:SHA256HEX``."""
+IAM_TENANTS_VARIABLE = "PROGIMAGE_IAM_TENANTS"
+"""Which IAM principal is which tenant: comma-separated ``ARN=TENANT``."""
+OPEN_TENANT_VARIABLE = "PROGIMAGE_OPEN_TENANT"
+"""The tenant that callers without credentials act as, when the server runs without keys."""
+
+DEFAULT_TENANT = "default"
+_TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 OPEN = "NONE"
 IAM = "AWS_IAM"
@@ -61,6 +76,83 @@ JWT = "JWT"
 
 def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeyError(ValueError):
+    """API keys the server cannot use. The message never quotes a key."""
+
+
+def parse_api_keys(specs: Iterable[str]) -> dict[str, str]:
+    """``TENANT:KEY`` specs (a bare ``KEY`` belongs to tenant ``default``) as ``{key: tenant}``.
+
+    A tenant is 1 to 32 lower-case letters, digits and ``-``, not starting with ``-``; a key
+    that contains ``:`` must be given with its tenant. Blank specs are skipped and repeating a
+    spec changes nothing, but one key given for two tenants is refused (:class:`ApiKeyError`).
+    """
+    keys: dict[str, str] = {}
+    for spec in specs:
+        if not spec.strip():
+            continue
+        tenant, separator, key = (part.strip() for part in spec.partition(":"))
+        if not separator:
+            tenant, key = DEFAULT_TENANT, tenant
+        if not _TENANT.fullmatch(tenant):
+            raise ApiKeyError(
+                f"{tenant!r} is not a tenant name: a tenant is 1 to 32 lower-case letters, "
+                "digits or '-', not starting with '-' (give a key that contains ':' as TENANT:KEY)"
+            )
+        if not key:
+            raise ApiKeyError(f"tenant {tenant!r} is given an empty API key")
+        if keys.get(key, tenant) != tenant:
+            raise ApiKeyError(
+                f"one API key is given for tenant {keys[key]!r} and for tenant {tenant!r}: "
+                "a key belongs to one tenant"
+            )
+        keys[key] = tenant
+    return keys
+
+
+def iam_user_arn(tenant: str) -> str:
+    """The IAM user an ``AWS_IAM`` route's caller is locally: the one named after its tenant."""
+    return f"arn:aws:iam::{ACCOUNT_ID}:user/{tenant}"
+
+
+def _iam_id(prefix: str, seed: str, length: int) -> str:
+    """A made-up, stable IAM identifier shaped like AWS's (``AIDA...``, ``AKIA...``)."""
+    digest = base64.b32encode(hashlib.sha256(seed.encode()).digest()).decode()
+    return prefix + digest[: length - len(prefix)]
+
+
+def iam_identity(tenant: str, digest: str) -> dict[str, Any]:
+    """``requestContext.authorizer.iam`` of payload 2.0 for the caller with the key of this
+    ``digest``: the tenant's IAM user, the key standing in for one of its access keys."""
+    user_id = _iam_id("AIDA", f"user/{tenant}", 21)
+    return {
+        "accessKey": _iam_id("AKIA", digest, 20),
+        "accountId": ACCOUNT_ID,
+        "callerId": user_id,
+        "cognitoIdentity": None,
+        "principalOrgId": None,
+        "userArn": iam_user_arn(tenant),
+        "userId": user_id,
+    }
+
+
+def tenant_environment(api_keys: Mapping[str, str]) -> dict[str, str]:
+    """The functions' variables that say who the callers are, given ``{key: tenant}``.
+
+    With keys: the authorizer's ``TENANT:SHA256HEX`` entries and each tenant's IAM user ARN.
+    Without: the tenant that callers of the (then open) routes act as.
+    """
+    if not api_keys:
+        return {OPEN_TENANT_VARIABLE: DEFAULT_TENANT}
+    tenants = sorted(set(api_keys.values()))
+    return {
+        KEY_HASHES_VARIABLE: ",".join(
+            f"{tenant}:{key_digest(key)}" for key, tenant in api_keys.items()
+        ),
+        IAM_TENANTS_VARIABLE: ",".join(f"{iam_user_arn(t)}={t}" for t in tenants),
+    }
 
 
 @dataclass(frozen=True)
@@ -240,12 +332,13 @@ class RouteGuard:
         self,
         authorizations: Mapping[str, RouteAuth],
         functions: Mapping[str, LocalFunction],
-        api_keys: Iterable[str],
+        api_keys: Mapping[str, str],
     ) -> None:
+        """``api_keys`` maps each key to its tenant (see :func:`parse_api_keys`)."""
         self.authorizations = dict(authorizations)
         self.functions = functions
-        self._digests = tuple(key_digest(key).encode() for key in api_keys if key)
-        if not self._digests:
+        self._keys = tuple((key_digest(key), tenant) for key, tenant in api_keys.items())
+        if not self._keys:
             raise ValueError("a RouteGuard needs at least one API key")
         for route_key, auth in self.authorizations.items():
             if auth.authorizer is not None and auth.authorizer.function not in functions:
@@ -256,11 +349,6 @@ class RouteGuard:
             if auth.authorization_type == JWT:
                 log.warning("route %s: JWT authorizers are not emulated, it is open", route_key)
 
-    @property
-    def key_digests(self) -> str:
-        """The value of ``PROGIMAGE_API_KEY_HASHES`` for the authorizers."""
-        return ",".join(d.decode() for d in self._digests)
-
     def check(
         self, environ: dict[str, Any], match: RouteMatch, request_id: str
     ) -> tuple[HttpResponse | None, dict[str, Any] | None]:
@@ -268,18 +356,25 @@ class RouteGuard:
         ``requestContext.authorizer``), either possibly None."""
         auth = self.authorizations.get(match.route.route_key, RouteAuth())
         if auth.authorization_type == IAM:
-            return self._check_key(environ), None
+            return self._check_key(environ)
         if auth.authorizer is None:
             return None, None
         return self._call_authorizer(auth.authorizer, environ, match, request_id)
 
-    def _check_key(self, environ: dict[str, Any]) -> HttpResponse | None:
+    def _check_key(
+        self, environ: dict[str, Any]
+    ) -> tuple[HttpResponse | None, dict[str, Any] | None]:
+        """An ``AWS_IAM`` route: a key as ``Authorization: Bearer <key>`` makes the caller its
+        tenant's IAM user; anything else is a 403."""
         scheme, _, key = request_headers(environ).get("authorization", "").partition(" ")
-        digest = key_digest(key.strip()).encode() if scheme.lower() == "bearer" else b""
-        matched = False
-        for stored in self._digests:
-            matched |= hmac.compare_digest(digest, stored)
-        return None if matched else message_response(403, "Forbidden")
+        presented = key_digest(key.strip()).encode() if scheme.lower() == "bearer" else b""
+        matched = None
+        for digest, tenant in self._keys:  # every entry, each in constant time
+            if hmac.compare_digest(presented, digest.encode()):
+                matched = (tenant, digest)
+        if matched is None:
+            return message_response(403, "Forbidden"), None
+        return None, {"iam": iam_identity(*matched)}
 
     def _call_authorizer(
         self,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import string
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,6 +312,96 @@ def ssm_parameter(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
             "Arn": f"arn:aws:ssm:{ctx.region}:{ctx.account_id}:parameter{path}",
         },
     )
+
+
+_PASSWORD_KINDS = (
+    ("ExcludeLowercase", string.ascii_lowercase),
+    ("ExcludeUppercase", string.ascii_uppercase),
+    ("ExcludeNumbers", string.digits),
+    ("ExcludePunctuation", string.punctuation),
+)
+
+
+def random_password(options: Mapping[str, Any], where: str) -> str:
+    """A password as ``GenerateSecretString`` makes one (its password options, resolved).
+
+    ``PasswordLength`` (32) characters from the kinds not excluded (lower- and upper-case
+    letters, digits, punctuation; a space too with ``IncludeSpace``), less
+    ``ExcludeCharacters``; with ``RequireEachIncludedType`` (the default) at least one of each
+    kind of letter, digit and punctuation left.
+    """
+
+    def flag(name: str, default: bool = False) -> bool:
+        return to_string(options.get(name, default)) == "true"
+
+    try:
+        length = int(options.get("PasswordLength", 32))
+    except (TypeError, ValueError):
+        raise TemplateError(f"{where}: PasswordLength must be a number") from None
+    if not 1 <= length <= 4096:
+        raise TemplateError(f"{where}: PasswordLength must be 1 to 4096, got {length}")
+    excluded = set(to_string(options.get("ExcludeCharacters", "")))
+    kinds = [
+        "".join(c for c in characters if c not in excluded)
+        for option, characters in _PASSWORD_KINDS
+        if not flag(option)
+    ]
+    kinds = [kind for kind in kinds if kind]
+    alphabet = "".join(kinds) + (" " if flag("IncludeSpace") and " " not in excluded else "")
+    if not alphabet:
+        raise TemplateError(f"{where}: GenerateSecretString leaves no character to use")
+    required = (
+        [secrets.choice(kind) for kind in kinds] if flag("RequireEachIncludedType", True) else []
+    )
+    if len(required) > length:
+        raise TemplateError(
+            f"{where}: PasswordLength {length} is too short for one character of each kind"
+        )
+    characters = required + [secrets.choice(alphabet) for _ in range(length - len(required))]
+    secrets.SystemRandom().shuffle(characters)
+    return "".join(characters)
+
+
+def _generated_secret(generate: Any, where: str) -> str:
+    """The value of a ``GenerateSecretString``: the password, or the JSON object of
+    ``SecretStringTemplate`` with the password under ``GenerateStringKey``."""
+    if not isinstance(generate, dict):
+        raise TemplateError(f"{where}: GenerateSecretString must be a mapping")
+    password = random_password(generate, where)
+    template, key = generate.get("SecretStringTemplate"), generate.get("GenerateStringKey")
+    if template is None and key is None:
+        return password
+    if template is None or key is None:
+        raise TemplateError(f"{where}: SecretStringTemplate and GenerateStringKey go together")
+    try:
+        document = json.loads(to_string(template))
+    except json.JSONDecodeError as error:
+        raise TemplateError(f"{where}: SecretStringTemplate is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise TemplateError(f"{where}: SecretStringTemplate must be a JSON object")
+    document[to_string(key)] = password
+    return json.dumps(document)
+
+
+@provisioner("AWS::SecretsManager::Secret")
+def secretsmanager_secret(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
+    """A secret with its ``SecretString``, or a ``GenerateSecretString`` value made here, or
+    none (an empty secret, as CloudFormation creates without either). ``!Ref`` is its ARN."""
+    props = ctx.resolver.resolve(spec.properties)
+    where = f"{spec.logical_id} ({spec.type})"
+    name = to_string(props["Name"]) if "Name" in props else f"{ctx.stack_name}-{spec.logical_id}"
+    arguments: dict[str, Any] = {"Name": name}
+    if "SecretString" in props and "GenerateSecretString" in props:
+        raise TemplateError(f"{where}: give SecretString or GenerateSecretString, not both")
+    if "SecretString" in props:
+        arguments["SecretString"] = to_string(props["SecretString"])
+    elif "GenerateSecretString" in props:
+        arguments["SecretString"] = _generated_secret(props["GenerateSecretString"], where)
+    if "Description" in props:
+        arguments["Description"] = to_string(props["Description"])
+    arn = ctx.client("secretsmanager").create_secret(**arguments)["ARN"]
+    ctx.note_ignored(spec, ["Name", "Description", "SecretString", "GenerateSecretString", "Tags"])
+    return LocalResource(spec.logical_id, spec.type, name, ref=arn, attributes={"Id": arn})
 
 
 @provisioner(FUNCTION_TYPE)

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
@@ -26,7 +26,13 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from .apidocs import DEFAULT_DOCUMENT, RESERVED_PATHS, pages
-from .auth import KEY_HASHES_VARIABLE, RouteAuth, RouteGuard, route_authorizations
+from .auth import (
+    RouteAuth,
+    RouteGuard,
+    parse_api_keys,
+    route_authorizations,
+    tenant_environment,
+)
 from .environment import EnvironmentPatch, function_environment, local_aws_environment
 from .events import (
     HttpResponse,
@@ -67,6 +73,9 @@ _DROPPED_RESPONSE_HEADERS = {"content-length", "transfer-encoding", "connection"
 
 class Gateway:
     """The WSGI app: route a request, invoke the function, map its result back.
+
+    Routes match on the method, as API Gateway's do: ``HEAD`` reaches a ``HEAD`` (or ``ANY``)
+    route, not a ``GET`` one, and its answer never has a body.
 
     ``pages`` are the local server's own answers to ``GET`` (and ``HEAD``) of reserved paths
     (the OpenAPI document and its docs page); they take precedence over the template's routes.
@@ -110,6 +119,7 @@ class Gateway:
             match.route.route_key if match else "local page" if page else "no route",
             match.route.function if match else "-",
         )
+        # A HEAD request gets the status and headers (Content-Length: the body's) but no body.
         wsgi_response = Response(response.body, status=response.status, headers=response.headers)
         return wsgi_response(environ, start_response)
 
@@ -233,10 +243,12 @@ class LocalServer:
     a docs page at ``/docs``; by default ``openapi/openapi.yaml`` next to the template, if
     there is one (else neither path is served).
 
-    ``api_keys``: enforce the template's route authorization (its Lambda authorizers, run with
-    these keys' SHA-256 digests in ``PROGIMAGE_API_KEY_HASHES``; ``AWS_IAM`` routes take the keys
-    as ``Authorization: Bearer <key>``), see :mod:`localserver.auth`. Without keys every route
-    is open.
+    ``api_keys``: ``TENANT:KEY`` (or a bare ``KEY``, of tenant ``default``) specs; enforce the
+    template's route authorization with them (its Lambda authorizers, run with the keys'
+    ``TENANT:SHA256HEX`` entries in ``PROGIMAGE_API_KEY_HASHES``; ``AWS_IAM`` routes take the keys
+    as ``Authorization: Bearer <key>``, their callers being the tenants' IAM users), see
+    :mod:`localserver.auth`. Bad specs raise :class:`~localserver.auth.ApiKeyError`. Without
+    keys every route is open and ``PROGIMAGE_OPEN_TENANT=default`` says so to the functions.
     """
 
     _active: ClassVar[LocalServer | None] = None
@@ -257,7 +269,7 @@ class LocalServer:
         sqs_concurrency: int = DEFAULT_CONCURRENCY,
         sqs_retry_delay: int = DEFAULT_RETRY_DELAY_S,
         openapi: str | Path | None = None,
-        api_keys: Sequence[str] = (),
+        api_keys: Iterable[str] = (),
     ) -> None:
         if sqs_concurrency < 1:
             raise ValueError("sqs_concurrency must be at least 1")
@@ -274,7 +286,7 @@ class LocalServer:
         self.enforce_limits = enforce_limits
         self.sqs_concurrency = sqs_concurrency
         self.sqs_retry_delay = sqs_retry_delay
-        self.api_keys = tuple(key for key in api_keys if key)
+        self.api_keys = parse_api_keys(api_keys)  # key -> tenant
         default_document = self.template.directory / DEFAULT_DOCUMENT
         if openapi is not None:
             self.openapi: Path | None = Path(openapi)
@@ -286,6 +298,7 @@ class LocalServer:
         self.resources: dict[str, LocalResource] = {}
         self.environment: dict[str, str] = {}
         self.functions: dict[str, LocalFunction] = {}
+        self._specs: dict[str, FunctionSpec] = {}  # the functions that are created
         self.routes = RouteTable([])
         self.route_auth: dict[str, RouteAuth] = {}  # route key -> how AWS would authorize it
         self.workers: list[BackgroundWorker] = []
@@ -318,6 +331,11 @@ class LocalServer:
     def in_memory(self) -> bool:
         """True when resources live in the in-process moto server."""
         return not self.use_aws
+
+    @property
+    def tenants(self) -> list[str]:
+        """The tenants that have API keys, sorted (none: the server runs open)."""
+        return sorted(set(self.api_keys.values()))
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -366,21 +384,16 @@ class LocalServer:
             # moto keeps its state in the process: start from nothing, even after another server.
             self._reset_moto()
             self._provision()
-        functions = {
+        self._specs = {
             logical_id: spec
             for logical_id, spec in self.template.functions.items()
             if not (spec.condition and not self._resolver.condition(spec.condition))
         }
-        self.environment = function_environment(
-            functions.values(),
-            self._resolver,
-            overrides=self.env_overrides,
-            prefer_process_environment=self.use_aws,
-        )
-        self._env.apply(self.environment)
+        self.route_auth = route_authorizations(self.template, self._resolver, self._specs)
+        self._apply_environment()
 
         routes: list[Route] = []
-        for logical_id, spec in functions.items():
+        for logical_id, spec in self._specs.items():
             for directory in code_directories(self.template, spec):
                 self._sys_path.add(directory)
             name = (
@@ -399,13 +412,11 @@ class LocalServer:
         self.routes = RouteTable(routes)
         if not self.routes:
             raise TemplateError("the template has no HttpApi events: nothing to serve")
-        self.queue_sources = self._queue_sources(functions)
+        self.queue_sources = self._queue_sources(self._specs)
         local_pages = self._pages()
-        self.route_auth = route_authorizations(self.template, self._resolver, functions)
         guard = None
         if self.api_keys:
             guard = RouteGuard(self.route_auth, self.functions, self.api_keys)
-            self._env.apply({KEY_HASHES_VARIABLE: guard.key_digests})
 
         gateway = Gateway(
             self.routes,
@@ -441,6 +452,26 @@ class LocalServer:
             self.url,
             len(self.queue_sources),
         )
+
+    def _apply_environment(self) -> None:
+        """Resolve the functions' environment and set it in the process.
+
+        The template's variables (``--env`` values winning), and what the server says about
+        callers (:func:`~localserver.auth.tenant_environment`; ``--env`` wins there too). Done
+        again after a reset, which gives a secret a new ARN.
+        """
+        assert self._resolver is not None
+        environment = function_environment(
+            self._specs.values(),
+            self._resolver,
+            overrides=self.env_overrides,
+            prefer_process_environment=self.use_aws,
+        )
+        for name, value in tenant_environment(self.api_keys).items():
+            if name not in self.env_overrides:
+                environment[name] = value
+        self.environment = environment
+        self._env.apply(environment)
 
     def _pages(self) -> dict[str, HttpResponse]:
         """The OpenAPI document and docs page; their paths cannot be template routes."""
@@ -511,7 +542,8 @@ class LocalServer:
                     LocalServer._active = None
 
     def reset(self) -> None:
-        """Empty moto (``POST /moto-api/reset``) and create the template's resources again."""
+        """Empty moto (``POST /moto-api/reset``) and create the template's resources again
+        (and set the functions' environment again, for the resources' new identifiers)."""
         if self._moto is None or self.aws_endpoint is None:
             raise RuntimeError("reset() needs the local moto server (not --aws mode)")
         if self._pollers is not None:
@@ -519,6 +551,7 @@ class LocalServer:
         try:
             self._reset_moto()
             self._provision()
+            self._apply_environment()
         finally:
             if self._pollers is not None:
                 self._pollers.resume()

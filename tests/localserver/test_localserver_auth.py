@@ -1,8 +1,10 @@
 """Route authorization: the template's authorizers, enforced when the server is given API keys.
 
 A small template (package ``lsauth``) has an HttpApi with a default Lambda authorizer (simple
-responses), a second one answering IAM policies from a query-string identity, an AWS_IAM route
-and open routes; the repository's template is served with keys too, in both AuthModes.
+responses, answering the key's tenant in its context), a second one answering IAM policies from
+a query-string identity, an AWS_IAM route and open routes; the repository's template is served
+with keys too, in both AuthModes. Keys belong to tenants; without keys the callers act as tenant
+``default``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import re
 import signal
 import textwrap
 from collections.abc import Iterator
@@ -21,14 +24,23 @@ import pytest
 import requests
 
 from localserver import LocalServer
-from localserver.auth import CUSTOM, IAM, JWT, OPEN, route_authorizations
+from localserver.auth import (
+    CUSTOM,
+    IAM,
+    JWT,
+    OPEN,
+    ApiKeyError,
+    parse_api_keys,
+    route_authorizations,
+)
 from localserver.intrinsics import Resolver
 from localserver.template import Template, TemplateError
 
 from .test_localserver_cli import CliProcess
 
 REPO = Path(__file__).resolve().parents[2]
-KEYS = ("key-one", "key-two")
+TENANTS = {"key-one": "alpha", "key-two": "beta", "key-three": "default"}  # key -> its tenant
+KEYS = ("alpha:key-one", "beta:key-two", "key-three")  # as the server is given them
 
 AUTH_TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -108,8 +120,8 @@ Resources:
 """
 
 AUTH_HANDLERS = '''\
-"""An authorizer like the real one (hashes in PROGIMAGE_API_KEY_HASHES), and one that answers
-IAM policies; both record the events they get."""
+"""An authorizer like the real one (TENANT:SHA256HEX entries in PROGIMAGE_API_KEY_HASHES), and
+one that answers IAM policies; both record the events they get."""
 
 import hashlib
 import json
@@ -125,9 +137,12 @@ def authorize(event, context):
         raise RuntimeError("authorizer failed")
     if key == "weird":
         return {"isAuthorized": "yes"}
-    digests = os.environ.get("PROGIMAGE_API_KEY_HASHES", "").split(",")
-    ok = hashlib.sha256(key.encode()).hexdigest() in digests
-    return {"isAuthorized": ok, "context": {"caller": key[:3]}}
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    for entry in os.environ.get("PROGIMAGE_API_KEY_HASHES", "").split(","):
+        tenant, _, stored = entry.rpartition(":")
+        if stored == digest:
+            return {"isAuthorized": True, "context": {"tenant": tenant}}
+    return {"isAuthorized": False}
 
 
 def policy(event, context):
@@ -215,16 +230,16 @@ def test_a_missing_identity_source_is_401_without_calling_the_authorizer(
 
 
 def test_a_refused_key_is_403(server: LocalServer, app: ModuleType) -> None:
-    for key in ("wrong", KEYS[0] + "x", hashlib.sha256(KEYS[0].encode()).hexdigest()):
+    for key in ("wrong", "key-onex", "alpha:key-one", hashlib.sha256(b"key-one").hexdigest()):
         answer = requests.post(f"{server.url}/things/1", headers=bearer(key), timeout=10)
         assert answer.status_code == 403
         assert answer.json() == {"message": "Forbidden"}
-    assert len(app.CALLS) == 3
+    assert len(app.CALLS) == 4
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize(("key", "tenant"), sorted(TENANTS.items()))
 def test_a_good_key_runs_the_handler_with_the_authorizers_context(
-    server: LocalServer, app: ModuleType, key: str
+    server: LocalServer, app: ModuleType, key: str, tenant: str
 ) -> None:
     answer = requests.post(
         f"{server.url}/things/42?a=1&a=2", headers=bearer(key), data=b"hi", timeout=10
@@ -233,13 +248,13 @@ def test_a_good_key_runs_the_handler_with_the_authorizers_context(
     event = answer.json()
     assert event["routeKey"] == "POST /things/{id}"
     assert event["body"] == "aGk="
-    assert event["requestContext"]["authorizer"] == {"lambda": {"caller": key[:3]}}
+    assert event["requestContext"]["authorizer"] == {"lambda": {"tenant": tenant}}
 
 
 def test_the_authorizer_event_has_the_http_api_shape(server: LocalServer, app: ModuleType) -> None:
     requests.post(
         f"{server.url}/things/42?a=1&a=2",
-        headers={**bearer(KEYS[0]), "Cookie": "c=1", "X-Custom": "yes"},
+        headers={**bearer("key-one"), "Cookie": "c=1", "X-Custom": "yes"},
         timeout=10,
     )
     (event,) = app.CALLS
@@ -248,12 +263,12 @@ def test_the_authorizer_event_has_the_http_api_shape(server: LocalServer, app: M
     assert event["routeArn"] == (
         "arn:aws:execute-api:us-east-1:123456789012:local/$default/POST/things/42"
     )
-    assert event["identitySource"] == [f"Bearer {KEYS[0]}"]
+    assert event["identitySource"] == ["Bearer key-one"]
     assert event["routeKey"] == "POST /things/{id}"
     assert event["rawPath"] == "/things/42"
     assert event["rawQueryString"] == "a=1&a=2"
     assert event["cookies"] == ["c=1"]
-    assert event["headers"]["authorization"] == f"Bearer {KEYS[0]}"
+    assert event["headers"]["authorization"] == "Bearer key-one"
     assert event["headers"]["x-custom"] == "yes"
     assert event["queryStringParameters"] == {"a": "1,2"}
     assert event["pathParameters"] == {"id": "42"}
@@ -294,22 +309,63 @@ def test_iam_policy_answers(server: LocalServer, app: ModuleType) -> None:
     assert [e["identitySource"] for e in app.CALLS] == [["nope"], ["let-me-in"]]
 
 
+def iam_caller(tenant: str) -> dict[str, Any]:
+    """What ``requestContext.authorizer.iam`` says of the tenant's IAM user, but the made-up
+    ids (checked by :func:`check_iam_ids`)."""
+    return {
+        "accountId": "123456789012",
+        "userArn": f"arn:aws:iam::123456789012:user/{tenant}",
+        "principalOrgId": None,
+        "cognitoIdentity": None,
+    }
+
+
+def check_iam_ids(iam: dict[str, Any]) -> dict[str, Any]:
+    """The made-up ids are shaped like AWS's: a user id (also the caller id) and an access key
+    id; the rest is returned."""
+    assert set(iam) == {"accessKey", "callerId", "userId", *iam_caller("x")}
+    assert re.fullmatch(r"AIDA[A-Z2-7]{17}", iam["userId"])
+    assert iam["callerId"] == iam["userId"]
+    assert re.fullmatch(r"AKIA[A-Z2-7]{16}", iam["accessKey"])
+    return {k: v for k, v in iam.items() if k not in ("accessKey", "callerId", "userId")}
+
+
 def test_aws_iam_routes_take_the_keys_as_bearer_tokens(
     server: LocalServer, app: ModuleType
 ) -> None:
     url = f"{server.url}/iam"
-    for headers in ({}, bearer("wrong"), {"Authorization": KEYS[0]}, bearer("")):
+    for headers in ({}, bearer("wrong"), {"Authorization": "key-one"}, bearer("")):
         answer = requests.post(url, headers=headers, timeout=10)
         assert answer.status_code == 403
         assert answer.json() == {"message": "Forbidden"}
-    for key in KEYS:
-        assert requests.post(url, headers=bearer(key), timeout=10).status_code == 200
+    callers = {}
+    for key, tenant in TENANTS.items():
+        answer = requests.post(url, headers=bearer(key), timeout=10)
+        assert answer.status_code == 200
+        iam = answer.json()["requestContext"]["authorizer"]["iam"]
+        assert check_iam_ids(iam) == iam_caller(tenant)
+        callers[tenant] = iam
     assert app.CALLS == []
+    # one IAM user per tenant, and each key stands for one access key of it
+    assert len({iam["userId"] for iam in callers.values()}) == 3
+    assert len({iam["accessKey"] for iam in callers.values()}) == 3
+    again = requests.post(url, headers=bearer("key-two"), timeout=10)
+    assert again.json()["requestContext"]["authorizer"]["iam"] == callers["beta"]
 
 
-def test_the_key_digests_reach_the_functions(server: LocalServer) -> None:
-    digests = os.environ["PROGIMAGE_API_KEY_HASHES"].split(",")
-    assert digests == [hashlib.sha256(k.encode()).hexdigest() for k in KEYS]
+def test_the_key_entries_and_iam_tenants_reach_the_functions(server: LocalServer) -> None:
+    digest = {key: hashlib.sha256(key.encode()).hexdigest() for key in TENANTS}
+    entries = os.environ["PROGIMAGE_API_KEY_HASHES"].split(",")
+    assert entries == [f"{tenant}:{digest[key]}" for key, tenant in TENANTS.items()]
+    assert os.environ["PROGIMAGE_IAM_TENANTS"] == (
+        "arn:aws:iam::123456789012:user/alpha=alpha,"
+        "arn:aws:iam::123456789012:user/beta=beta,"
+        "arn:aws:iam::123456789012:user/default=default"
+    )
+    assert "PROGIMAGE_OPEN_TENANT" not in os.environ
+    for name in ("PROGIMAGE_API_KEY_HASHES", "PROGIMAGE_IAM_TENANTS"):
+        assert server.environment[name] == os.environ[name]
+    assert server.tenants == ["alpha", "beta", "default"]
 
 
 def test_without_keys_every_route_is_open(auth_template: Path, server: LocalServer) -> None:
@@ -317,8 +373,39 @@ def test_without_keys_every_route_is_open(auth_template: Path, server: LocalServ
     try:
         with LocalServer(auth_template, port=0) as open_server:
             for path in ("/things/1", "/policy", "/iam"):
-                assert requests.post(f"{open_server.url}{path}", timeout=10).status_code == 200
+                answer = requests.post(f"{open_server.url}{path}", timeout=10)
+                assert answer.status_code == 200
+                assert "authorizer" not in answer.json()["requestContext"]
             assert open_server.route_auth["POST /things/{id}"].authorization_type == CUSTOM
+            assert open_server.tenants == []
+            # the functions treat callers without credentials as tenant "default"
+            assert open_server.environment["PROGIMAGE_OPEN_TENANT"] == "default"
+            assert os.environ["PROGIMAGE_OPEN_TENANT"] == "default"
+            assert "PROGIMAGE_API_KEY_HASHES" not in os.environ
+            assert "PROGIMAGE_IAM_TENANTS" not in os.environ
+        assert "PROGIMAGE_OPEN_TENANT" not in os.environ  # restored when the server stops
+    finally:
+        server.start()
+
+
+def test_env_values_win_over_the_servers_own(auth_template: Path, server: LocalServer) -> None:
+    server.stop()
+    try:
+        mapping = "arn:aws:iam::123456789012:role/Writer=alpha"
+        with LocalServer(
+            auth_template,
+            port=0,
+            api_keys=KEYS,
+            env_overrides={"PROGIMAGE_IAM_TENANTS": mapping},
+        ) as keyed:
+            assert os.environ["PROGIMAGE_IAM_TENANTS"] == mapping
+            assert keyed.environment["PROGIMAGE_IAM_TENANTS"] == mapping
+            assert os.environ["PROGIMAGE_API_KEY_HASHES"].startswith("alpha:")
+        with LocalServer(
+            auth_template, port=0, env_overrides={"PROGIMAGE_OPEN_TENANT": "guests"}
+        ) as open_server:
+            assert os.environ["PROGIMAGE_OPEN_TENANT"] == "guests"
+            assert open_server.environment["PROGIMAGE_OPEN_TENANT"] == "guests"
     finally:
         server.start()
 
@@ -332,7 +419,10 @@ def test_parameters_choose_the_default_authorizer(auth_template: Path, server: L
             assert iam.route_auth["POST /things/{id}"].authorization_type == IAM
             url = f"{iam.url}/things/1"
             assert requests.post(url, timeout=10).status_code == 403
-            assert requests.post(url, headers=bearer(KEYS[1]), timeout=10).status_code == 200
+            answer = requests.post(url, headers=bearer("key-two"), timeout=10)
+            assert answer.status_code == 200
+            authorizer = answer.json()["requestContext"]["authorizer"]
+            assert check_iam_ids(authorizer["iam"]) == iam_caller("beta")
     finally:
         server.start()
 
@@ -414,7 +504,8 @@ def test_a_default_identity_source_is_the_authorization_header(tmp_path: Path) -
 # ------------------------------------------------------------------- the repository's template
 
 
-WRITE_ROUTES = {
+# Every route needs credentials (they name the tenant) except those serving image bytes.
+GUARDED_ROUTES = {
     ("POST", "/images"),
     ("POST", "/uploads"),
     ("DELETE", "/images/01HXAMPLE"),
@@ -422,11 +513,11 @@ WRITE_ROUTES = {
     ("POST", "/batch"),
     ("POST", "/jobs"),
     ("GET", "/jobs/01HXAMPLE"),
-}
-READ_ROUTES = {
     ("GET", "/images"),
-    ("GET", "/images/01HXAMPLE"),
     ("GET", "/images/01HXAMPLE/info"),
+}
+BYTES_ROUTES = {
+    ("GET", "/images/01HXAMPLE"),
     ("GET", "/images/01HXAMPLE/thumbnail:64.webp"),
 }
 
@@ -441,9 +532,11 @@ def repository_server(server: LocalServer) -> Iterator[LocalServer]:
         server.start()
 
 
-def test_the_repository_template_guards_writes_and_jobs(repository_server: LocalServer) -> None:
+def test_the_repository_template_guards_all_but_image_bytes(
+    repository_server: LocalServer,
+) -> None:
     url = repository_server.url
-    for method, path in sorted(WRITE_ROUTES):
+    for method, path in sorted(GUARDED_ROUTES):
         missing = requests.request(method, f"{url}{path}", json={}, timeout=30)
         assert (missing.status_code, missing.json()) == (401, {"message": "Unauthorized"}), path
         wrong = requests.request(method, f"{url}{path}", json={}, headers=bearer("no"), timeout=30)
@@ -451,10 +544,11 @@ def test_the_repository_template_guards_writes_and_jobs(repository_server: Local
         right = requests.request(
             method, f"{url}{path}", json={}, headers=bearer("repo-key"), timeout=30
         )
-        # the handler ran: an answer of the service's own (an error about the empty request)
+        # the handler ran: an answer of the service's own (an error about the empty request,
+        # or the tenant's empty listing)
         assert right.status_code not in (401, 403, 500), (path, right.text)
-        assert "error" in right.json(), (path, right.text)
-    for method, path in sorted(READ_ROUTES):
+        assert "message" not in right.json(), (path, right.text)
+    for method, path in sorted(BYTES_ROUTES):
         answer = requests.request(method, f"{url}{path}", timeout=30)
         assert answer.status_code in (200, 404), (path, answer.text)
         assert "message" not in answer.json(), path
@@ -476,13 +570,61 @@ def test_the_repository_template_in_iam_mode() -> None:
         "POST /batch",
         "POST /jobs",
         "GET /jobs/{job_id}",
+        "HEAD /jobs/{job_id}",
+        "GET /images",
+        "HEAD /images",
+        "GET /images/{id}/info",
+        "HEAD /images/{id}/info",
     }
     assert {key for key, kind in kinds.items() if kind == OPEN} == {
-        "GET /images",
         "GET /images/{id}",
-        "GET /images/{id}/info",
+        "HEAD /images/{id}",
         "GET /images/{id}/{pipeline+}",
+        "HEAD /images/{id}/{pipeline+}",
     }
+
+
+# ------------------------------------------------------------------- tenants of keys
+
+
+def test_keys_belong_to_tenants() -> None:
+    assert parse_api_keys(["alpha:k1", "beta:k2", "k3", " gamma-2 : k4 ", "", "  "]) == {
+        "k1": "alpha",
+        "k2": "beta",
+        "k3": "default",
+        "k4": "gamma-2",
+    }
+    # a key with a colon is given with its tenant; a spec given twice is one key
+    assert parse_api_keys(["default:a:b", "x" * 32 + ":k", "alpha:k1", "alpha:k1"]) == {
+        "a:b": "default",
+        "k": "x" * 32,
+        "k1": "alpha",
+    }
+    assert parse_api_keys([]) == {}
+
+
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [
+        (["Alpha:secret-1"], "'Alpha' is not a tenant name"),
+        (["-alpha:secret-1"], "'-alpha' is not a tenant name"),
+        (["al_pha:secret-1"], "'al_pha' is not a tenant name"),
+        (["x" * 33 + ":secret-1"], "is not a tenant name: a tenant is 1 to 32"),
+        ([":secret-1"], "'' is not a tenant name"),
+        (["alpha:"], "tenant 'alpha' is given an empty API key"),
+        (["alpha:secret-1", "beta:secret-1"], "for tenant 'alpha' and for tenant 'beta'"),
+        (["secret-1", "beta:secret-1"], "for tenant 'default' and for tenant 'beta'"),
+    ],
+)
+def test_bad_keys_are_refused_without_quoting_them(specs: list[str], message: str) -> None:
+    with pytest.raises(ApiKeyError, match=re.escape(message)) as error:
+        parse_api_keys(specs)
+    assert "secret-1" not in str(error.value)
+
+
+def test_a_server_refuses_bad_keys(auth_template: Path) -> None:
+    with pytest.raises(ApiKeyError, match="a key belongs to one tenant"):
+        LocalServer(auth_template, port=0, api_keys=["alpha:k", "beta:k"])
 
 
 # ------------------------------------------------------------------- the command line
@@ -490,24 +632,65 @@ def test_the_repository_template_in_iam_mode() -> None:
 
 @pytest.mark.e2e
 def test_api_keys_on_the_command_line(auth_template: Path) -> None:
-    env = {**os.environ, "PROGIMAGE_LOCAL_AWS": "", "PROGIMAGE_API_KEYS": "from-env"}
+    env = {
+        **os.environ,
+        "PROGIMAGE_LOCAL_AWS": "",
+        "PROGIMAGE_API_KEYS": "beta:from-env, alpha:second-alpha",
+    }
     process = CliProcess(
-        "--port", "0", "--template", str(auth_template), "--api-key", "from-flag", env=env
+        "--port", "0", "--template", str(auth_template),
+        "--api-key", "alpha:from-flag", "--api-key", "bare-key",
+        env=env,
     )  # fmt: skip
     try:
         url = process.wait_for(r"ProgImage local server: (http://\S+)").group(1)
         process.wait_for(r"POST /jwt +-> EchoFunction  \[Jwt: JWT, not emulated, open\]")
         process.wait_for(r"POST /things/\{id\} +-> EchoFunction  \[KeyAuth -> KeyAuthFunction\]")
-        process.wait_for(r"Auth: routes marked \[\.\.\.\] need one of 2 API key\(s\)")
+        process.wait_for(
+            r"Auth: routes marked \[\.\.\.\] need one of 4 API key\(s\) "
+            r"\(Authorization: Bearer <key>\); tenants: alpha \(2 keys\), beta \(1 key\), "
+            r"default \(1 key\)$"
+        )
         process.wait_for(r"Press Ctrl-C to stop")
+        for key in ("from-env", "second-alpha", "from-flag", "bare-key"):
+            assert key not in "".join(process.seen)
         write = f"{url}/things/1"
         assert requests.post(write, timeout=10).status_code == 401
         assert requests.post(write, headers=bearer("nope"), timeout=10).status_code == 403
-        for key in ("from-flag", "from-env"):
-            assert requests.post(write, headers=bearer(key), timeout=10).status_code == 200
+        expected = {
+            "from-flag": "alpha",
+            "bare-key": "default",
+            "from-env": "beta",
+            "second-alpha": "alpha",
+        }
+        for key, tenant in expected.items():
+            answer = requests.post(write, headers=bearer(key), timeout=10)
+            assert answer.status_code == 200
+            assert answer.json()["requestContext"]["authorizer"] == {"lambda": {"tenant": tenant}}
         assert requests.get(write, timeout=10).status_code == 200
         process.process.send_signal(signal.SIGTERM)
         assert process.process.wait(timeout=30) == 0
+    finally:
+        process.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("arguments", "from_environment", "message"),
+    [
+        (["--api-key", "Alpha:secret-1"], "", r"'Alpha' is not a tenant name"),
+        (["--api-key", "alpha:secret-1"], "beta:secret-1", r"for tenant 'alpha' and for tenant"),
+    ],
+)
+def test_bad_keys_on_the_command_line_exit_with_a_message(
+    auth_template: Path, arguments: list[str], from_environment: str, message: str
+) -> None:
+    env = {**os.environ, "PROGIMAGE_LOCAL_AWS": "", "PROGIMAGE_API_KEYS": from_environment}
+    process = CliProcess("--port", "0", "--template", str(auth_template), *arguments, env=env)
+    try:
+        assert process.process.wait(timeout=30) == 2
+        process.wait_for(f"^localserver: .*{message}")
+        assert "secret-1" not in "".join(process.seen)
     finally:
         process.close()
 
@@ -518,7 +701,8 @@ def test_without_keys_the_banner_says_the_server_is_open(auth_template: Path) ->
     process = CliProcess("--port", "0", "--template", str(auth_template), env=env)
     try:
         url = process.wait_for(r"ProgImage local server: (http://\S+)").group(1)
-        process.wait_for(r"Auth: OPEN\. The 4 routes marked \[\.\.\.\] need credentials on AWS")
+        process.wait_for(r"Auth: OPEN \(no API keys\), callers act as tenant 'default'\.")
+        process.wait_for(r"The 4 routes marked \[\.\.\.\] need credentials on AWS")
         assert requests.post(f"{url}/things/1", timeout=10).status_code == 200
     finally:
         process.close()
