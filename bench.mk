@@ -32,4 +32,8 @@ bench-footprint: $(STAMP)
 bench-coldstart: $(STAMP)
 	$(BIN)/python -m bench.coldstart $(BENCH_ARGS)
 
-.PHONY: bench-jobs bench-footprint bench-coldstart
+# What the upload path's completeness check (imaging/integrity.py) costs against inspect().
+bench-integrity: $(STAMP)
+	$(BIN)/python -m bench.integrity $(BENCH_ARGS)
+
+.PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity

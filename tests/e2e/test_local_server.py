@@ -102,7 +102,7 @@ def test_errors_are_json_with_the_contract_status(server: LocalServer) -> None:
     api = server.url
     cases = [
         ("get", "/images/0Ojp8iUHJrV2bQ4mJmGpV1rNY", 404),
-        ("get", "/images/0Ojp8iUHJrV2bQ4mJmGpV1rNY.svg", 400),
+        ("get", "/images/0Ojp8iUHJrV2bQ4mJmGpV1rNY.svg", 415),
         ("get", "/images?limit=-1", 400),
         ("post", "/images", 415),
     ]

@@ -161,7 +161,7 @@ def test_transform_json_data_id_and_store(aws: Aws) -> None:
         ({"source": {"url": "http://127.0.0.1/x.png"}}, 400, "url"),
         ({"source": {"url": "https://169.254.169.254/latest/meta-data"}}, 400, "url"),
         ({"source": {"url": "file:///etc/passwd"}}, 400, "url"),
-        ({"source": {"id": "0Ojp8iUHJrV2bQ4mJmGpV1rNY"}, "format": "svg"}, 400, "format"),
+        ({"source": {"id": "0Ojp8iUHJrV2bQ4mJmGpV1rNY"}, "format": "svg"}, 415, "format"),
         ({"source": {"id": "0Ojp8iUHJrV2bQ4mJmGpV1rNY"}, "store": "yes"}, 400, "store"),
     ],
 )

@@ -287,7 +287,7 @@ def test_truncated_image_is_invalid_not_a_crash() -> None:
 def test_unknown_output_extension_names_the_valid_ones() -> None:
     with pytest.raises(ProgImageError) as raised:
         for_extension("svg")
-    assert raised.value.status == 400
+    assert (raised.value.status, raised.value.code) == (415, "unsupported_format")
     assert "webp" in raised.value.message
     assert for_extension("JPEG").name == "jpeg"
     assert for_extension("tif").name == "tiff"

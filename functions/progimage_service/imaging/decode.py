@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ..errors import InvalidImage, TooLarge
 from .formats import Format, sniff
 from .gif import GifLayout, gif_layout
+from .integrity import check_complete
 from .limits import Limits
 from .pil import Image
 from .webp import WebpLayout, webp_layout
@@ -44,6 +45,7 @@ class ImageInfo:
     height: int
     frames: int
     orientation: int
+    scans: int  # of a JPEG's entropy-coded data (a progressive one has several); 1 otherwise
 
 
 @dataclass
@@ -66,6 +68,9 @@ def open_image(data: bytes, limits: Limits) -> Opened:
     elif fmt.name == "webp":
         _check_layout(webp_layout(data, stop_after=limits.max_frames), limits)
     with _decoding(fmt):
+        # The limits, checked on the next line, are the only ones: Pillow's own guard (twice its
+        # MAX_IMAGE_PIXELS, 179 MP) would refuse first, in its words, whatever ours are set to.
+        Image.MAX_IMAGE_PIXELS = None
         image = Image.open(io.BytesIO(data), formats=[fmt.pillow])
         limits.check_dimensions(*image.size)
         # A still format's further pages (TIFF's, an MPO's second JPEG) are never rendered, and
@@ -81,12 +86,19 @@ def _check_layout(layout: GifLayout | WebpLayout, limits: Limits) -> None:
 
 
 def inspect(data: bytes, limits: Limits) -> ImageInfo:
-    """Validate an upload: open it, decode its first frame (cheaply), and describe it.
+    """Validate an upload: open it, check that none of its data is missing, decode its first
+    frame (cheaply), and describe it.
 
-    The first frame is decoded so that a truncated or corrupt file is refused at upload rather
-    than stored; JPEGs decode at 1/8 scale, which still reads every entropy-coded byte.
+    A truncated file is refused at upload rather than stored: its structure is walked for every
+    frame's data (decoders fill in what is missing, and only the first frame is decoded here).
+    The first frame is decoded so that corrupt data is refused too; JPEGs decode at 1/8 scale.
     """
-    opened = open_image(data, limits)
+    try:
+        opened = open_image(data, limits)
+    except InvalidImage:
+        check_complete(data, sniff(data))  # a file cut short says so, not what the decoder hit
+        raise
+    scans = check_complete(data, opened.format)
     image = opened.image
     width, height = image.size  # before draft() reduces it
     with _decoding(opened.format):
@@ -95,7 +107,7 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
         image.load()
     if opened.orientation in _SWAPS_SIDES:
         width, height = height, width
-    return ImageInfo(opened.format, width, height, opened.frames, opened.orientation)
+    return ImageInfo(opened.format, width, height, opened.frames, opened.orientation, scans)
 
 
 Box = tuple[float, float, float, float]
@@ -187,8 +199,11 @@ def _decoding(fmt: Format) -> Iterator[None]:
         yield
     except (TooLarge, InvalidImage):
         raise
-    except Image.DecompressionBombError as error:
-        raise TooLarge(f"image is too large to decode: {error}", param="pixels") from error
+    except Image.UnidentifiedImageError as error:  # its message names a Python object
+        raise InvalidImage(
+            f"the data is not a valid {fmt.name.upper()} image: it cannot be opened (corrupt, "
+            "or cut short)"
+        ) from error
     except MemoryError as error:
         raise TooLarge("image needs more memory to decode than allowed", param="pixels") from error
     except Exception as error:  # any decoder failure on these bytes is the input's fault

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BadRequest, UnsupportedMedia
+from ..errors import UnsupportedMedia
+from ..inputs import echo
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,11 @@ def _is_avif(head: bytes) -> bool:
 
 
 def for_extension(extension: str) -> Format:
-    """The output format for a URL extension, or raise 400 naming the valid ones."""
+    """The output format for a URL extension, or raise 415 naming the valid ones."""
     fmt = EXTENSIONS.get(extension.lower())
     if fmt is None:
-        raise BadRequest(
-            f"unsupported output format {extension!r}; valid: {', '.join(sorted(EXTENSIONS))}",
+        raise UnsupportedMedia(
+            f"unsupported output format {echo(extension)}; valid: {', '.join(sorted(EXTENSIONS))}",
             param="format",
             code="unsupported_format",
         )

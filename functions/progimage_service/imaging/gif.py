@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # The bytes that start a block; Pillow skips any other byte between blocks, and so must we, or a
 # frame after a stray byte would escape the limits and still be decoded.
 _BLOCK = re.compile(rb"[!,;]")
+# Full sub-blocks looked at in one step: 64 KB of a frame's data. Their size bytes lie 256 apart,
+# each read a cache miss, so a step reaches little further than a large frame's data.
+_FULL_RUN = 256
 
 
 @dataclass(frozen=True)
@@ -19,18 +22,21 @@ class GifLayout:
     frames: int
     width: int  # the largest extent any frame reaches, or the logical screen if larger
     height: int
+    complete: bool  # the trailer was reached, every block before it whole
 
 
-def gif_layout(data: bytes, stop_after: int) -> GifLayout:
+def gif_layout(data: bytes, stop_after: int | None = None) -> GifLayout:
     """Walk the blocks; stop counting after ``stop_after`` frames or at the first truncation."""
     width = int.from_bytes(data[6:8], "little")
     height = int.from_bytes(data[8:10], "little")
     packed = data[10] if len(data) > 10 else 0
     pos = 13 + _colour_table_size(packed)
     frames = 0
-    while pos < len(data) and frames <= stop_after:
+    complete = False
+    while pos < len(data) and (stop_after is None or frames <= stop_after):
         block = data[pos]
         if block == 0x3B:  # trailer
+            complete = True
             break
         if block == 0x21:  # extension: label, then sub-blocks
             pos = _skip_sub_blocks(data, pos + 2)
@@ -50,7 +56,7 @@ def gif_layout(data: bytes, stop_after: int) -> GifLayout:
             if found is None:
                 break
             pos = found.start()
-    return GifLayout(frames=max(frames, 1), width=width, height=height)
+    return GifLayout(frames=max(frames, 1), width=width, height=height, complete=complete)
 
 
 def _colour_table_size(packed: int) -> int:
@@ -59,9 +65,17 @@ def _colour_table_size(packed: int) -> int:
 
 
 def _skip_sub_blocks(data: bytes, pos: int) -> int:
+    """The position after the sub-blocks starting at ``pos`` and their terminator (beyond the
+    end of ``data`` if they are cut off)."""
     while pos < len(data):
-        size = data[pos]
-        pos += 1 + size
-        if size == 0:
-            break
+        # A frame's data is mostly full sub-blocks (a size byte of 255, then 255 bytes): a run of
+        # them is skipped at once, from their size bytes alone.
+        sizes = data[pos : pos + _FULL_RUN * 256 : 256]
+        full = len(sizes) - len(sizes.lstrip(b"\xff"))
+        pos += 256 * full
+        if full < len(sizes):
+            size = data[pos]
+            pos += 1 + size
+            if size == 0:
+                break
     return pos

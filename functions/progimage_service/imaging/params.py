@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ids import is_valid_id
+from ..inputs import echo
 
 GRAVITIES = (
     "center",
@@ -67,13 +68,13 @@ class Param:
             case "image":
                 if isinstance(raw, str) and is_valid_id(raw):
                     return raw
-                raise ArgumentError(f"{self.name} must be an image id, got {raw!r}")
+                raise ArgumentError(f"{self.name} must be an image id, got {echo(raw)}")
             case "shape":
                 if isinstance(raw, str) and (raw.lower() in self.choices or is_valid_id(raw)):
                     return raw.lower() if raw.lower() in self.choices else raw
                 raise ArgumentError(
                     f"{self.name} must be one of {', '.join(self.choices)} or an image id, "
-                    f"got {raw!r}"
+                    f"got {echo(raw)}"
                 )
         raise AssertionError(self.kind)
 
@@ -93,16 +94,16 @@ class Param:
     def _number(self, raw: Any, *, integral: bool) -> float:
         kind = "an integer" if integral else "a number"
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise ArgumentError(f"{self.name} must be {kind}, got {raw!r}")
+            raise ArgumentError(f"{self.name} must be {kind}, got {echo(raw)}")
         try:
             value = float(raw) if not integral or isinstance(raw, float) else int(raw)
         except (ValueError, OverflowError):  # OverflowError: an integer too large for a float
-            raise ArgumentError(f"{self.name} must be {kind}, got {raw!r}") from None
+            raise ArgumentError(f"{self.name} must be {kind}, got {echo(raw)}") from None
         if isinstance(value, float) and not math.isfinite(value):
-            raise ArgumentError(f"{self.name} must be a finite number, got {raw!r}")
+            raise ArgumentError(f"{self.name} must be a finite number, got {echo(raw)}")
         if integral:
             if value != int(value):
-                raise ArgumentError(f"{self.name} must be an integer, got {raw!r}")
+                raise ArgumentError(f"{self.name} must be an integer, got {echo(raw)}")
             return int(value)
         return value
 
@@ -121,14 +122,14 @@ class Param:
         value = raw.lower() if isinstance(raw, str) else raw
         if value not in self.choices:
             raise ArgumentError(
-                f"{self.name} must be one of {', '.join(self.choices)}, got {raw!r}"
+                f"{self.name} must be one of {', '.join(self.choices)}, got {echo(raw)}"
             )
         return value
 
     def _colour(self, raw: Any) -> Colour:
         text = raw.removeprefix("#") if isinstance(raw, str) else ""
         if not _HEX.fullmatch(text):
-            raise ArgumentError(f"{self.name} must be a colour RRGGBB or RRGGBBAA, got {raw!r}")
+            raise ArgumentError(f"{self.name} must be a colour RRGGBB or RRGGBBAA, got {echo(raw)}")
         values = [int(text[i : i + 2], 16) for i in range(0, len(text), 2)]
         return (values[0], values[1], values[2], values[3] if len(values) == 4 else 255)
 
@@ -140,7 +141,7 @@ def _float_text(value: float) -> str:
 
 
 def _num(value: float) -> str:
-    return _float_text(value) if isinstance(value, float) else str(value)
+    return _float_text(value) if isinstance(value, float) else echo(value)
 
 
 def integer(name: str, low: int, high: int, **kw: Any) -> Param:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidOperation
+from ..inputs import echo
 from .formats import EXTENSIONS, Format
 from .operations import REGISTRY, Operation, RenderState
 from .params import ArgumentError, Param
@@ -136,13 +137,13 @@ def _parse_one(item: Any, where: str) -> Step:
         named = dict(item)
         operation = _lookup(named.pop("op", None), where)
         return _build(operation, where, named=named)
-    raise InvalidOperation(f"an operation is a string or an object, got {item!r}", param=where)
+    raise InvalidOperation(f"an operation is a string or an object, got {echo(item)}", param=where)
 
 
 def _lookup(name: Any, where: str) -> Operation:
     operation = REGISTRY.get(name.lower()) if isinstance(name, str) else None
     if operation is None:
-        shown = "an empty segment" if name in ("", None) else repr(name)
+        shown = "an empty segment" if name in ("", None) else echo(name)
         raise InvalidOperation(
             f"unknown operation {shown}; valid: {', '.join(sorted(REGISTRY))}", param=where
         )
@@ -200,7 +201,7 @@ def _choose_form(
     if named is not None:
         known = sorted({p.name for form in operation.forms for p in form})
         unknown = sorted(set(named) - set(known))
-        detail = f"unknown argument {unknown[0]!r}" if unknown else "missing arguments"
+        detail = f"unknown argument {echo(unknown[0])}" if unknown else "missing arguments"
         raise InvalidOperation(
             f"{operation.name}: {detail}; arguments: {', '.join(known)}", param=where
         )

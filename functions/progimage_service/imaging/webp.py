@@ -7,6 +7,7 @@ before the size could be checked. Walking the RIFF chunks first costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -17,19 +18,44 @@ class WebpLayout:
     height: int
 
 
+_PICTURES = (b"ANMF", b"VP8 ", b"VP8L")  # a frame, or a still's bitstream
+
+
 def webp_layout(data: bytes, stop_after: int) -> WebpLayout:
     """Walk the chunks; stop counting after ``stop_after`` frames or at the first truncation."""
     width = height = frames = 0
-    pos = 12  # after "RIFF", the size and "WEBP"
-    while pos + 8 <= len(data) and frames <= stop_after:
-        kind = data[pos : pos + 4]
-        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+    for pos, kind, size in _chunks(data, len(data)):
+        if frames > stop_after:
+            break
         body = data[pos + 8 : pos + 8 + min(size, 10)]
         w, h = _size(kind, body)
         width, height = max(width, w), max(height, h)
         frames += kind == b"ANMF"
-        pos += 8 + size + (size & 1)
     return WebpLayout(frames=max(frames, 1), width=width, height=height)
+
+
+def webp_complete(data: bytes) -> bool:
+    """Whether the RIFF data that the header declares lies inside the file, every chunk inside
+    it, and one of them holds a picture (a frame, or a still's bitstream). Bytes after the RIFF
+    data are ignored, as decoders ignore them."""
+    riff_end = 8 + int.from_bytes(data[4:8], "little")
+    if riff_end > len(data):
+        return False
+    pictures = 0
+    for pos, kind, size in _chunks(data, riff_end):
+        if pos + 8 + size > riff_end:
+            return False
+        pictures += kind in _PICTURES
+    return pictures > 0
+
+
+def _chunks(data: bytes, end: int) -> Iterator[tuple[int, bytes, int]]:
+    """Each chunk header before ``end``: its position, kind and declared size."""
+    pos = 12  # after "RIFF", the size and "WEBP"
+    while pos + 8 <= end:
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        yield pos, data[pos : pos + 4], size
+        pos += 8 + size + (size & 1)
 
 
 def _size(kind: bytes, body: bytes) -> tuple[int, int]:
