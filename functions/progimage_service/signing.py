@@ -38,7 +38,7 @@ def tenant_key(master: bytes, tenant: str) -> bytes:
 
 def signature(key: bytes, path: str, expires: int | None = None) -> str:
     message = path if expires is None else f"{path}\n{expires}"
-    return _b64(hmac.new(key, message.encode(), hashlib.sha256).digest()).decode()
+    return _b64(hmac.new(key, utf8(message), hashlib.sha256).digest()).decode()
 
 
 def signed_path(master: bytes, tenant: str, path: str, ttl_seconds: int) -> str:

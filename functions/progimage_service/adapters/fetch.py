@@ -143,6 +143,12 @@ def _check_url(url: str, policy: FetchPolicy) -> SplitResult:
         )
     if not parts.hostname:
         raise UrlNotAllowed("url has no host", param="url")
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise UrlNotAllowed(
+            f"url host {echo(parts.hostname)} is not a valid host name", param="url"
+        ) from None
     if parts.username or parts.password:
         raise UrlNotAllowed("url must not carry credentials", param="url")
     return parts
