@@ -1,9 +1,11 @@
 """Fixtures for the client's tests: the real local server over HTTP, and a scripted fake server.
 
-The local server runs with an API key (writes need ``Authorization: Bearer``, checked by the
-template's authorizer), a URL signing key (so every image GET the client makes is signed),
-a small inline limit (so originals over 20 kB answer 307 to a presigned storage URL, which the
-client must follow), and may fetch remote sources from this machine (a scripted server).
+The local server runs with API keys of three tenants (every route but the image bytes needs
+``Authorization: Bearer``, checked by the template's authorizer; most tests use the key of the
+tenant ``default``, as a caller with one key does), a URL signing master key (so every image GET
+the client makes is signed, with its tenant's key derived from it), a small inline limit (so
+originals over 20 kB answer 307 to a presigned storage URL, which the client must follow), and
+may fetch remote sources from this machine (a scripted server).
 """
 
 from __future__ import annotations
@@ -17,26 +19,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from progimage.signing import tenant_key
 
 from localserver import LocalServer
 from tests.images import sample
 
 ROOT = Path(__file__).resolve().parents[2]
-SIGNING_KEY = "client-tests-signing-key"
-API_KEY = "client-tests-api-key"
+MASTER_KEY = "client-tests-master-key"  # the server's; tenants are given keys derived from it
+SIGNING_KEY = tenant_key(MASTER_KEY, "default")
+API_KEY = "client-tests-api-key"  # a bare key: the tenant "default"
+# Two more tenants, each with its API key and its URL signing key.
+TENANT_KEYS = {
+    tenant: (f"client-tests-{tenant}-api-key", tenant_key(MASTER_KEY, tenant))
+    for tenant in ("alpha", "beta")
+}
 INLINE_MAX_BYTES = 20_000
 
 
 @pytest.fixture(scope="package")
 def server() -> Iterator[LocalServer]:
     env = {
-        "PROGIMAGE_SIGNING_KEYS": SIGNING_KEY,
+        "PROGIMAGE_SIGNING_KEYS": MASTER_KEY,
         "PROGIMAGE_INLINE_MAX_BYTES": str(INLINE_MAX_BYTES),
         # Remote sources served by a scripted server on this machine.
         "PROGIMAGE_FETCH_ALLOW_HTTP": "1",
         "PROGIMAGE_FETCH_ALLOW_NETWORKS": "127.0.0.0/8",
     }
-    server = LocalServer(ROOT / "template.yaml", env_overrides=env, api_keys=[API_KEY])
+    api_keys = [API_KEY, *(f"{tenant}:{key}" for tenant, (key, _) in TENANT_KEYS.items())]
+    server = LocalServer(ROOT / "template.yaml", env_overrides=env, api_keys=api_keys)
     with server as running:
         yield running
 
@@ -64,7 +74,13 @@ def jpeg() -> bytes:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """No PROGIMAGE_* variables from the developer's shell."""
-    for name in ("PROGIMAGE_URL", "PROGIMAGE_API_KEY", "PROGIMAGE_SIGNING_KEY"):
+    for name in (
+        "PROGIMAGE_URL",
+        "PROGIMAGE_API_KEY",
+        "PROGIMAGE_SIGNING_KEY",
+        "PROGIMAGE_TENANT",
+        "PROGIMAGE_SIGNING_MASTER_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 

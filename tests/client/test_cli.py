@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -12,7 +13,15 @@ import pytest
 from progimage import ProgImage
 from progimage.cli import EXIT_CODES, exit_code, main
 
-from tests.client.conftest import API_KEY, IMAGE_RECORD, SIGNING_KEY, Reply, Scripted
+from tests.client.conftest import (
+    API_KEY,
+    IMAGE_RECORD,
+    MASTER_KEY,
+    SIGNING_KEY,
+    TENANT_KEYS,
+    Reply,
+    Scripted,
+)
 from tests.images import decode
 
 pytestmark = pytest.mark.e2e
@@ -181,6 +190,46 @@ def test_url(cli_env, capsys, files: list[Path], api: str) -> None:
     assert decode(httpx.get(url).content).size == (33, 33)
     code, out, _ = run(capsys, "url", image_id, "--json", "--signing-key", "")
     assert code == 0 and json.loads(out)["url"].startswith(api)
+
+
+def test_a_tenant_s_urls_and_images(cli_env, capsys, api: str, png: bytes) -> None:
+    import httpx
+
+    api_key, signing_key = TENANT_KEYS["alpha"]
+    with ProgImage(api, api_key=api_key) as alpha:
+        image_id = alpha.upload(png).id
+    keys = ["--api-key", api_key, "--signing-key", signing_key]
+    code, out, _ = run(capsys, *keys, "--tenant", "alpha", "url", image_id, "thumbnail:12.png")
+    url = out.strip()
+    assert code == 0 and url.startswith(f"{api}/images/{image_id}/thumbnail:12.png?tenant=alpha&")
+    assert decode(httpx.get(url).content).size == (12, 12)
+    assert run(capsys, *keys, "info", image_id)[0] == 0
+    assert run(capsys, "info", image_id)[0] == 2  # the default tenant's key: not its image
+    cli_env.setenv("PROGIMAGE_TENANT", "alpha")
+    code, out, _ = run(capsys, *keys, "url", image_id, "--json")
+    assert code == 0 and "?tenant=alpha&sig=" in json.loads(out)["url"]
+    assert run(capsys, "--tenant", "Alpha", "url", image_id)[0] == 1
+
+
+def test_signing_key_prints_a_tenant_s_key_without_a_service(
+    env: pytest.MonkeyPatch, capsys
+) -> None:
+    env.setenv("PROGIMAGE_SIGNING_MASTER_KEY", MASTER_KEY)
+    code, out, _ = run(capsys, "signing-key", "alpha")
+    assert code == 0 and out == TENANT_KEYS["alpha"][1] + "\n"
+    # The secret's value as it is: comma-separated master keys, the newest first.
+    env.setenv("PROGIMAGE_SIGNING_MASTER_KEY", f" {MASTER_KEY} ,an-older-key")
+    code, out, _ = run(capsys, "signing-key", "beta", "--json")
+    assert json.loads(out) == {"tenant": "beta", "signing_key": TENANT_KEYS["beta"][1]}
+    env.delenv("PROGIMAGE_SIGNING_MASTER_KEY")
+    env.setattr("sys.stdin", io.StringIO(MASTER_KEY + "\n"))
+    code, out, _ = run(capsys, "signing-key", "default")
+    assert code == 0 and out.strip() == SIGNING_KEY
+    env.setattr("sys.stdin", io.StringIO("\n"))
+    code, _, err = run(capsys, "signing-key", "alpha")
+    assert code == 1 and "master key is empty" in err
+    code, _, err = run(capsys, "signing-key", "Alpha")
+    assert code == 1 and "not a tenant name" in err
 
 
 def test_jobs(cli_env, capsys, files: list[Path], tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import httpx
 import progimage
 import pytest
 from progimage import Item, Pipeline, ProgImage
+from progimage.signing import sign_path
 
 from tests.client.conftest import API_KEY, SIGNING_KEY, Reply, Scripted
 from tests.images import decode, sample
@@ -257,8 +258,12 @@ def test_batch(client: ProgImage, stored, jpeg: bytes, scripted: Scripted) -> No
     assert [r.index for r in results] == [0, 1, 2, 3, 4]
     assert [r.status for r in results] == [200, 200, 201, 400, 404]
     variant, inline, created, invalid, missing = results
-    # The server signs the variant paths it hands out when signatures are required.
-    assert variant.url.startswith(f"{client.base_url}/images/{stored.id}/thumbnail:16.png?sig=")
+    # The server signs the variant paths it hands out when signatures are required, for a day.
+    path = f"/images/{stored.id}/thumbnail:16.png"
+    assert variant.url.startswith(f"{client.base_url}{path}?exp=")
+    expires = int(variant.url.split("exp=")[1].split("&")[0])
+    assert 86_000 < expires - time.time() <= 86_400
+    assert variant.url.endswith(sign_path(path, SIGNING_KEY, expires).split("?", 1)[1])
     assert decode(httpx.get(variant.url).content).size == (16, 16)
     assert decode(client.fetch(variant.url)).size == (16, 16)
     assert inline.url is not None and decode(client.fetch(inline.url)).format == "WEBP"
@@ -377,14 +382,25 @@ def test_too_large_and_unprocessable(client: ProgImage, stored, png: bytes) -> N
         client.get(stored.id, "crop:500:500:10:10.png")
 
 
-def test_writes_need_the_api_key(api: str, stored, jpeg: bytes) -> None:
+def test_everything_but_image_bytes_needs_the_api_key(api: str, stored, jpeg: bytes) -> None:
     with ProgImage(api, signing_key=SIGNING_KEY) as anonymous:
-        assert anonymous.info(stored.id) == stored  # reads are open
-        with pytest.raises(progimage.Unauthorized) as missing:
-            anonymous.upload(jpeg)
-        assert missing.value.status == 401
+        assert anonymous.get(stored.id) == anonymous.get(stored.id)  # image bytes are open
+        calls = [
+            lambda: anonymous.upload(jpeg),
+            lambda: anonymous.info(stored.id),
+            lambda: list(anonymous.list(limit=1)),
+            lambda: anonymous.job(stored.id),
+            lambda: anonymous.delete(stored.id),
+        ]
+        for call in calls:
+            with pytest.raises(progimage.Unauthorized) as missing:
+                call()
+            assert missing.value.status == 401
     with ProgImage(api, api_key="wrong", signing_key=SIGNING_KEY) as wrong:
         with pytest.raises(progimage.Forbidden) as refused:
             wrong.delete(stored.id)
         assert refused.value.status == 403
-        assert wrong.info(stored.id).ready  # nothing was deleted
+        with pytest.raises(progimage.Forbidden):
+            wrong.info(stored.id)
+    with ProgImage(api, api_key=API_KEY) as owner:
+        assert owner.info(stored.id).ready  # nothing was deleted

@@ -7,11 +7,12 @@ import time
 import progimage
 import pytest
 from progimage.errors import error_class, error_from_body
-from progimage.signing import image_path, sign_path, sign_url, signature
+from progimage.signing import image_path, sign_path, sign_url, signature, tenant_key
 
 from progimage_service import errors as server_errors
 from progimage_service.errors import Forbidden as ServerForbidden
 from progimage_service.signing import signature as server_signature
+from progimage_service.signing import tenant_key as server_tenant_key
 from progimage_service.signing import verify
 
 # Every code the API answers (the team's list) and the class it must raise.
@@ -92,17 +93,57 @@ def test_errors_print_everything_a_bug_report_needs() -> None:
 # --- signing --------------------------------------------------------------------------------
 
 
+PATH = "/images/0Ojp8iUHJrV2bQ4mJmGpV1rNY/thumbnail:256.jpg"
+
+
+def query_of(signed: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in signed.split("?", 1)[1].split("&"))
+
+
 @pytest.mark.parametrize("expires", [None, 1_900_000_000])
 @pytest.mark.parametrize("key", ["secret", b"\x00binary\xff"])
 def test_signatures_match_the_servers(key: str | bytes, expires: int | None) -> None:
-    path = "/images/0Ojp8iUHJrV2bQ4mJmGpV1rNY/thumbnail:256.jpg"
     key_bytes = key.encode() if isinstance(key, str) else key
-    assert signature(key, path, expires) == server_signature(key_bytes, path, expires)
-    signed = sign_path(path, key, expires)
-    query = dict(part.split("=", 1) for part in signed.split("?", 1)[1].split("&"))
-    verify([b"other", key_bytes], path, query["sig"], query.get("exp"), now=1_800_000_000)
+    assert signature(key, PATH, expires) == server_signature(key_bytes, PATH, expires)
+
+
+@pytest.mark.parametrize("expires", [None, 1_900_000_000])
+@pytest.mark.parametrize("tenant", [None, "default", "alpha", "a-2"])
+def test_a_tenant_key_signs_what_the_server_verifies(
+    tenant: str | None, expires: int | None
+) -> None:
+    master = b"master-key"
+    named = tenant or "default"
+    key = tenant_key(master, named)
+    assert key.encode() == server_tenant_key(master, named)
+    assert tenant_key(master.decode(), named) == key  # str or bytes: the same key
+    signed = sign_path(PATH, key, expires, tenant=tenant)
+    query = query_of(signed)
+    # The tenant first, then the expiry, then the signature; "default" is never named.
+    expected = (["tenant"] if named != "default" else []) + (["exp"] if expires else []) + ["sig"]
+    assert list(query) == expected
+    arguments = (PATH, query.get("tenant"), query["sig"], query.get("exp"))
+    assert verify([b"old", master], *arguments, now=1_800_000_000) == named
     with pytest.raises(ServerForbidden):
-        verify([b"other"], path, query["sig"], query.get("exp"), now=1_800_000_000)
+        verify([b"old"], *arguments, now=1_800_000_000)
+
+
+def test_one_tenant_s_key_does_not_sign_another_s_urls() -> None:
+    master = b"master-key"
+    signed = sign_path(PATH, tenant_key(master, "beta"), tenant="alpha")
+    query = query_of(signed)
+    with pytest.raises(ServerForbidden):
+        verify([master], PATH, query["tenant"], query["sig"], None)
+    with pytest.raises(ServerForbidden):  # nor the master key itself
+        verify([master], PATH, None, query_of(sign_path(PATH, master))["sig"], None)
+
+
+@pytest.mark.parametrize("bad", ["", "Alpha", "-a", "a_b", "a" * 33, "ä"])
+def test_tenant_names_are_checked_before_signing(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a tenant name"):
+        tenant_key("master", bad)
+    with pytest.raises(ValueError, match="not a tenant name"):
+        sign_path(PATH, "key", tenant=bad)
 
 
 def test_sign_url_builds_the_exact_path() -> None:
@@ -117,6 +158,8 @@ def test_sign_url_builds_the_exact_path() -> None:
         sign_url("https://x", "abcdefghijklmnop", key="k", expires_in=1, expires_at=2)
     with pytest.raises(ValueError, match="non-empty"):
         sign_url("https://x", "abcdefghijklmnop", key="")
+    of_alpha = sign_url("https://x", "abcdefghijklmnop", "webp", key="k", tenant="alpha")
+    assert of_alpha.startswith("https://x/images/abcdefghijklmnop.webp?tenant=alpha&sig=")
 
 
 @pytest.mark.parametrize(

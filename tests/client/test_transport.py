@@ -11,6 +11,7 @@ import progimage
 import pytest
 from progimage import AsyncProgImage, ProgImage
 from progimage._base import retry_after_seconds
+from progimage.signing import signature
 
 from tests.client.conftest import IMAGE_RECORD, Reply, Scripted
 
@@ -261,6 +262,28 @@ def test_base_url_and_keys_from_the_environment(
     with ProgImage(api_key="explicit") as client:
         client.info(IMAGE_RECORD["id"])
     assert scripted.received[1].headers["authorization"] == "Bearer explicit"
+
+
+def test_image_requests_are_signed_for_the_client_s_tenant(
+    env: pytest.MonkeyPatch, scripted: Scripted
+) -> None:
+    image_id = IMAGE_RECORD["id"]
+    path = f"/images/{image_id}/thumbnail:8.png"
+    sig = signature("k", path)
+    scripted.script(Reply(200, PNG_1X1, {"Content-Type": "image/png"}))
+    with fast(scripted.url, signing_key="k", tenant="alpha") as client:
+        client.get(image_id, "thumbnail:8.png")
+    env.setenv("PROGIMAGE_TENANT", "alpha")
+    with fast(scripted.url, signing_key="k") as client:
+        client.fetch(path)  # a variant path from a batch result, signed as the client's
+    env.delenv("PROGIMAGE_TENANT")
+    with fast(scripted.url, signing_key="k") as client:  # one key: nothing names a tenant
+        client.get(image_id, "thumbnail:8.png")
+    assert [received.path for received in scripted.received] == [
+        f"{path}?tenant=alpha&sig={sig}",
+        f"{path}?tenant=alpha&sig={sig}",
+        f"{path}?sig={sig}",
+    ]
 
 
 def test_a_missing_url_is_a_clear_error(env: pytest.MonkeyPatch) -> None:

@@ -114,9 +114,13 @@ def test_the_reserved_local_paths_are_not_documented_routes(document: dict[str, 
     assert "/docs" not in document["paths"]
 
 
+IMAGE_BYTES_PATHS = ("/images/{id}", "/images/{id}/{pipeline}")
+
+
 def test_routes_that_need_credentials_declare_the_api_key(document: dict[str, Any]) -> None:
     """The template's routes take its default authorizer unless their event says
-    ``Authorizer: NONE``; the document says the same of each operation."""
+    ``Authorizer: NONE``; the document says the same of each operation, and that a route with
+    credentials answers 401 without them and 403 with wrong ones."""
     routes = template_routes()
     for method, path, operation in operations(document):
         auth = routes[(method, path)]
@@ -125,18 +129,60 @@ def test_routes_that_need_credentials_declare_the_api_key(document: dict[str, An
         assert ("apiKey" not in schemes) == is_open, f"{method} {path}"
         if not is_open:
             assert operation["security"] == [{"apiKey": []}], f"{method} {path}"
+            assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
+
+
+def test_only_the_image_bytes_are_open(document: dict[str, Any]) -> None:
+    """Every tenant's data needs credentials; image bytes are read by URL, for embedding."""
+    open_operations = {
+        (method, path)
+        for method, path, operation in operations(document)
+        if operation["security"] != [{"apiKey": []}]
+    }
+    assert open_operations == {
+        (method, path) for method in ("GET", "HEAD") for path in IMAGE_BYTES_PATHS
+    }
 
 
 def test_signed_routes_take_the_signature_optionally(document: dict[str, Any]) -> None:
-    """Image and variant GETs are the ones the handlers check signatures on."""
-    for path in ("/images/{id}", "/images/{id}/{pipeline}"):
-        assert document["paths"][path]["get"]["security"] == [
-            {},
-            {"urlSignature": []},
-            {"urlSignature": [], "urlExpiry": []},
-        ]
+    """Image and variant GETs (and HEADs) are the ones the handlers check signatures on: a
+    signature, an expiry, and the tenant whose key signed (absent: ``default``)."""
+    for path in IMAGE_BYTES_PATHS:
+        for method in ("get", "head"):
+            assert document["paths"][path][method]["security"] == [
+                {},
+                {"urlSignature": []},
+                {"urlSignature": [], "urlExpiry": []},
+                {"urlTenant": [], "urlSignature": []},
+                {"urlTenant": [], "urlSignature": [], "urlExpiry": []},
+            ], f"{method} {path}"
     schemes = document["components"]["securitySchemes"]
-    assert (schemes["urlSignature"]["name"], schemes["urlExpiry"]["name"]) == ("sig", "exp")
+    names = (schemes[name]["name"] for name in ("urlTenant", "urlSignature", "urlExpiry"))
+    assert tuple(names) == ("tenant", "sig", "exp")
+
+
+def test_an_unknown_format_is_415_for_an_image_and_400_in_a_pipeline(
+    document: dict[str, Any],
+) -> None:
+    """``/images/{id}.svg`` is 415 unsupported_format; in a pipeline, an unknown extension is
+    part of the last argument (400 invalid_operation)."""
+    for method in ("get", "head"):
+        assert "415" in document["paths"]["/images/{id}"][method]["responses"]
+        assert "415" not in document["paths"]["/images/{id}/{pipeline}"][method]["responses"]
+
+
+def test_head_is_the_get_without_its_body(document: dict[str, Any]) -> None:
+    """Every GET answers HEAD too: the same parameters, credentials and statuses, no body."""
+    for path, item in document["paths"].items():
+        if "get" not in item:
+            assert "head" not in item, path
+            continue
+        get, head = item["get"], item["head"]
+        assert head.get("parameters") == get.get("parameters"), path
+        assert head["security"] == get["security"], path
+        assert set(head["responses"]) == set(get["responses"]), path
+        for status, response in head["responses"].items():
+            assert "content" not in deref(document, response), f"HEAD {path} {status}"
 
 
 def test_greedy_path_parameters_take_several_segments(document: dict[str, Any]) -> None:
@@ -176,12 +222,13 @@ def test_the_error_codes_are_exactly_those_of_the_code(document: dict[str, Any])
 
 def test_every_error_answer_is_the_json_error(document: dict[str, Any]) -> None:
     """Every documented 4xx and 5xx is ``application/json``: the service's error object, or
-    (where API Gateway itself may answer: authorizer, payload limit, throttling) its own."""
+    (where API Gateway itself may answer: authorizer, payload limit, throttling) its own. (A
+    HEAD's has no body.)"""
     allowed = {"#/components/schemas/Error", "#/components/schemas/AnyError"}
     gateway_statuses = {"401", "403", "413", "429"}
     for method, path, operation in operations(document):
         for status, response in operation["responses"].items():
-            if int(status) < 400:
+            if int(status) < 400 or method == "HEAD":
                 continue
             content = deref(document, response)["content"]
             assert list(content) == ["application/json"], f"{method} {path} {status}"
@@ -236,7 +283,7 @@ def test_formats(document: dict[str, Any]) -> None:
 
 
 def test_the_image_record_is_the_model(document: dict[str, Any]) -> None:
-    shown = {f.name for f in dataclasses.fields(ImageRecord)} - {"work_format"}
+    shown = {f.name for f in dataclasses.fields(ImageRecord)} - {"work_format", "tenant"}
     record = schema(document, "ImageRecord")
     assert set(record["properties"]) == shown
     assert set(record["required"]) == shown - {"reason"}

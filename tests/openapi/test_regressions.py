@@ -5,7 +5,8 @@
 - An integer query parameter took an empty value as absent, and whatever ``int()`` reads
   (``" 5"``, ``"+5"``, ``"1_0"``, non-ASCII digits) as a number.
 - Likewise ``POST /transform?store=`` was false and ``?format=`` (or ``"format": ""``) the
-  source's format: an empty value is not one of the values the document lists.
+  source's format: an empty value is not one of the values the document lists (an empty or
+  unknown format is ``415 unsupported_format``, as an unknown extension is).
 
 The server may fetch from loopback over plain HTTP here (only here), so that a ``{"url"}``
 upload can be served by the local server itself.
@@ -101,11 +102,16 @@ def test_integer_parameters_still_read_numbers(server: LocalServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "param"),
-    [("store=", "store"), ("store=yes", "store"), ("format=", "format"), ("format=xyz", "format")],
+    ("query", "status", "param"),
+    [
+        ("store=", 400, "store"),
+        ("store=yes", 400, "store"),
+        ("format=", 415, "format"),
+        ("format=xyz", 415, "format"),
+    ],
 )
 def test_transform_query_values_are_one_of_those_listed(
-    server: LocalServer, query: str, param: str
+    server: LocalServer, query: str, status: int, param: str
 ) -> None:
     answer = requests.post(
         f"{server.url}/transform?{query}",
@@ -113,7 +119,7 @@ def test_transform_query_values_are_one_of_those_listed(
         headers={"Content-Type": "image/png"},
         timeout=30,
     )
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == status, answer.text
     assert answer.json()["error"]["param"] == param
 
 
@@ -121,8 +127,11 @@ def test_an_empty_json_format_is_refused_and_null_is_the_source_s(server: LocalS
     data = base64.b64encode(sample("formats/hopper.png")).decode()
     body = {"source": {"data": data}, "ops": "thumbnail:16"}
     empty = requests.post(f"{server.url}/transform", json=body | {"format": ""}, timeout=30)
-    assert empty.status_code == 400, empty.text
-    assert empty.json()["error"]["param"] == "format"
+    assert empty.status_code == 415, empty.text
+    assert empty.json()["error"] == empty.json()["error"] | {
+        "code": "unsupported_format",
+        "param": "format",
+    }
     null = requests.post(f"{server.url}/transform", json=body | {"format": None}, timeout=30)
     assert null.status_code == 200, null.text
     assert null.headers["Content-Type"] == "image/png"
@@ -138,3 +147,78 @@ def test_transform_query_values_still_work(server: LocalServer) -> None:
     assert webp.status_code == 200 and webp.headers["Content-Type"] == "image/webp"
     stored = requests.post(f"{url}?store=true", data=photo, headers=headers, timeout=30)
     assert stored.status_code == 201, stored.text
+
+
+# -- what the document says of HEAD and of the refusals added with tenants -----------------
+
+
+def test_head_answers_the_get_s_status_and_headers_without_a_body(server: LocalServer) -> None:
+    photo = sample("formats/hopper.png")
+    stored = requests.post(
+        f"{server.url}/images", data=photo, headers={"Content-Type": "image/png"}, timeout=30
+    ).json()["id"]
+    paths = [
+        "/images",
+        f"/images/{stored}",
+        f"/images/{stored}.webp",
+        f"/images/{stored}.svg",
+        f"/images/{stored}/info",
+        f"/images/{stored}/thumbnail:8.png",
+        f"/images/{new_id()}",
+        f"/jobs/{new_id()}",
+    ]
+    for path in paths:
+        got = requests.get(server.url + path, timeout=30)
+        head = requests.head(server.url + path, timeout=30)
+        assert (head.status_code, head.content) == (got.status_code, b""), path
+        for name in ("Content-Type", "ETag", "Cache-Control"):
+            assert head.headers.get(name) == got.headers.get(name), f"{path} {name}"
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "status", "code"),
+    [(".svg", 415, "unsupported_format"), ("/thumbnail:8.svg", 400, "invalid_operation")],
+)
+def test_an_unsupported_output_format(
+    server: LocalServer, pipeline: str, status: int, code: str
+) -> None:
+    stored = requests.post(
+        f"{server.url}/images",
+        data=sample("formats/hopper.jpg"),
+        headers={"Content-Type": "image/jpeg"},
+        timeout=30,
+    ).json()["id"]
+    answer = requests.get(f"{server.url}/images/{stored}{pipeline}", timeout=30)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"] == code
+
+
+def test_a_multipart_body_over_its_part_limit_is_413(server: LocalServer) -> None:
+    files = [("file", (f"{n}.png", b"x", "image/png")) for n in range(101)]
+    answer = requests.post(f"{server.url}/images", files=files, timeout=30)
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"]["code"] == "too_large"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"url": "https://example.com/a.png", "x": ' + "[" * 33 + "]" * 33 + "}",
+        '{"url": "https://example.com/a.png", "x": 1' + "0" * 30 + "}",
+        '{"url": "https://example.com/a.png", "x": NaN}',
+        '{"url": "https://example.com/a.png", "x": -Infinity}',
+    ],
+)
+def test_json_beyond_the_document_s_bounds_is_400(server: LocalServer, body: str) -> None:
+    answer = requests.post(
+        f"{server.url}/images",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == {
+        "code": "bad_request",
+        "message": answer.json()["error"]["message"],
+        "param": "body",
+    }

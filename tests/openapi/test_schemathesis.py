@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "openapi" / "schemathesis.toml"
 API_KEY = "local-key"
-TIME_LIMIT_S = 240  # the run takes about a minute on two cores
+TIME_LIMIT_S = 900  # a guard against a hung run, not a speed test: 1 to 3 minutes on two cores
 CHECKS = {
     "not_a_server_error",
     "status_code_conformance",

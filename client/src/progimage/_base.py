@@ -42,13 +42,14 @@ from .errors import (
 )
 from .models import BatchResult, ImagePage, ImageRecord, Job, PresignedUpload
 from .pipeline import FORMATS, PipelineLike, split_pipeline
-from .signing import image_path, sign_path, sign_url
+from .signing import check_tenant, image_path, sign_path, sign_url
 
 T = TypeVar("T")
 
 URL_ENV = "PROGIMAGE_URL"
 API_KEY_ENV = "PROGIMAGE_API_KEY"
 SIGNING_KEY_ENV = "PROGIMAGE_SIGNING_KEY"
+TENANT_ENV = "PROGIMAGE_TENANT"
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 3
@@ -204,6 +205,7 @@ class BaseClient:
         backoff_factor: float = 0.5,
         max_backoff: float = 8.0,
         signing_key: str | bytes | None = None,
+        tenant: str | None = None,
         presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD,
         ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
         headers: Mapping[str, str] | None = None,
@@ -223,6 +225,9 @@ class BaseClient:
         self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
         key = signing_key if signing_key is not None else os.environ.get(SIGNING_KEY_ENV) or None
         self.signing_key: bytes | None = key.encode() if isinstance(key, str) else key
+        # The tenant whose key signing_key is (None: "default", whose URLs name no tenant).
+        named = tenant if tenant is not None else os.environ.get(TENANT_ENV) or None
+        self.tenant = None if named is None else check_tenant(named)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.max_retries = max_retries
         self.backoff_factor = backoff_factor
@@ -263,8 +268,9 @@ class BaseClient:
     ) -> str:
         """A signed URL of an image or variant: ``pipeline_or_format`` is a
         :class:`~progimage.Pipeline`, a pipeline string (``"thumbnail:256.jpg"``) or just a
-        format (``"webp"``). Valid for ``expires_in`` seconds, or without it until the server's
-        key changes. Pages can embed it: it carries no credentials."""
+        format (``"webp"``). Signed with the client's key for its ``tenant``; valid for
+        ``expires_in`` seconds, or without it until the server's key changes. Pages can embed
+        it: it carries no credentials."""
         if not self.signing_key:
             raise ValueError("no signing key: pass signing_key=... or set PROGIMAGE_SIGNING_KEY")
         return sign_url(
@@ -272,6 +278,7 @@ class BaseClient:
             image_id,
             pipeline_or_format,
             key=self.signing_key,
+            tenant=self.tenant,
             expires_in=expires_in,
             format=format,
         )
@@ -316,8 +323,13 @@ class BaseClient:
         return request
 
     def _image_path(self, image_id: str, pipeline: PipelineLike | None, fmt: str | None) -> str:
-        path = image_path(image_id, pipeline, fmt)
-        return sign_path(path, self.signing_key) if self.signing_key else path
+        return self._signed(image_path(image_id, pipeline, fmt))
+
+    def _signed(self, path: str) -> str:
+        """An image path signed with the client's key, for its tenant (as it is without a key)."""
+        if not self.signing_key:
+            return path
+        return sign_path(path, self.signing_key, tenant=self.tenant)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.max_backoff, self.backoff_factor * (2**attempt))
@@ -502,8 +514,8 @@ class BaseClient:
             prefix = self._origin.raw_path.decode().rstrip("/")
             if prefix and path.startswith(prefix + "/"):
                 path = path[len(prefix) :]
-            if self.signing_key and "?" not in path and path.startswith("/images/"):
-                path = sign_path(path, self.signing_key)  # a variant path from a batch result
+            if "?" not in path and path.startswith("/images/"):
+                path = self._signed(path)  # a variant path from a batch result
             request = self._request("GET", path, headers={"Accept": "*/*"})
         else:
             request = self._external("GET", str(absolute))

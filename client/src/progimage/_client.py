@@ -45,8 +45,11 @@ class ProgImage(BaseClient):
     ...     thumb = client.transform(image.id, Pipeline().thumbnail(256).format("webp"))
 
     ``base_url`` and ``api_key`` default to the environment variables ``PROGIMAGE_URL`` and
-    ``PROGIMAGE_API_KEY``; ``signing_key`` (``PROGIMAGE_SIGNING_KEY``) signs image URLs for a
-    server that requires signed URLs.
+    ``PROGIMAGE_API_KEY``. An API key belongs to one tenant: the client lists, reads the records
+    of, transforms and deletes that tenant's images only. For a server that requires signed
+    image URLs, ``signing_key`` (``PROGIMAGE_SIGNING_KEY``) is the URL signing key of the
+    client's ``tenant`` (``PROGIMAGE_TENANT``; unset: the tenant ``default``), as the service's
+    operator gave it.
 
     Requests are retried ``max_retries`` times, with exponential backoff (``backoff_factor``
     seconds, doubling, at most ``max_backoff``), on 429 and 503 (honouring ``Retry-After``) and
@@ -69,6 +72,7 @@ class ProgImage(BaseClient):
         backoff_factor: float = 0.5,
         max_backoff: float = 8.0,
         signing_key: str | bytes | None = None,
+        tenant: str | None = None,
         presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD,
         ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
         headers: Mapping[str, str] | None = None,
@@ -82,6 +86,7 @@ class ProgImage(BaseClient):
             backoff_factor=backoff_factor,
             max_backoff=max_backoff,
             signing_key=signing_key,
+            tenant=tenant,
             presign_threshold=presign_threshold,
             ingest_timeout=ingest_timeout,
             headers=headers,

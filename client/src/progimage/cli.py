@@ -2,7 +2,10 @@
 
 Run ``progimage --help`` (and ``progimage COMMAND --help``). The service's URL and API key come
 from ``--url``/``--api-key`` or the environment variables ``PROGIMAGE_URL`` and
-``PROGIMAGE_API_KEY``. ``--json`` prints machine-readable output on stdout (errors included).
+``PROGIMAGE_API_KEY``; a tenant's URL signing key from ``--signing-key``/``--tenant`` or
+``PROGIMAGE_SIGNING_KEY``/``PROGIMAGE_TENANT``. ``--json`` prints machine-readable output on
+stdout (errors included). ``progimage signing-key TENANT`` is for operators: it derives a
+tenant's signing key from the server's master key, and needs no service.
 
 Exit codes (see :data:`EXIT_CODES`): 0 success; 1 usage error; 2 not found (an image, a job or
 a local file); 3 invalid input (a bad pipeline, not an image, too large, rejected); 4 server or
@@ -27,6 +30,7 @@ from ._client import ProgImage
 from ._sources import is_url
 from ._version import __version__
 from .models import BatchResult, ImageRecord, Job, UploadResult
+from .signing import check_tenant, tenant_key
 
 __all__ = ["EXIT_CODES", "exit_code", "main"]
 
@@ -37,6 +41,8 @@ EXIT_INVALID = 3
 EXIT_SERVER = 4
 EXIT_AUTH = 5
 EXIT_INTERRUPTED = 130
+
+MASTER_KEY_ENV = "PROGIMAGE_SIGNING_MASTER_KEY"
 
 EXIT_CODES = {
     EXIT_OK: "success",
@@ -316,6 +322,30 @@ def cmd_url(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def _master_key() -> str:
+    """The server's newest URL signing master key, from ``PROGIMAGE_SIGNING_MASTER_KEY`` or
+    else the first line of stdin, given as the server's secret holds the keys (comma-separated,
+    the newest first: the one the server signs with)."""
+    text = os.environ.get(MASTER_KEY_ENV)
+    if not text:
+        if sys.stdin.isatty():
+            raise UsageError(f"set {MASTER_KEY_ENV}, or give the master key on stdin")
+        text = sys.stdin.readline()
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    if not keys:
+        raise UsageError("the master key is empty")
+    return keys[0]
+
+
+def cmd_signing_key(args: argparse.Namespace, out: Output) -> int:
+    key = tenant_key(_master_key(), args.tenant_name)
+    if out.as_json:
+        out.json({"tenant": args.tenant_name, "signing_key": key})
+    else:
+        out.line(key)
+    return EXIT_OK
+
+
 def _job_line(job: Job) -> str:
     return (
         f"{job.job_id}  {job.status}  {job.completed}/{job.total} "
@@ -411,6 +441,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _tenant(text: str) -> str:
+    try:
+        return check_tenant(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -424,6 +461,7 @@ _GLOBAL_DEFAULTS: dict[str, Any] = {
     "url": None,
     "api_key": None,
     "signing_key": None,
+    "tenant": None,
     "timeout": None,
     "retries": None,
     "json": False,
@@ -440,7 +478,15 @@ def _common_options() -> argparse.ArgumentParser:
     group.add_argument("--url", default=suppress, help="the API's base URL (env PROGIMAGE_URL)")
     group.add_argument("--api-key", default=suppress, help="API key (env PROGIMAGE_API_KEY)")
     group.add_argument(
-        "--signing-key", default=suppress, help="URL signing key (env PROGIMAGE_SIGNING_KEY)"
+        "--signing-key",
+        default=suppress,
+        help="the tenant's URL signing key (env PROGIMAGE_SIGNING_KEY)",
+    )
+    group.add_argument(
+        "--tenant",
+        type=_tenant,
+        default=suppress,
+        help="the tenant the signing key is of (env PROGIMAGE_TENANT; default: default)",
     )
     group.add_argument("--timeout", type=float, default=suppress, help="seconds per request")
     group.add_argument("--retries", type=int, default=suppress, help="retries per request")
@@ -528,6 +574,14 @@ def _image_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--format", help="output format")
     p.add_argument("--expires-in", type=float, help="seconds the signed URL stays valid")
 
+    text = (
+        f"print a tenant's URL signing key, derived from the server's master key ({MASTER_KEY_ENV}"
+        ", or the first line of stdin); for operators, needs no service"
+    )
+    p = commands.add_parser("signing-key", parents=[common], help=text, description=text)
+    p.add_argument("tenant_name", metavar="TENANT", type=_tenant, help="the tenant's name")
+    p.set_defaults(offline=cmd_signing_key)
+
 
 def _job_commands(job: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     jobs: Any = job.add_subparsers(dest="job_command", metavar="JOB_COMMAND")
@@ -576,14 +630,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, name):
             setattr(args, name, value)
     out = Output(as_json=args.json, quiet=args.quiet)
+    offline: Callable[[argparse.Namespace, Output], int] | None = getattr(args, "offline", None)
     try:
+        if offline is not None:  # a command that needs no service
+            return int(offline(args, out))
         options: dict[str, Any] = {}
         if args.timeout is not None:
             options["timeout"] = args.timeout
         if args.retries is not None:
             options["max_retries"] = args.retries
         try:
-            client = ProgImage(args.url, args.api_key, signing_key=args.signing_key, **options)
+            client = ProgImage(
+                args.url,
+                args.api_key,
+                signing_key=args.signing_key,
+                tenant=args.tenant,
+                **options,
+            )
         except ValueError as error:
             raise UsageError(str(error)) from None
         with client:

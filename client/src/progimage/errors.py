@@ -9,9 +9,9 @@ its HTTP status (so a code this client does not know yet still lands on the righ
     │   ├── BadRequest              400 bad_request
     │   │   ├── InvalidOperation    400 invalid_operation (a pipeline the server refused)
     │   │   └── UrlNotAllowed       400 url_not_allowed
-    │   ├── Unauthorized            401 unauthorized
-    │   ├── Forbidden               403 forbidden (e.g. a missing or bad URL signature)
-    │   ├── NotFound                404 not_found
+    │   ├── Unauthorized            401 unauthorized (no credentials)
+    │   ├── Forbidden               403 forbidden (a wrong key, a missing or bad URL signature)
+    │   ├── NotFound                404 not_found (also another tenant's image or job)
     │   ├── MethodNotAllowed        405
     │   ├── Conflict                409 conflict
     │   │   ├── NotReady            409 not_ready (a presigned upload not ingested yet)

@@ -1,18 +1,23 @@
-"""Signed variant URLs, usable without a client (in a web app rendering ``<img>`` tags).
+"""Signed image URLs, usable without a client (in a web app rendering ``<img>`` tags).
 
-With a signing key configured on the server, image and variant URLs must carry an HMAC-SHA256
-signature of their path (and expiry), so that pages can embed them without credentials::
+With URL signing on, the server requires image and variant URLs to carry an HMAC-SHA256
+signature of their path (and expiry), so that pages can embed them without credentials. Each
+tenant signs with its own key, derived by the operator from the server's master key, and its
+URLs name the tenant (``?tenant=``; absent for the tenant ``default``)::
 
-    sig = base64url_nopad(HMAC-SHA256(key, path))                 without an expiry
-    sig = base64url_nopad(HMAC-SHA256(key, path + "\\n" + exp))   with ?exp=UNIX_SECONDS
+    tenant key = base64url_nopad(HMAC-SHA256(master, "progimage-url-signing\\n" + tenant))
+    sig = base64url_nopad(HMAC-SHA256(tenant key, path))                 without an expiry
+    sig = base64url_nopad(HMAC-SHA256(tenant key, path + "\\n" + exp))    with ?exp=UNIX_SECONDS
 
 >>> from progimage import sign_url
->>> sign_url("https://img.example.com", "0Ojp8iUHJrV2bQ4mJmGpV1rNY", "thumbnail:256.jpg",
-...          key="secret")  # doctest: +ELLIPSIS
-'https://img.example.com/images/0Ojp8iUHJrV2bQ4mJmGpV1rNY/thumbnail:256.jpg?sig=...'
+>>> url = sign_url("https://img.example.com", "0Ojp8iUHJrV2bQ4mJmGpV1rNY", "thumbnail:256.jpg",
+...                key="alpha-key", tenant="alpha", expires_at=1796378136)
+>>> url  # doctest: +ELLIPSIS
+'https://img.example.com/images/0Ojp.../thumbnail:256.jpg?tenant=alpha&exp=1796378136&sig=...'
 
 The path signed is the API path exactly as requested (``/images/{id}/thumbnail:256.jpg``); the
-server compares it byte for byte, so use the URL as returned.
+server compares it byte for byte, so use the URL as returned. A URL signed with one tenant's
+key never opens another tenant's image (the server answers 404, as for an unknown id).
 """
 
 from __future__ import annotations
@@ -20,12 +25,36 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from urllib.parse import quote
 
 from .pipeline import PipelineLike, split_pipeline
 
-__all__ = ["image_path", "sign_path", "sign_url", "signature"]
+__all__ = [
+    "DEFAULT_TENANT",
+    "check_tenant",
+    "image_path",
+    "sign_path",
+    "sign_url",
+    "signature",
+    "tenant_key",
+]
+
+DEFAULT_TENANT = "default"
+"""The tenant of a URL that names none (and of a bare API key)."""
+_TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+
+
+def check_tenant(tenant: str) -> str:
+    """The tenant name, or ``ValueError``: 1 to 32 lower-case letters, digits and ``-``, not
+    starting with ``-``."""
+    if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
+        raise ValueError(
+            f"not a tenant name: {tenant!r} (1 to 32 lower-case letters, digits and -, "
+            "not starting with -)"
+        )
+    return tenant
 
 
 def _key_bytes(key: str | bytes) -> bytes:
@@ -36,19 +65,37 @@ def _key_bytes(key: str | bytes) -> bytes:
     return key
 
 
-def signature(key: str | bytes, path: str, expires: int | None = None) -> str:
-    """The ``sig`` of ``path`` (with the expiry ``expires``, unix seconds, if given)."""
-    message = path if expires is None else f"{path}\n{int(expires)}"
+def _mac(key: str | bytes, message: str) -> str:
     digest = hmac.new(_key_bytes(key), message.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def sign_path(path: str, key: str | bytes, expires: int | None = None) -> str:
-    """``path?sig=...``, or ``path?exp=...&sig=...`` with an expiry (unix seconds)."""
-    sig = signature(key, path, expires)
-    if expires is None:
-        return f"{path}?sig={sig}"
-    return f"{path}?exp={int(expires)}&sig={sig}"
+def tenant_key(master: str | bytes, tenant: str) -> str:
+    """The key ``tenant`` signs its URLs with, derived from one of the server's master keys.
+
+    For operators who hold the master key: give each tenant its own key (never the master),
+    which signs that tenant's URLs only.
+    """
+    return _mac(master, f"progimage-url-signing\n{check_tenant(tenant)}")
+
+
+def signature(key: str | bytes, path: str, expires: int | None = None) -> str:
+    """The ``sig`` of ``path`` (with the expiry ``expires``, unix seconds, if given)."""
+    return _mac(key, path if expires is None else f"{path}\n{int(expires)}")
+
+
+def sign_path(
+    path: str, key: str | bytes, expires: int | None = None, *, tenant: str | None = None
+) -> str:
+    """``path?sig=...``, with ``exp=...`` before ``sig`` given an expiry (unix seconds), and
+    ``tenant=...`` first for a tenant other than ``default`` (``None``), whose key ``key`` is."""
+    query = []
+    if tenant is not None and check_tenant(tenant) != DEFAULT_TENANT:
+        query.append(f"tenant={tenant}")
+    if expires is not None:
+        query.append(f"exp={int(expires)}")
+    query.append(f"sig={signature(key, path, expires)}")
+    return f"{path}?{'&'.join(query)}"
 
 
 def image_path(
@@ -81,12 +128,14 @@ def sign_url(
     pipeline: PipelineLike | None = None,
     *,
     key: str | bytes,
+    tenant: str | None = None,
     expires_in: float | None = None,
     expires_at: int | None = None,
     format: str | None = None,
 ) -> str:
-    """A signed URL of an image or variant, valid for ``expires_in`` seconds (or until the unix
-    time ``expires_at``; neither: no expiry)."""
+    """A signed URL of an image or variant of ``tenant`` (``None``: ``default``), signed with
+    that tenant's ``key``, valid for ``expires_in`` seconds (or until the unix time
+    ``expires_at``; neither: no expiry)."""
     if expires_in is not None and expires_at is not None:
         raise ValueError("give expires_in or expires_at, not both")
     expires = expires_at
@@ -95,4 +144,4 @@ def sign_url(
             raise ValueError("expires_in must be positive")
         expires = int(time.time() + expires_in)
     path = image_path(image_id, pipeline, format)
-    return base_url.rstrip("/") + sign_path(path, key, expires)
+    return base_url.rstrip("/") + sign_path(path, key, expires, tenant=tenant)
