@@ -251,11 +251,14 @@ def idempotent(route: Route) -> Route:
         try:
             response = route(request)
         except ProgImageError as error:
+            if error.status >= 500:  # retryable: the router logs and answers it
+                _forget(table, scoped)
+                raise
             response = error_response(error)
         except BaseException:
             _forget(table, scoped)
             raise
-        if response.status >= 500 or isinstance(response.body, bytes):
+        if isinstance(response.body, bytes):  # image bytes are not kept: the retry renders
             _forget(table, scoped)
             return response
         try:

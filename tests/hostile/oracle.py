@@ -243,3 +243,82 @@ def record_bomb(milliseconds: float, peak: int) -> None:
     STATS.bombs += 1
     STATS.max_bomb_ms = max(STATS.max_bomb_ms, milliseconds)
     STATS.max_bomb_peak = max(STATS.max_bomb_peak, peak)
+
+
+# --- the HTTP edge (test_http_edge.py) --------------------------------------------------------
+# Whole requests to the handlers, counted next to the images above. Appended to Stats without
+# changing it: its as_dict, merge (under xdist) and summary carry these counts too. Each 5xx is
+# also added to STATS.unexpected, so the summary's "5xx/unexpected" counts it and report.py
+# prints its line.
+
+
+@dataclass
+class HttpStats:
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    routes: Counter[str] = field(default_factory=Counter)
+    server_errors: int = 0  # answers of 500 and over
+    bad_errors: int = 0  # 4xx without the contract's error body, or with an overlong message
+    leftovers: int = 0  # 4xx that left an original or an image record behind
+    findings: list[str] = field(default_factory=list)  # the distinct failures, one line each
+    max_seconds: float = 0.0
+    slowest: str = ""  # the slowest request, in short
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "requests": self.requests,
+            "statuses": dict(self.statuses),
+            "routes": dict(self.routes),
+            "server_errors": self.server_errors,
+            "bad_errors": self.bad_errors,
+            "leftovers": self.leftovers,
+            "findings": list(self.findings),
+            "max_seconds": self.max_seconds,
+            "slowest": self.slowest,
+        }
+
+    def merge(self, other: Mapping[str, object]) -> None:
+        if float(other["max_seconds"]) > self.max_seconds:  # type: ignore[arg-type]
+            self.slowest = str(other["slowest"])
+        for name in ("requests", "server_errors", "bad_errors", "leftovers"):
+            setattr(self, name, getattr(self, name) + int(other[name]))  # type: ignore[call-overload]
+        self.statuses.update({int(k): int(v) for k, v in other["statuses"].items()})  # type: ignore[attr-defined]
+        self.routes.update(other["routes"])  # type: ignore[arg-type]
+        self.findings.extend(other["findings"])  # type: ignore[arg-type]
+        self.max_seconds = max(self.max_seconds, float(other["max_seconds"]))  # type: ignore[arg-type]
+
+    def summary(self) -> str:
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.statuses.items())) or "none"
+        return (
+            f"HTTP requests: {self.requests} on {len(self.routes)} routes "
+            f"(status {statuses}); 5xx: {self.server_errors}; "
+            f"4xx without the error body or with an overlong message: {self.bad_errors}; "
+            f"4xx that left something behind: {self.leftovers}; "
+            f"distinct failures: {len(self.findings)}; "
+            f"slowest request: {self.max_seconds * 1000:.0f} ms ({self.slowest})"
+        )
+
+
+HTTP = HttpStats()
+
+_images_as_dict, _images_merge, _images_summary = Stats.as_dict, Stats.merge, Stats.summary
+
+
+def _as_dict_with_http(self: Stats) -> dict[str, object]:
+    return _images_as_dict(self) | ({"http": HTTP.as_dict()} if self is STATS else {})
+
+
+def _merge_with_http(self: Stats, other: Mapping[str, object]) -> None:
+    _images_merge(self, other)
+    if self is STATS and "http" in other:
+        HTTP.merge(other["http"])  # type: ignore[arg-type]
+
+
+def _summary_with_http(self: Stats) -> str:
+    text = _images_summary(self)
+    return f"{text}; {HTTP.summary()}" if self is STATS and HTTP.requests else text
+
+
+Stats.as_dict = _as_dict_with_http  # type: ignore[method-assign]
+Stats.merge = _merge_with_http  # type: ignore[method-assign]
+Stats.summary = _summary_with_http  # type: ignore[method-assign]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .oracle import RSS_MEASURED, STATS
+from .oracle import HTTP, RSS_MEASURED, STATS
 
 _KEY = "hostile_stats"
 
@@ -30,7 +30,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not STATS.inputs and not STATS.bombs:
+    if not STATS.inputs and not STATS.bombs and not HTTP.requests:
         return
     terminalreporter.section("hostile inputs")
     terminalreporter.write_line(STATS.summary())
