@@ -14,17 +14,15 @@ every chunk, which the walk does not check, to show what checking it would add.
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import json
-import statistics
 import sys
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 from . import inputs
+from .cputime import interleaved_medians
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_INPUTS = (
@@ -35,13 +33,6 @@ DEFAULT_INPUTS = (
     "png-alpha",
     "gif-animated",
 )
-
-
-def _cpu_ms(work: Callable[[], object]) -> float:
-    gc.collect()
-    start = time.process_time_ns()
-    work()
-    return (time.process_time_ns() - start) / 1e6
 
 
 def with_restart_markers(item: inputs.Input) -> inputs.Input:
@@ -84,13 +75,7 @@ def measure(item: inputs.Input, repeat: int) -> dict:
     }
     if fmt.name == "png":
         work["png_crcs"] = lambda: png_chunk_crcs(data)
-    runs: dict[str, list[float]] = {name: [] for name in work}
-    for index in range(repeat + 1):  # the first round warms up
-        for name, call in work.items():
-            elapsed = _cpu_ms(call)
-            if index:
-                runs[name].append(elapsed)
-    medians = {name: statistics.median(values) for name, values in runs.items()}
+    medians = interleaved_medians(work, repeat)
     info = inspect(data, limits)
     return {
         "input": item.name,

@@ -10,12 +10,8 @@ made from the original), and compares its pixels with the thumbnail made from th
 
 from __future__ import annotations
 
-import gc
 import io
 import math
-import statistics
-import time
-from collections.abc import Callable
 
 from PIL import Image, ImageChops, ImageStat
 
@@ -25,16 +21,10 @@ from progimage_service.imaging.pipeline import parse_path
 from progimage_service.imaging.render import render
 from progimage_service.imaging.working_copy import make_working_copy
 
+from .cputime import interleaved_medians
 from .inputs import Input
 
 PIPELINE = "thumbnail:256"
-
-
-def _cpu_ms(work: Callable[[], object]) -> float:
-    gc.collect()
-    start = time.process_time_ns()
-    work()
-    return (time.process_time_ns() - start) / 1e6
 
 
 def psnr(a: bytes, b: bytes) -> float:
@@ -66,13 +56,7 @@ def measure(item: Input, repeat: int) -> dict:
         render(copy.data, parse_path(f"{PIPELINE}.jpg"), limits, **source)
 
     work = {"full_decode": full_decode, "draft_decode": draft_decode, "from_copy": from_copy}
-    runs: dict[str, list[float]] = {name: [] for name in work}
-    for index in range(repeat + 1):  # the first round warms up
-        for name, call in work.items():
-            elapsed = _cpu_ms(call)
-            if index:
-                runs[name].append(elapsed)
-    medians = {name: statistics.median(values) for name, values in runs.items()}
+    medians = interleaved_medians(work, repeat)
     lossless = parse_path(f"{PIPELINE}.png")
     return {
         "input": item.name,
