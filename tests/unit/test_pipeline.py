@@ -8,6 +8,7 @@ from progimage_service.errors import InvalidOperation
 from progimage_service.imaging.formats import FORMATS
 from progimage_service.imaging.operations import REGISTRY
 from progimage_service.imaging.pipeline import MAX_OPERATIONS, Pipeline, parse_ops, parse_path
+from progimage_service.imaging.plan import geometry
 
 ID_A = "A" * 25
 ID_B = "0123456789abcdefghijKLMNO"
@@ -349,12 +350,12 @@ def test_image_ids_are_collected_from_masks_and_watermarks() -> None:
     ],
 )
 def test_draft_size_comes_from_a_leading_resize_or_thumbnail(path: str, expected) -> None:
-    assert parse_path(path).draft_size(1800, 1200) == expected
+    assert geometry(parse_path(path), (1800, 1200)).draft == expected
 
 
 @pytest.mark.parametrize(
     "path", ["grayscale/resize:300:0", "crop:10:10/thumbnail:100", "rotate:90/thumbnail:10"]
 )
 def test_no_draft_size_unless_the_first_pixel_operation_reduces(path: str) -> None:
-    assert parse_path(path + ".png").draft_size(1800, 1200) is None
-    assert Pipeline().draft_size(1800, 1200) is None
+    assert geometry(parse_path(path + ".png"), (1800, 1200)).draft is None
+    assert geometry(Pipeline(), (1800, 1200)).draft is None

@@ -34,31 +34,33 @@ MAX_SIDE = 16384  # the grammar's bound; the configured limit is checked on ever
 TRANSPARENT: Colour = (0, 0, 0, 0)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Given:
+    """What the first pixel step receives besides its frame (see plan.py)."""
+
+    # The size of the picture the pipeline was asked of: the frame may be a reduced decode of
+    # it, or of its working copy, and the first step sizes its result from this, so the variant
+    # comes out exactly as it would from the original at full size.
+    size: tuple[int, int]
+    # The part of the (reduced) decoded frame that holds the picture; None: all of it.
+    box: Box | None = None
+
+
+@dataclass(frozen=True)
 class RenderState:
-    """What operations share while one pipeline runs over one image."""
+    """What an operation is given besides its frame and arguments while a pipeline runs."""
 
     limits: Limits
     images: Mapping[str, Image.Image] = field(default_factory=dict)  # referenced by id, decoded
-    background: Colour | None = None  # set by background:, used behind transparency
-    quality: int | None = None
-    max_bytes: int | None = None
-    # The size of the picture the pipeline was asked of, when the frames given are a reduced
-    # working copy of it: the first (reducing) operation sizes its result from this, so the
-    # variant comes out exactly as it would from the original.
-    source_size: tuple[int, int] | None = None
-    # The part of the (reduced) decoded frame that holds the picture, for the first operation.
-    source_box: Box | None = None
+    given: Given | None = None  # the first pixel step's only
 
     def size_of(self, image: Image.Image) -> tuple[int, int]:
-        """The size to compute from: the source's (first operation only), else the image's."""
-        size, self.source_size = self.source_size or image.size, None
-        return size
+        """The size to compute from: the picture's (first pixel step only), else the image's."""
+        return self.given.size if self.given else image.size
 
     def box_of(self) -> Box | None:
-        """The part of the frame to resample from (first operation only; None: all of it)."""
-        box, self.source_box = self.source_box, None
-        return box
+        """The part of the frame to resample from (first pixel step only; None: all of it)."""
+        return self.given.box if self.given else None
 
 
 Apply = Callable[..., "Image.Image"]
@@ -76,7 +78,7 @@ class Operation:
     forms: tuple[tuple[Param, ...], ...]
     apply: Apply
     summary: str
-    output_only: bool = False  # sets an encoder option instead of changing pixels
+    output_only: bool = False  # an encoder option, not a pixel step: takes no part in geometry
     # The smallest decoded size this operation needs from a (w, h) source, for JPEG draft mode.
     draft: Callable[[Mapping[str, Any], int, int], tuple[int, int]] | None = None
     # A check across arguments, returning what is wrong (or None), run when parsing.
@@ -582,7 +584,7 @@ def watermark(
 
 @operation("background", colour("colour"), summary="flatten transparency onto a colour")
 def background(image: Image.Image, state: RenderState, colour: Colour):
-    state.background = colour
+    # The last colour given is also what the encoder flattens onto (see plan.py).
     if image.mode not in ("RGBA", "LA"):
         return image
     base = Image.new("RGBA", image.size, (*colour[:3], 255))
@@ -596,8 +598,7 @@ def background(image: Image.Image, state: RenderState, colour: Colour):
     output_only=True,
 )
 def quality(image: Image.Image, state: RenderState, quality: int):
-    state.quality = quality
-    return image
+    return image  # an output option: the plan hands it to the encoder
 
 
 @operation(
@@ -607,8 +608,7 @@ def quality(image: Image.Image, state: RenderState, quality: int):
     output_only=True,
 )
 def maxbytes(image: Image.Image, state: RenderState, bytes: int):
-    state.max_bytes = bytes
-    return image
+    return image  # an output option: the plan hands it to the encoder
 
 
 def _with_alpha(mode: str) -> str:

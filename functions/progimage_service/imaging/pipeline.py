@@ -62,10 +62,19 @@ class Pipeline:
     steps: tuple[Step, ...] = ()
     format: Format | None = None  # None: the source's own format
 
+    @property
+    def pixel_steps(self) -> tuple[Step, ...]:
+        """The steps that change pixels, in order (output options removed)."""
+        return tuple(s for s in self.steps if not s.operation.output_only)
+
+    @property
+    def output_options(self) -> dict[str, Step]:
+        """The output options by name; of one written twice, the last."""
+        return {s.operation.name: s for s in self.steps if s.operation.output_only}
+
     def canonical(self) -> str:
-        pixels = [s for s in self.steps if not s.operation.output_only]
-        options = {s.operation.name: s for s in self.steps if s.operation.output_only}
-        ordered = pixels + [options[name] for name in sorted(options)]
+        options = self.output_options
+        ordered = [*self.pixel_steps, *(options[name] for name in sorted(options))]
         return "/".join(step.canonical() for step in ordered)
 
     def output_format(self, source: Format) -> Format:
@@ -74,21 +83,6 @@ class Pipeline:
     def image_ids(self) -> set[str]:
         """Other stored images the pipeline uses (masks, watermarks)."""
         return set().union(*(step.image_ids() for step in self.steps))
-
-    def _first_step(self) -> Step | None:
-        """The first step that changes pixels (output options do not)."""
-        return next((s for s in self.steps if not s.operation.output_only), None)
-
-    def first_operation(self) -> Operation | None:
-        step = self._first_step()
-        return step.operation if step else None
-
-    def draft_size(self, width: int, height: int) -> tuple[int, int] | None:
-        """The smallest decoded size the first pixel operation needs, if it has a draft."""
-        step = self._first_step()
-        if step is None or step.operation.draft is None:
-            return None
-        return step.operation.draft(step.args, width, height)
 
     def variant_name(self) -> str:
         """The cache file name: a hash of the canonical form and the requested format.

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import Unprocessable
 from .colour import working_mode
-from .decode import frames, open_image, reduce_on_load
+from .decode import Opened, frames, open_image, reduce_on_load
 from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
 from .limits import Limits
-from .operations import RenderState
+from .operations import Given, RenderState
 from .pil import Image
 from .pipeline import Pipeline
+from .plan import Plan, Source, plan
 
 
 @dataclass(frozen=True)
@@ -34,39 +35,50 @@ def render(
 
     ``images`` holds the bytes of every other image the pipeline refers to (masks, watermarks).
     ``source_size`` and ``source_format`` describe the picture asked for when ``data`` is a
-    reduced working copy of it: the first operation sizes its result from the original's size,
-    and the output keeps the original's format.
+    reduced working copy of it (which must serve the pipeline: see working_copy.fits): the
+    first pixel step sizes its result from the original's size, and the output keeps the
+    original's format.
     """
     opened = open_image(data, limits)
-    fmt = pipeline.output_format(source_format or opened.format)
     displayed = _displayed(opened.image.size, opened.orientation)
-    state = RenderState(
-        limits, images={k: _first_frame(v, limits) for k, v in (images or {}).items()}
-    )
-    # A reducing pipeline decodes a JPEG (the original or its working copy) at a fraction of
-    # its size; the first operation sizes its result from the picture and resamples from the
-    # exact part of the reduced frame that holds it.
-    draft = pipeline.draft_size(*displayed)
+    if source_size is None:
+        source = Source(*displayed, opened.format, opened.frames)
+    else:
+        source = Source(*source_size, source_format or opened.format, opened.frames, displayed)
+    planned = plan(pipeline, source)
+    if source.copy is not None and not planned.geometry.from_copy:
+        raise ValueError("this pipeline cannot be rendered from a working copy (see fits)")
+    return execute(planned, opened, limits, images)
+
+
+def execute(
+    planned: Plan, opened: Opened, limits: Limits, images: Mapping[str, bytes] | None = None
+) -> Rendered:
+    """Decode, run the plan's pixel steps over each frame, encode: the plan decides it all."""
+    shared = RenderState(limits, {k: _first_frame(v, limits) for k, v in (images or {}).items()})
+    # A reducing first step has a JPEG (the original or its working copy) decode at a fraction
+    # of its size; it sizes its result from the picture and resamples from the exact part of
+    # the reduced frame that holds it.
+    draft = planned.geometry.draft
     box = reduce_on_load(opened, draft) if draft else None
+    first = replace(shared, given=Given(planned.geometry.size, box))
     output: list[Frame] = []
     for image, duration in frames(opened, limits):
         frame = working_mode(image)
-        state.source_size, state.source_box = source_size or displayed, box
-        for index, step in enumerate(pipeline.steps):
-            frame = step.apply(frame, state)
-            if index == 0:
-                state.source_size = state.source_box = None
+        for index, step in enumerate(planned.steps):
+            frame = step.apply(frame, first if index == 0 else shared)
         output.append(Frame(frame, duration))
-        if not fmt.animated:
+        if not planned.animated:
             break
+    fmt = planned.format
     options = EncodeOptions(
-        quality=state.quality,
-        background=(state.background or WHITE)[:3],
+        quality=planned.quality,
+        background=(planned.background or WHITE)[:3],
         loop=int(opened.image.info.get("loop", 0) or 0),
     )
-    if state.max_bytes is None:
+    if planned.max_bytes is None:
         return Rendered(encode(output, fmt, options), fmt)
-    return Rendered(_within(output, fmt, options, state.max_bytes), fmt)
+    return Rendered(_within(output, fmt, options, planned.max_bytes), fmt)
 
 
 def _within(frames_: list[Frame], fmt: Format, options: EncodeOptions, max_bytes: int) -> bytes:

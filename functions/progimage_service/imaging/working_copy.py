@@ -17,6 +17,7 @@ from .limits import Limits
 from .operations import REDUCING_GAP
 from .pil import Image
 from .pipeline import Pipeline
+from .plan import geometry
 
 MAX_SIDE = 2048
 QUALITY = 95
@@ -55,12 +56,8 @@ def make_working_copy(data: bytes, info: ImageInfo, limits: Limits) -> WorkingCo
 def fits(pipeline: Pipeline, width: int, height: int) -> bool:
     """Can the pipeline be computed from the working copy of a width x height picture?
 
-    Only when its first operation reduces the picture to a size the copy still covers: any
-    other first operation (a crop by coordinates, a full-size filter) needs the original.
+    Only when its first pixel step reduces the picture to a size the copy still covers: any
+    other first step (a crop by coordinates, a full-size filter) needs the original. The render
+    plan decides it, by the rule that gives the first pixel step its geometry.
     """
-    needed = pipeline.draft_size(width, height)
-    first = pipeline.first_operation()
-    if needed is None or first is None or first.full_size:
-        return False
-    copy_width, copy_height = working_size(width, height)
-    return needed[0] <= copy_width and needed[1] <= copy_height
+    return geometry(pipeline, (width, height), working_size(width, height)).from_copy

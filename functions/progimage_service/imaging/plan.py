@@ -1,0 +1,88 @@
+"""The render plan: everything a render decides, decided once from the pipeline and the header.
+
+A pipeline is pixel steps and output options. Only the pixel steps touch the picture; the first
+of them receives the picture's geometry: the size it sizes its result from (the original's,
+when the frames are a reduced working copy of it), the reduced decode it needs (a JPEG's draft),
+and the part of the decoded frame that holds the picture (known once the decoder has reduced).
+Output options (quality, maxbytes) only configure the encoder, wherever they were written, so
+every spelling of one canonical form gets one plan. Whether the working copy can serve a
+pipeline is read from the same rule. Nothing here decodes a pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .formats import Format
+from .params import Colour
+from .pipeline import Pipeline, Step
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the header says about the picture asked of (sizes as displayed: EXIF applied)."""
+
+    width: int
+    height: int
+    format: Format
+    frames: int = 1
+    # The displayed size of the reduced working copy being read instead of the original, if any.
+    copy: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What the first pixel step receives, and which source is read."""
+
+    size: tuple[int, int]  # the picture's size, to size the first step's result from
+    draft: tuple[int, int] | None  # the smallest (upright) decode it needs; None: full size
+    from_copy: bool  # the working copy serves: the first step reduces to within it
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]  # the pixel steps, in order; steps[0] receives the geometry
+    geometry: Geometry
+    format: Format  # of the output
+    quality: int | None  # the encoder's quality; None: the format's default
+    max_bytes: int | None  # the encoded size to stay within, lowering the quality
+    background: Colour | None  # what the encoder flattens transparency onto: the last given
+    animated: bool  # every frame is rendered (else the first only)
+
+
+def geometry(
+    pipeline: Pipeline, size: tuple[int, int], copy: tuple[int, int] | None = None
+) -> Geometry:
+    """The first pixel step's geometry over a picture of ``size``, and whether a working copy
+    of size ``copy`` can serve it (the first step reduces to a size the copy still covers; not
+    a full-size filter, which keeps the picture's size)."""
+    first = pipeline.pixel_steps[0] if pipeline.pixel_steps else None
+    draft = None
+    if first is not None and first.operation.draft is not None:
+        draft = first.operation.draft(first.args, *size)
+    from_copy = (
+        copy is not None
+        and draft is not None
+        and first is not None
+        and not first.operation.full_size
+        and draft[0] <= copy[0]
+        and draft[1] <= copy[1]
+    )
+    return Geometry(size, draft, from_copy)
+
+
+def plan(pipeline: Pipeline, source: Source) -> Plan:
+    """The plan of ``pipeline`` over ``source``: pure, and alike for every spelling."""
+    options = pipeline.output_options
+    quality, max_bytes = options.get("quality"), options.get("maxbytes")
+    fmt = pipeline.output_format(source.format)
+    backgrounds = [s.args["colour"] for s in pipeline.steps if s.operation.name == "background"]
+    return Plan(
+        steps=pipeline.pixel_steps,
+        geometry=geometry(pipeline, (source.width, source.height), source.copy),
+        format=fmt,
+        quality=quality.args["quality"] if quality else None,
+        max_bytes=max_bytes.args["bytes"] if max_bytes else None,
+        background=backgrounds[-1] if backgrounds else None,
+        animated=fmt.animated and source.frames > 1,
+    )
