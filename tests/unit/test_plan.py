@@ -109,10 +109,11 @@ def spellings(draw: Any) -> tuple[list[Spec], list[list[Spec]]]:
     options += draw(st.lists(st.sampled_from(option_ops).flatmap(_spec), min_size=1, max_size=2))
     orders = []
     for _ in range(3):
-        order = list(pixels)
-        for option in options:  # each after the one before it, anywhere among the pixel steps
-            start = max((order.index(o) + 1 for o in options if o in order), default=0)
-            order.insert(draw(st.integers(start, len(order))), option)
+        order, after = list(pixels), 0
+        for option in options:  # each after the one before it (the last one written wins)
+            position = draw(st.integers(after, len(order)))
+            order.insert(position, option)
+            after = position + 1
         orders.append(order)
     return pixels + options, orders
 
