@@ -13,8 +13,6 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping
 
-from .errors import BadRequest
-
 DEFAULT_TENANT = "default"
 _TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -90,10 +88,3 @@ def tenant_of_principal(user_arn: str, mapping: Mapping[str, str]) -> str | None
         partition, account, role = assumed.groups()
         return mapping.get(f"arn:{partition}:iam::{account}:role/{role}")
     return None
-
-
-def check_tenant(name: str) -> str:
-    """A tenant name from configuration or a URL, or a 400."""
-    if not is_tenant(name):
-        raise BadRequest("tenant must be a lower-case name of up to 32 letters, digits or -")
-    return name

@@ -34,8 +34,14 @@ def is_valid_id(value: str) -> bool:
     return bool(_ID_RE.fullmatch(value))
 
 
+def unknown(value: str, what: str = "image", param: str = "id") -> NotFound:
+    """The one answer for an id that names nothing the caller may see: malformed, unknown,
+    deleted, or another tenant's all read alike."""
+    return NotFound(f"no {what} with id {echo(value)}", param=param)
+
+
 def check_id(value: str, what: str = "image", param: str = "id") -> str:
     """Return the id, or raise NotFound for anything that cannot be one (before any AWS call)."""
     if not is_valid_id(value):
-        raise NotFound(f"no {what} with id {echo(value)}", param=param)
+        raise unknown(value, what, param)
     return value

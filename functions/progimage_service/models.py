@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .auth import DEFAULT_TENANT
+
 Status = Literal["pending", "ready", "rejected", "deleting"]
 
 
@@ -36,7 +38,7 @@ class ImageRecord:
     # Internal (never shown): the format of the reduced working copy, if one was made, and the
     # tenant that owns the image (records from before tenants belong to the default one).
     work_format: str | None = None
-    tenant: str = "default"
+    tenant: str = DEFAULT_TENANT
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON shape (internal states never leak: 'deleting' is never served)."""

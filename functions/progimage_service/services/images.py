@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 
 from ..errors import BadRequest, NotFound, NotReady
-from ..ids import check_id, is_valid_id, new_id
+from ..ids import check_id, is_valid_id, new_id, unknown
 from ..imaging.decode import ImageInfo, inspect
 from ..imaging.formats import FORMATS
 from ..imaging.working_copy import make_working_copy
-from ..inputs import echo
 from ..models import ImageRecord, now_rfc3339
 from ..storage_layout import (
     original_key,
@@ -111,7 +110,7 @@ def get_record(deps: Dependencies, image_id: str, tenant: str | None) -> ImageRe
     """An image's record; with a tenant, only that tenant's (another's answers as unknown)."""
     record = deps.catalog.get(check_id(image_id))
     if record is None or (tenant is not None and record.tenant != tenant):
-        raise NotFound(f"no image with id {echo(image_id)}", param="id")
+        raise unknown(image_id)
     return record
 
 
@@ -127,7 +126,7 @@ def original(
         return Delivery(content_type, etag)
     obj = deps.store.get(original_key(image_id))
     if obj is None:
-        raise NotFound(f"no image with id {echo(image_id)}", param="id")
+        raise unknown(image_id)
     return deliver_object(deps, obj, etag, None)
 
 
@@ -150,7 +149,7 @@ def delete_image(deps: Dependencies, tenant: str, image_id: str) -> None:
     after writing its variant and removes what it wrote (see variants.produce).
     """
     if not deps.catalog.mark_deleting(check_id(image_id), tenant):
-        raise NotFound(f"no image with id {echo(image_id)}", param="id")
+        raise unknown(image_id)
     remove_variants(deps, image_id)
     deps.store.delete_prefix(work_prefix(image_id))
     deps.store.delete(original_key(image_id))

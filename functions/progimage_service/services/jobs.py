@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 from ..auth import DEFAULT_TENANT
-from ..errors import BadRequest, NotFound, TooLarge
-from ..ids import check_id, new_id
-from ..inputs import decimal, echo
+from ..errors import BadRequest, TooLarge
+from ..ids import check_id, new_id, unknown
+from ..inputs import decimal
 from ..models import now_rfc3339
 from ..wiring import Dependencies
 from .batch import presented, run_item
@@ -71,7 +71,7 @@ def status(
     """The tenant's job: counts, derived status, a page of results (another's: unknown)."""
     job = deps.jobs.get(check_id(job_id, what="job", param="job_id"))
     if job is None or job.get("tenant", DEFAULT_TENANT) != tenant:
-        raise NotFound(f"no job with id {echo(job_id)}", param="job_id")
+        raise unknown(job_id, "job", "job_id")
     after = _cursor(cursor)
     results, last = deps.jobs.results(job_id, limit, after)
     done = job["succeeded"] + job["failed"]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.fetch import fetch
-from ..errors import BadRequest, InvalidImage, NotFound, Unprocessable
+from ..errors import BadRequest, InvalidImage, Unprocessable
+from ..ids import unknown
 from ..imaging.formats import FORMATS, for_extension
 from ..imaging.pipeline import Pipeline, parse_ops
 from ..inputs import echo
@@ -39,7 +40,7 @@ def read_original(deps: Dependencies, image_id: str, tenant: str) -> bytes:
 def _read(deps: Dependencies, key: str, image_id: str) -> bytes:
     data = deps.store.read(key)
     if data is None:  # deleted since its record was read
-        raise NotFound(f"no image with id {echo(image_id)}", param="id")
+        raise unknown(image_id)
     return data
 
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from ..auth import DEFAULT_TENANT
 from ..errors import NotFound
-from ..ids import check_id
+from ..ids import check_id, unknown
 from ..imaging.pipeline import Pipeline
-from ..inputs import echo
 from ..models import ImageRecord
 from ..storage_layout import reference_key, variant_key
 from ..wiring import Dependencies
@@ -50,7 +49,7 @@ def variant(
     ):
         if cached is not None:
             cached.body.close()
-        raise NotFound(f"no image with id {echo(image_id)}", param="id")
+        raise unknown(image_id)
     return deliver_object(deps, cached, cached.etag, if_none_match)
 
 
