@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 PILLOW = "PIL.Image"
+IMAGING = "progimage_service.imaging."
 
 
 def probe(handler: str, event: dict | None, warm: int) -> dict:
@@ -48,6 +49,7 @@ def probe(handler: str, event: dict | None, warm: int) -> dict:
     # A lazily imported module sits in sys.modules as a placeholder until first used.
     pillow = sys.modules.get(PILLOW)
     report["pillow_imported"] = pillow is not None and type(pillow).__name__ == "module"
+    report["imaging_modules"] = sorted(m for m in sys.modules if m.startswith(IMAGING))
     return report
 
 

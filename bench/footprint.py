@@ -140,7 +140,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def _check_coverage() -> None:
-    from progimage_service.imaging.operations import REGISTRY
+    from progimage_service.imaging.registry import REGISTRY
 
     used = {part.split(":")[0] for spec in PIPELINES for part in spec.rsplit(".", 1)[0].split("/")}
     missing = set(REGISTRY) - used

@@ -16,7 +16,8 @@ from .inputs import echo
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 25  # 62**25 > 2**144
-_ID_RE = re.compile(f"[0-9A-Za-z]{{{ID_LENGTH}}}")
+ID_PATTERN = f"[0-9A-Za-z]{{{ID_LENGTH}}}"
+_ID_RE = re.compile(ID_PATTERN)
 
 
 def new_id(now_ms: int | None = None) -> str:

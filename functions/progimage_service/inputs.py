@@ -16,21 +16,20 @@ from typing import Any
 
 from .errors import BadRequest
 
+# How an error message quotes a client's input is the pipeline grammar's rule, which the client
+# ships a copy of; every server message quotes input with it too.
+from .imaging.grammar import echo
+
+__all__ = ["MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "decimal", "echo", "json_document", "utf8"]
+
 _DECIMAL = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only; 18 fit any 64-bit quantity
 MAX_JSON_DEPTH = 32
 MAX_NUMBER_DIGITS = 30
-_ECHO_CHARS = 64
 
 
 def decimal(raw: str) -> int | None:
     """The integer written as plain ASCII decimal digits (optionally negative), else None."""
     return int(raw) if _DECIMAL.fullmatch(raw) else None
-
-
-def echo(value: object) -> str:
-    """A client's input as an error message quotes it: its repr, cut to a readable length."""
-    text = repr(value)
-    return text if len(text) <= _ECHO_CHARS else text[: _ECHO_CHARS - 1] + "…"
 
 
 def utf8(text: str) -> bytes:

@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from progimage_service.imaging.formats import EXTENSIONS
-from progimage_service.imaging.operations import REGISTRY, Operation
-from progimage_service.imaging.params import Param
+from progimage_service.imaging.grammar import Operation, Param
+from progimage_service.imaging.registry import REGISTRY
 
 # Ids of the other images a pipeline may name (masks, watermarks); the tests supply their bytes.
 MASK_ID = "M" * 25
@@ -130,7 +130,7 @@ def operation_spec(draw: Any, *, render: bool = False, invalid: bool = False) ->
     for param in form[count:]:
         args[param.name] = param.default_for(args)
     valid = broken is None
-    if valid and operation.check is not None:
+    if valid:
         valid = operation.check(args) is None  # valid values are typed already (resize's sides)
     name = obj["op"]
     if invalid and broken is None:  # an operation without arguments: spoil its name instead

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from progimage_service.errors import InvalidOperation
 from progimage_service.imaging.formats import EXTENSIONS
-from progimage_service.imaging.pipeline import MAX_OPERATIONS, Pipeline, parse_ops, parse_path
+from progimage_service.imaging.pipeline import Pipeline, parse_ops, parse_path
+from progimage_service.imaging.registry import MAX_OPERATIONS
 
 from .oracle import STATS, judge
 from .pipelines import (

@@ -23,8 +23,7 @@ from progimage_service import errors
 from progimage_service.config import Settings
 from progimage_service.ids import new_id
 from progimage_service.imaging.formats import EXTENSIONS, FORMATS
-from progimage_service.imaging.operations import REGISTRY
-from progimage_service.imaging.pipeline import MAX_OPERATIONS
+from progimage_service.imaging.registry import MAX_OPERATIONS, REGISTRY
 from progimage_service.models import ImageRecord
 from progimage_service.services.batch import MAX_BATCH_ITEMS
 from progimage_service.services.jobs import MAX_JOB_ITEMS

@@ -6,9 +6,9 @@ import pytest
 
 from progimage_service.errors import InvalidOperation
 from progimage_service.imaging.formats import FORMATS
-from progimage_service.imaging.operations import REGISTRY
-from progimage_service.imaging.pipeline import MAX_OPERATIONS, Pipeline, parse_ops, parse_path
+from progimage_service.imaging.pipeline import Pipeline, parse_ops, parse_path
 from progimage_service.imaging.plan import geometry
+from progimage_service.imaging.registry import MAX_OPERATIONS, REGISTRY
 
 ID_A = "A" * 25
 ID_B = "0123456789abcdefghijKLMNO"

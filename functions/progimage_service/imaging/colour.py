@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from functools import cache
 
-from .pil import Image, ImageCms
+from PIL import Image, ImageCms
 
 
 @cache

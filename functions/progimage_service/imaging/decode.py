@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from PIL import Image
+
 from ..errors import InvalidImage, TooLarge
 from .formats import Format, sniff
 from .gif import GifLayout, gif_layout
 from .integrity import check_complete
 from .limits import Limits
-from .pil import Image
 from .webp import WebpLayout, webp_layout
 
 _ORIENTATION_TAG = 0x0112

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
+
 from .colour import flatten
 from .formats import Format
-from .pil import Image
 
 WHITE = (255, 255, 255)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .formats import Format
-from .params import Colour
-from .pipeline import Pipeline, Step
+from .grammar import Colour, Step
+from .operations import implementation
+from .pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,15 @@ def geometry(
     """The first pixel step's geometry over a picture of ``size``, and whether a working copy
     of size ``copy`` can serve it (the first step reduces to a size the copy still covers; not
     a full-size filter, which keeps the picture's size)."""
-    first = pipeline.pixel_steps[0] if pipeline.pixel_steps else None
-    draft = None
-    if first is not None and first.operation.draft is not None:
-        draft = first.operation.draft(first.args, *size)
+    if not pipeline.pixel_steps:
+        return Geometry(size, None, False)
+    first = pipeline.pixel_steps[0]
+    pixels = implementation(first)
+    draft = pixels.draft(first.args, *size) if pixels.draft else None
     from_copy = (
         copy is not None
         and draft is not None
-        and first is not None
-        and not first.operation.full_size
+        and not pixels.full_size
         and draft[0] <= copy[0]
         and draft[1] <= copy[1]
     )
@@ -73,16 +74,14 @@ def geometry(
 
 def plan(pipeline: Pipeline, source: Source) -> Plan:
     """The plan of ``pipeline`` over ``source``: pure, and alike for every spelling."""
-    options = pipeline.output_options
-    quality, max_bytes = options.get("quality"), options.get("maxbytes")
+    settings = pipeline.settings()
     fmt = pipeline.output_format(source.format)
-    backgrounds = [s.args["colour"] for s in pipeline.steps if s.operation.name == "background"]
     return Plan(
         steps=pipeline.pixel_steps,
         geometry=geometry(pipeline, (source.width, source.height), source.copy),
         format=fmt,
-        quality=quality.args["quality"] if quality else None,
-        max_bytes=max_bytes.args["bytes"] if max_bytes else None,
-        background=backgrounds[-1] if backgrounds else None,
+        quality=settings.get("quality"),
+        max_bytes=settings.get("max_bytes"),
+        background=settings.get("background"),
         animated=fmt.animated and source.frames > 1,
     )

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from PIL import Image
+
 from ..errors import Unprocessable
 from .colour import working_mode
 from .decode import Opened, frames, open_image, reduce_on_load
 from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
 from .limits import Limits
-from .operations import Given, RenderState
-from .pil import Image
+from .operations import Given, RenderState, apply
 from .pipeline import Pipeline
 from .plan import Plan, Source, plan
 
@@ -66,7 +67,7 @@ def execute(
     for image, duration in frames(opened, limits):
         frame = working_mode(image)
         for index, step in enumerate(planned.steps):
-            frame = step.apply(frame, first if index == 0 else shared)
+            frame = apply(step, frame, first if index == 0 else shared)
         output.append(Frame(frame, duration))
         if not planned.animated:
             break

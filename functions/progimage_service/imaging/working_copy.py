@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PIL import Image
+
 from .colour import working_mode
 from .decode import ImageInfo, frames, open_image, reduce_on_load
 from .encode import EncodeOptions, Frame, encode
 from .formats import FORMATS, Format
 from .limits import Limits
-from .operations import REDUCING_GAP
-from .pil import Image
+from .operations.geometry import REDUCING_GAP
 from .pipeline import Pipeline
 from .plan import geometry
 

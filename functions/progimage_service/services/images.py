@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from ..errors import BadRequest, NotFound, NotReady
 from ..ids import check_id, is_valid_id, new_id, unknown
-from ..imaging.decode import ImageInfo, inspect
 from ..imaging.formats import FORMATS
-from ..imaging.working_copy import make_working_copy
 from ..models import ImageRecord, now_rfc3339
 from ..storage_layout import (
     original_key,
@@ -20,6 +19,9 @@ from ..storage_layout import (
 )
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_object, matches
+
+if TYPE_CHECKING:  # the imaging core loads only where pixels are read: reads need none of it
+    from ..imaging.decode import ImageInfo
 
 
 def describe(
@@ -52,6 +54,8 @@ def write_objects(
 ) -> ImageRecord:
     """Write the original and, for a large still image, its reduced working copy; return the
     record describing them. If any write fails, what was written is removed again."""
+    from ..imaging.working_copy import make_working_copy
+
     written: list[str] = []
     try:
         key = original_key(image_id)
@@ -78,6 +82,8 @@ def store_image(deps: Dependencies, tenant: str, data: bytes) -> ImageRecord:
     """Validate an upload and store it as the tenant's: the objects first, then the record that
     makes them visible. If writing the record fails, the objects are removed again, so no
     reader ever sees a record without its objects and nothing is left behind."""
+    from ..imaging.decode import inspect
+
     info = inspect(data, deps.settings.limits)
     record = write_objects(deps, tenant, new_id(), data, info)
     try:

@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from ..errors import BadRequest, ProgImageError
 from ..ids import is_valid_id, new_id
-from ..imaging.decode import inspect
 from ..imaging.formats import FORMATS
 from ..models import ImageRecord, now_rfc3339, rfc3339
 from ..storage_layout import image_id_of_upload, upload_key
@@ -68,6 +67,8 @@ def ingest(deps: Dependencies, key: str) -> Outcome:
     Safe to repeat (S3 events arrive at least once): only a pending record is ever changed, and
     the upload object is removed last, so a retry after any failure finds the work still to do.
     """
+    from ..imaging.decode import inspect
+
     image_id = image_id_of_upload(key)
     if image_id is None or not is_valid_id(image_id):
         logger.warning("ignoring an object that is no upload: %r", key)
