@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint format check-python checkov-venv clean
+.PHONY: serve test lint format generate check-python checkov-venv clean
 
 serve: $(STAMP)
 	$(BIN)/python -m localserver --port $(PORT) $(ARGS)
@@ -27,6 +27,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Rewrite what is generated from the operation registry (the client's grammar, operation table
+# and builder methods; the operation tables of openapi/openapi.yaml, docs/API.md and the client's
+# README). A test fails while any of it is stale.
+generate: $(STAMP)
+	PYTHONPATH=functions $(BIN)/python -m codegen
 
 check-python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 13) else \

@@ -1,0 +1,633 @@
+# Generated from the server's operation registry by `make generate`: do not edit.
+"""The operation table and builder methods, one per operation of the registry."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from ._grammar import Grammar
+
+GRAMMAR = Grammar.from_json(
+    {
+        "max_operations": 20,
+        "extensions": {
+            "jpg": "jpg",
+            "png": "png",
+            "webp": "webp",
+            "gif": "gif",
+            "avif": "avif",
+            "tiff": "tiff",
+            "bmp": "bmp",
+            "jpeg": "jpg",
+            "tif": "tiff",
+        },
+        "operations": [
+            {
+                "name": "resize",
+                "summary": "resize: fit inside, fill (cover and centre-crop), stretch, or "
+                "pad to W×H",
+                "usage": "resize:WIDTH:HEIGHT[:FIT]",
+                "forms": [
+                    [
+                        {
+                            "name": "width",
+                            "kind": "int",
+                            "low": 0,
+                            "high": 16384,
+                            "doc": "0 keeps the aspect from the height",
+                        },
+                        {
+                            "name": "height",
+                            "kind": "int",
+                            "low": 0,
+                            "high": 16384,
+                            "doc": "0 keeps the aspect from the width",
+                        },
+                        {
+                            "name": "fit",
+                            "kind": "choice",
+                            "choices": ["fit", "fill", "stretch", "pad"],
+                            "required": False,
+                            "default": "fit",
+                        },
+                    ]
+                ],
+                "not_all_zero": ["width", "height"],
+                "notes": "`pad` fills with transparency (flattened for JPEG) and centres the image",
+            },
+            {
+                "name": "thumbnail",
+                "summary": "shrink to fit inside W×H (H = W), never enlarging",
+                "usage": "thumbnail:WIDTH[:HEIGHT]",
+                "forms": [
+                    [
+                        {"name": "width", "kind": "int", "low": 1, "high": 16384},
+                        {
+                            "name": "height",
+                            "kind": "int",
+                            "low": 1,
+                            "high": 16384,
+                            "required": False,
+                            "default_from": "width",
+                        },
+                    ]
+                ],
+            },
+            {
+                "name": "crop",
+                "summary": "crop the box X,Y,W,H, or W×H placed by gravity (default centre)",
+                "usage": "crop:X:Y:WIDTH:HEIGHT or crop:WIDTH:HEIGHT[:GRAVITY]",
+                "forms": [
+                    [
+                        {"name": "x", "kind": "int", "low": 0, "high": 16384},
+                        {"name": "y", "kind": "int", "low": 0, "high": 16384},
+                        {"name": "width", "kind": "int", "low": 1, "high": 16384},
+                        {"name": "height", "kind": "int", "low": 1, "high": 16384},
+                    ],
+                    [
+                        {"name": "width", "kind": "int", "low": 1, "high": 16384},
+                        {"name": "height", "kind": "int", "low": 1, "high": 16384},
+                        {
+                            "name": "gravity",
+                            "kind": "choice",
+                            "choices": [
+                                "center",
+                                "north",
+                                "south",
+                                "east",
+                                "west",
+                                "northeast",
+                                "northwest",
+                                "southeast",
+                                "southwest",
+                            ],
+                            "required": False,
+                            "default": "center",
+                        },
+                    ],
+                ],
+                "notes": "the box is clipped to the image; one wholly outside it is 422",
+            },
+            {
+                "name": "rotate",
+                "summary": "rotate clockwise by any angle; others than multiples of 90 "
+                "expand the canvas",
+                "usage": "rotate:ANGLE[:BACKGROUND]",
+                "forms": [
+                    [
+                        {
+                            "name": "angle",
+                            "kind": "float",
+                            "low": -3600,
+                            "high": 3600,
+                            "doc": "clockwise, in degrees",
+                        },
+                        {
+                            "name": "background",
+                            "kind": "colour",
+                            "required": False,
+                            "doc": "fills the corners; default transparent",
+                        },
+                    ]
+                ],
+                "notes": "multiples of 90 are exact transpositions",
+            },
+            {
+                "name": "flip",
+                "summary": "mirror horizontally (h) or vertically (v)",
+                "usage": "flip:DIRECTION",
+                "forms": [[{"name": "direction", "kind": "choice", "choices": ["h", "v"]}]],
+            },
+            {
+                "name": "grayscale",
+                "summary": "convert to shades of grey",
+                "usage": "grayscale",
+                "forms": [[]],
+            },
+            {
+                "name": "sepia",
+                "summary": "warm brown tones (the classic sepia matrix)",
+                "usage": "sepia",
+                "forms": [[]],
+            },
+            {"name": "invert", "summary": "negative", "usage": "invert", "forms": [[]]},
+            {
+                "name": "equalize",
+                "summary": "equalise the histogram",
+                "usage": "equalize",
+                "forms": [[]],
+            },
+            {
+                "name": "autocontrast",
+                "summary": "stretch the histogram to the full range",
+                "usage": "autocontrast",
+                "forms": [[]],
+            },
+            {
+                "name": "blur",
+                "summary": "Gaussian blur with standard deviation SIGMA pixels",
+                "usage": "blur:SIGMA",
+                "forms": [
+                    [
+                        {
+                            "name": "sigma",
+                            "kind": "float",
+                            "low": 0,
+                            "high": 100,
+                            "low_open": True,
+                            "doc": "standard deviation in pixels",
+                        }
+                    ]
+                ],
+                "notes": "from 2 up computed at 1/f of the size, f the largest power of "
+                "two up to SIGMA (at most 8): a JPEG is decoded at that scale, "
+                "anything else reduced with a triangle filter, and the result "
+                "scaled back up (PSNR 48–53 dB against the full-size Gaussian on "
+                "photos)",
+            },
+            {
+                "name": "sharpen",
+                "summary": "unsharp mask: AMOUNT (1 = 100%) at RADIUS pixels",
+                "usage": "sharpen[:AMOUNT][:RADIUS]",
+                "forms": [
+                    [
+                        {
+                            "name": "amount",
+                            "kind": "float",
+                            "low": 0,
+                            "high": 10,
+                            "required": False,
+                            "default": 1.0,
+                            "doc": "1 = 100 %",
+                        },
+                        {
+                            "name": "radius",
+                            "kind": "float",
+                            "low": 0,
+                            "high": 100,
+                            "low_open": True,
+                            "required": False,
+                            "default": 2.0,
+                            "doc": "in pixels",
+                        },
+                    ]
+                ],
+            },
+            {
+                "name": "brightness",
+                "summary": "brightness × F (1 = unchanged)",
+                "usage": "brightness:FACTOR",
+                "forms": [
+                    [
+                        {
+                            "name": "factor",
+                            "kind": "float",
+                            "low": 0,
+                            "high": 10,
+                            "doc": "1 = unchanged",
+                        }
+                    ]
+                ],
+            },
+            {
+                "name": "contrast",
+                "summary": "contrast × F (1 = unchanged)",
+                "usage": "contrast:FACTOR",
+                "forms": [
+                    [
+                        {
+                            "name": "factor",
+                            "kind": "float",
+                            "low": 0,
+                            "high": 10,
+                            "doc": "1 = unchanged",
+                        }
+                    ]
+                ],
+            },
+            {
+                "name": "saturation",
+                "summary": "colour saturation × F (1 = unchanged, 0 = grey)",
+                "usage": "saturation:FACTOR",
+                "forms": [
+                    [
+                        {
+                            "name": "factor",
+                            "kind": "float",
+                            "low": 0,
+                            "high": 10,
+                            "doc": "1 = unchanged, 0 = grey",
+                        }
+                    ]
+                ],
+            },
+            {
+                "name": "pixelate",
+                "summary": "blocks of N×N pixels",
+                "usage": "pixelate:SIZE",
+                "forms": [[{"name": "size", "kind": "int", "low": 1, "high": 1024}]],
+            },
+            {
+                "name": "posterize",
+                "summary": "keep BITS bits per colour channel",
+                "usage": "posterize:BITS",
+                "forms": [[{"name": "bits", "kind": "int", "low": 1, "high": 8}]],
+            },
+            {
+                "name": "tint",
+                "summary": "multiply by a colour, like a coloured filter",
+                "usage": "tint:COLOUR",
+                "forms": [[{"name": "colour", "kind": "colour"}]],
+                "notes": "white becomes the colour, black stays black",
+            },
+            {
+                "name": "mask",
+                "summary": "make pixels outside a shape (or another image's dark areas) "
+                "transparent",
+                "usage": "mask:SHAPE[:RADIUS]",
+                "forms": [
+                    [
+                        {
+                            "name": "shape",
+                            "kind": "shape",
+                            "choices": ["circle", "ellipse", "rounded"],
+                            "pattern": "[0-9A-Za-z]{25}",
+                            "doc": "an image's luminance is the mask",
+                        },
+                        {
+                            "name": "radius",
+                            "kind": "int",
+                            "low": 0,
+                            "high": 16384,
+                            "required": False,
+                            "default": 0,
+                            "doc": "the corners' (rounded)",
+                        },
+                    ]
+                ],
+                "notes": "`circle` is the largest centred circle; `ellipse` fills the "
+                "image box; `rounded:R` clamps R to half the shorter side; "
+                "`mask:{id}` stretches that image's luminance to the image size",
+            },
+            {
+                "name": "watermark",
+                "summary": "overlay another stored image, SCALE of the width, at GRAVITY, "
+                "with OPACITY",
+                "usage": "watermark:IMAGE[:GRAVITY][:OPACITY][:SCALE]",
+                "forms": [
+                    [
+                        {"name": "image", "kind": "image", "pattern": "[0-9A-Za-z]{25}"},
+                        {
+                            "name": "gravity",
+                            "kind": "choice",
+                            "choices": [
+                                "center",
+                                "north",
+                                "south",
+                                "east",
+                                "west",
+                                "northeast",
+                                "northwest",
+                                "southeast",
+                                "southwest",
+                            ],
+                            "required": False,
+                            "default": "southeast",
+                        },
+                        {
+                            "name": "opacity",
+                            "kind": "float",
+                            "low": 0,
+                            "high": 1,
+                            "required": False,
+                            "default": 0.5,
+                        },
+                        {
+                            "name": "scale",
+                            "kind": "float",
+                            "low": 0,
+                            "high": 1,
+                            "low_open": True,
+                            "required": False,
+                            "default": 0.25,
+                            "doc": "of the image width",
+                        },
+                    ]
+                ],
+                "notes": "placed with a margin of 2 % of the shorter side",
+            },
+            {
+                "name": "background",
+                "summary": "flatten transparency onto a colour",
+                "usage": "background:COLOUR",
+                "forms": [[{"name": "colour", "kind": "colour"}]],
+                "sets": "background",
+                "notes": "the last one given is also what the encoder flattens onto for "
+                "formats without alpha",
+            },
+            {
+                "name": "quality",
+                "summary": "compression level for lossy formats (JPEG 85, WebP 80, AVIF "
+                "60 by default)",
+                "usage": "quality:QUALITY",
+                "forms": [[{"name": "quality", "kind": "int", "low": 1, "high": 100}]],
+                "output_only": True,
+                "sets": "quality",
+            },
+            {
+                "name": "maxbytes",
+                "summary": "the best quality whose output is at most N bytes (422 if impossible)",
+                "usage": "maxbytes:BYTES",
+                "forms": [[{"name": "bytes", "kind": "int", "low": 100, "high": 1000000000}]],
+                "output_only": True,
+                "sets": "max_bytes",
+                "notes": "binary search over quality (up to the requested or default "
+                "quality) for JPEG, WebP, AVIF",
+            },
+        ],
+    }
+)
+
+Colour = str | tuple[int, int, int] | tuple[int, int, int, int]
+"""``"ff8800"``, ``"#FF8800"``, ``"ff880080"`` (with alpha), or ``(255, 136, 0[, 128])``."""
+Fit = Literal["fit", "fill", "stretch", "pad"]
+Gravity = Literal[
+    "center", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"
+]
+Direction = Literal["h", "v"]
+Shape = Literal["circle", "ellipse", "rounded"]
+
+_P = TypeVar("_P", bound="Operations")
+
+
+class Operations:
+    """One method per operation; each returns a new pipeline with that step added."""
+
+    def _then(self: _P, name: str, **args: Any) -> _P:
+        raise NotImplementedError
+
+    def resize(self: _P, width: int = 0, height: int = 0, fit: Fit = "fit") -> _P:
+        """Resize: fit inside, fill (cover and centre-crop), stretch, or pad to W×H.
+
+        ``resize:WIDTH:HEIGHT[:FIT]``
+
+        - 0 ≤ width ≤ 16384; 0 keeps the aspect from the height
+        - 0 ≤ height ≤ 16384; 0 keeps the aspect from the width
+        - fit: fit, fill, stretch, pad (default fit)
+        """
+        return self._then("resize", width=width, height=height, fit=fit)
+
+    def thumbnail(self: _P, width: int, height: int | None = None) -> _P:
+        """Shrink to fit inside W×H (H = W), never enlarging.
+
+        ``thumbnail:WIDTH[:HEIGHT]``
+
+        - 1 ≤ width ≤ 16384
+        - 1 ≤ height ≤ 16384 (default: the width)
+        """
+        return self._then("thumbnail", width=width, height=height)
+
+    def crop(
+        self: _P,
+        width: int,
+        height: int,
+        gravity: Gravity | None = None,
+        *,
+        x: int | None = None,
+        y: int | None = None,
+    ) -> _P:
+        """Crop the box X,Y,W,H, or W×H placed by gravity (default centre).
+
+        ``crop:X:Y:WIDTH:HEIGHT or crop:WIDTH:HEIGHT[:GRAVITY]``
+
+        - 0 ≤ x ≤ 16384
+        - 0 ≤ y ≤ 16384
+        - 1 ≤ width ≤ 16384
+        - 1 ≤ height ≤ 16384
+        - gravity: center, north, south, east, west, northeast, northwest, southeast, southwest
+          (default center)
+        """
+        return self._then("crop", width=width, height=height, gravity=gravity, x=x, y=y)
+
+    def rotate(self: _P, angle: float, background: Colour | None = None) -> _P:
+        """Rotate clockwise by any angle; others than multiples of 90 expand the canvas.
+
+        ``rotate:ANGLE[:BACKGROUND]``
+
+        - -3600 ≤ angle ≤ 3600; clockwise, in degrees
+        - background: RRGGBB or RRGGBBAA; fills the corners; default transparent
+        """
+        return self._then("rotate", angle=angle, background=background)
+
+    def flip(self: _P, direction: Direction) -> _P:
+        """Mirror horizontally (h) or vertically (v).
+
+        ``flip:DIRECTION``
+
+        - direction: h, v
+        """
+        return self._then("flip", direction=direction)
+
+    def grayscale(self: _P) -> _P:
+        """Convert to shades of grey.
+
+        ``grayscale``
+        """
+        return self._then("grayscale")
+
+    def sepia(self: _P) -> _P:
+        """Warm brown tones (the classic sepia matrix).
+
+        ``sepia``
+        """
+        return self._then("sepia")
+
+    def invert(self: _P) -> _P:
+        """Negative.
+
+        ``invert``
+        """
+        return self._then("invert")
+
+    def equalize(self: _P) -> _P:
+        """Equalise the histogram.
+
+        ``equalize``
+        """
+        return self._then("equalize")
+
+    def autocontrast(self: _P) -> _P:
+        """Stretch the histogram to the full range.
+
+        ``autocontrast``
+        """
+        return self._then("autocontrast")
+
+    def blur(self: _P, sigma: float) -> _P:
+        """Gaussian blur with standard deviation SIGMA pixels.
+
+        ``blur:SIGMA``
+
+        - 0 < sigma ≤ 100; standard deviation in pixels
+        """
+        return self._then("blur", sigma=sigma)
+
+    def sharpen(self: _P, amount: float = 1.0, radius: float = 2.0) -> _P:
+        """Unsharp mask: AMOUNT (1 = 100%) at RADIUS pixels.
+
+        ``sharpen[:AMOUNT][:RADIUS]``
+
+        - 0 ≤ amount ≤ 10 (default 1.0); 1 = 100 %
+        - 0 < radius ≤ 100 (default 2.0); in pixels
+        """
+        return self._then("sharpen", amount=amount, radius=radius)
+
+    def brightness(self: _P, factor: float) -> _P:
+        """Brightness × F (1 = unchanged).
+
+        ``brightness:FACTOR``
+
+        - 0 ≤ factor ≤ 10; 1 = unchanged
+        """
+        return self._then("brightness", factor=factor)
+
+    def contrast(self: _P, factor: float) -> _P:
+        """Contrast × F (1 = unchanged).
+
+        ``contrast:FACTOR``
+
+        - 0 ≤ factor ≤ 10; 1 = unchanged
+        """
+        return self._then("contrast", factor=factor)
+
+    def saturation(self: _P, factor: float) -> _P:
+        """Colour saturation × F (1 = unchanged, 0 = grey).
+
+        ``saturation:FACTOR``
+
+        - 0 ≤ factor ≤ 10; 1 = unchanged, 0 = grey
+        """
+        return self._then("saturation", factor=factor)
+
+    def pixelate(self: _P, size: int) -> _P:
+        """Blocks of N×N pixels.
+
+        ``pixelate:SIZE``
+
+        - 1 ≤ size ≤ 1024
+        """
+        return self._then("pixelate", size=size)
+
+    def posterize(self: _P, bits: int) -> _P:
+        """Keep BITS bits per colour channel.
+
+        ``posterize:BITS``
+
+        - 1 ≤ bits ≤ 8
+        """
+        return self._then("posterize", bits=bits)
+
+    def tint(self: _P, colour: Colour) -> _P:
+        """Multiply by a colour, like a coloured filter.
+
+        ``tint:COLOUR``
+
+        - colour: RRGGBB or RRGGBBAA
+        """
+        return self._then("tint", colour=colour)
+
+    def mask(self: _P, shape: Shape | str, radius: int = 0) -> _P:
+        """Make pixels outside a shape (or another image's dark areas) transparent.
+
+        ``mask:SHAPE[:RADIUS]``
+
+        - shape: circle, ellipse, rounded or an image id; an image's luminance is the mask
+        - 0 ≤ radius ≤ 16384 (default 0); the corners' (rounded)
+        """
+        return self._then("mask", shape=shape, radius=radius)
+
+    def watermark(
+        self: _P,
+        image: str,
+        gravity: Gravity = "southeast",
+        opacity: float = 0.5,
+        scale: float = 0.25,
+    ) -> _P:
+        """Overlay another stored image, SCALE of the width, at GRAVITY, with OPACITY.
+
+        ``watermark:IMAGE[:GRAVITY][:OPACITY][:SCALE]``
+
+        - image: an image id
+        - gravity: center, north, south, east, west, northeast, northwest, southeast, southwest
+          (default southeast)
+        - 0 ≤ opacity ≤ 1 (default 0.5)
+        - 0 < scale ≤ 1 (default 0.25); of the image width
+        """
+        return self._then("watermark", image=image, gravity=gravity, opacity=opacity, scale=scale)
+
+    def background(self: _P, colour: Colour) -> _P:
+        """Flatten transparency onto a colour.
+
+        ``background:COLOUR``
+
+        - colour: RRGGBB or RRGGBBAA
+        """
+        return self._then("background", colour=colour)
+
+    def quality(self: _P, quality: int) -> _P:
+        """Compression level for lossy formats (JPEG 85, WebP 80, AVIF 60 by default).
+
+        ``quality:QUALITY``
+
+        - 1 ≤ quality ≤ 100
+        """
+        return self._then("quality", quality=quality)
+
+    def maxbytes(self: _P, bytes: int) -> _P:
+        """The best quality whose output is at most N bytes (422 if impossible).
+
+        ``maxbytes:BYTES``
+
+        - 100 ≤ bytes ≤ 1000000000
+        """
+        return self._then("maxbytes", bytes=bytes)

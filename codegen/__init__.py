@@ -1,0 +1,1 @@
+"""Files generated from the code's single definitions (``make generate``)."""
