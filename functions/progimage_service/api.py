@@ -1,7 +1,12 @@
 """The HTTP edge: API Gateway HTTP API (payload 2.0) events in, responses out, errors mapped.
 
-Handlers declare a table of route keys to small functions; `router` turns it into the Lambda
-entry point. This is the one place where a `ProgImageError` becomes an HTTP error body.
+Handlers declare a table of route keys to routes; `router` turns it into the Lambda entry point.
+Each route says what its caller must show: `credentials(handler)` (an API key's or IAM
+principal's tenant), `signed(handler)` (a signed URL, where signing keys are configured) or
+`public(handler)` (nothing). The router checks that before the handler runs and hands the
+handler the tenant it established; a bare function in a table is refused when the table is
+built, so no route is open by omission. This is also the one place where a `ProgImageError`
+becomes an HTTP error body.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import Any
 
@@ -62,29 +69,6 @@ class Request:
     @cached_property
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in (self.event.get("headers") or {}).items()}
-
-    @cached_property
-    def tenant(self) -> str:
-        """The caller's tenant, as the authorizer established it, and from nowhere else.
-
-        An API key's tenant comes in the Lambda authorizer's context; an IAM caller's principal
-        is mapped to its tenant by the deployer's ``PROGIMAGE_IAM_TENANTS``. With neither, the
-        request carries no credentials: 401, unless the local server's open mode names a tenant.
-        """
-        authorizer = self.event.get("requestContext", {}).get("authorizer") or {}
-        named = (authorizer.get("lambda") or {}).get("tenant")
-        if isinstance(named, str) and is_tenant(named):
-            return named
-        settings = dependencies().settings
-        principal = (authorizer.get("iam") or {}).get("userArn")
-        if isinstance(principal, str):
-            found = tenant_of_principal(principal, dict(settings.iam_tenants))
-            if found is None:
-                raise Forbidden("this IAM principal belongs to no tenant")
-            return found
-        if settings.open_tenant is not None:
-            return settings.open_tenant
-        raise Unauthorized("this route needs credentials (Authorization: Bearer <key>)")
 
     @property
     def raw_path(self) -> str:
@@ -172,17 +156,6 @@ def error_response(error: ProgImageError) -> Response:
     return json_response(error.status, {"error": error.body()}, retry)
 
 
-def signed_tenant(request: Request) -> str | None:
-    """With signing keys configured, the tenant whose key signed this exact path (else 403);
-    without, None: the unguessable id alone protects the image."""
-    keys = dependencies().signing_keys()
-    if not keys:
-        return None
-    return verify(
-        keys, request.raw_path, request.query("tenant"), request.query("sig"), request.query("exp")
-    )
-
-
 def parse_int(request: Request, name: str, default: int, low: int, high: int) -> int:
     """An integer query parameter within [low, high], or a 400 naming it.
 
@@ -199,7 +172,87 @@ def parse_int(request: Request, name: str, default: int, low: int, high: int) ->
     return value
 
 
-Route = Callable[[Request], Response]
+Handler = Callable[[Request], Response]
+"""A public route's handler."""
+TenantHandler = Callable[[Request, str], Response]
+"""A handler that acts for the caller's tenant, as the caller's credentials establish it."""
+SignedHandler = Callable[[Request, str | None], Response]
+"""A handler for a URL anyone may call if it is signed: the signing tenant, or None when no
+signing keys are configured (the unguessable id alone protects the image)."""
+
+
+class Needs(Enum):
+    """What a caller must show before a route's handler runs."""
+
+    CREDENTIALS = "credentials"
+    SIGNATURE = "signature"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A handler and what its caller must show; made by `credentials`, `signed` or `public`."""
+
+    needs: Needs
+    handler: Callable[..., Response]
+
+    def serve(self, request: Request) -> Response:
+        """Check what the route needs (401 or 403 if it is missing), then call the handler."""
+        if self.needs is Needs.CREDENTIALS:
+            return self.handler(request, _credentialed_tenant(request))
+        if self.needs is Needs.SIGNATURE:
+            return self.handler(request, _signed_tenant(request))
+        return self.handler(request)
+
+
+def credentials(handler: TenantHandler) -> Route:
+    """A route for callers with credentials; the handler is given their tenant."""
+    return Route(Needs.CREDENTIALS, handler)
+
+
+def signed(handler: SignedHandler) -> Route:
+    """A route anyone may call with a signed URL (any URL while no signing keys are
+    configured); the handler is given the signing tenant, or None without keys."""
+    return Route(Needs.SIGNATURE, handler)
+
+
+def public(handler: Handler) -> Route:
+    """A route anyone may call: the explicit way to leave one open."""
+    return Route(Needs.NOTHING, handler)
+
+
+def _credentialed_tenant(request: Request) -> str:
+    """The caller's tenant, as the authorizer established it, and from nowhere else.
+
+    An API key's tenant comes in the Lambda authorizer's context; an IAM caller's principal
+    is mapped to its tenant by the deployer's ``PROGIMAGE_IAM_TENANTS``. With neither, the
+    request carries no credentials: 401, unless the local server's open mode names a tenant.
+    """
+    authorizer = request.event.get("requestContext", {}).get("authorizer") or {}
+    named = (authorizer.get("lambda") or {}).get("tenant")
+    if isinstance(named, str) and is_tenant(named):
+        return named
+    settings = dependencies().settings
+    principal = (authorizer.get("iam") or {}).get("userArn")
+    if isinstance(principal, str):
+        found = tenant_of_principal(principal, dict(settings.iam_tenants))
+        if found is None:
+            raise Forbidden("this IAM principal belongs to no tenant")
+        return found
+    if settings.open_tenant is not None:
+        return settings.open_tenant
+    raise Unauthorized("this route needs credentials (Authorization: Bearer <key>)")
+
+
+def _signed_tenant(request: Request) -> str | None:
+    """With signing keys configured, the tenant whose key signed this exact path (else 403);
+    without, None: the unguessable id alone protects the image."""
+    keys = dependencies().signing_keys()
+    if not keys:
+        return None
+    return verify(
+        keys, request.raw_path, request.query("tenant"), request.query("sig"), request.query("exp")
+    )
 
 
 def _forget(table: IdempotencyTable, key: str) -> None:
@@ -210,7 +263,7 @@ def _forget(table: IdempotencyTable, key: str) -> None:
         logger.warning("an idempotency key was not released: %s", error.message)
 
 
-def idempotent(route: Route) -> Route:
+def idempotent(handler: TenantHandler) -> TenantHandler:
     """Honour an ``Idempotency-Key`` header: a retried request gets the first answer.
 
     The key is claimed before the work starts; a second request with the same key gets the
@@ -220,14 +273,14 @@ def idempotent(route: Route) -> Route:
     lapses, after which the key can be used again.
     """
 
-    def guarded(request: Request) -> Response:
+    def guarded(request: Request, tenant: str) -> Response:
         key = request.header("idempotency-key")
         if not key:
-            return route(request)
+            return handler(request, tenant)
         if len(key) > 255:
             raise BadRequest("Idempotency-Key is at most 255 characters", param="idempotency-key")
         table = dependencies().idempotency
-        scoped = hashlib.sha256(utf8(f"{request.tenant}\n{request.route_key}\n{key}")).hexdigest()
+        scoped = hashlib.sha256(utf8(f"{tenant}\n{request.route_key}\n{key}")).hexdigest()
         fingerprint = hashlib.sha256(
             utf8(request.raw_path + "?" + str(request.event.get("rawQueryString", "")))
             + b"\n"
@@ -249,7 +302,7 @@ def idempotent(route: Route) -> Route:
                 )
             return Response(**claim.response)
         try:
-            response = route(request)
+            response = handler(request, tenant)
         except ProgImageError as error:
             if error.status >= 500:  # retryable: the router logs and answers it
                 _forget(table, scoped)
@@ -270,18 +323,36 @@ def idempotent(route: Route) -> Route:
     return guarded
 
 
-def router(routes: Mapping[str, Route]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda entry point for a table of ``"METHOD /path/{param}"`` route keys."""
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_ROUTE_KEY = re.compile(r"(GET|POST|PUT|PATCH|DELETE) /\S*")
+
+
+def router(routes: Mapping[str, Route]) -> LambdaHandler:
+    """The Lambda entry point for a table of ``"METHOD /path/{param}"`` route keys.
+
+    Every entry must be a `Route` (see `credentials`, `signed`, `public`): a bare function, or
+    anything else, is a TypeError when the table is built, at import, not a route left open.
+    HEAD is answered by the GET route, so a table names no HEAD routes.
+    """
+    for key, route in routes.items():
+        if not _ROUTE_KEY.fullmatch(key):
+            raise ValueError(f"{key!r} is not a route key such as 'GET /images/{{id}}'")
+        if not isinstance(route, Route):
+            raise TypeError(
+                f"route {key!r} does not say what its caller must show: declare it as "
+                "credentials(handler), signed(handler) or public(handler)"
+            )
+    table = dict(routes)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = Request(event)
         method, _, path = request.route_key.partition(" ")
         head = method == "HEAD"
-        route = routes.get(f"GET {path}" if head else request.route_key)
+        route = table.get(f"GET {path}" if head else request.route_key)
         try:
             if route is None:
                 raise ProgImageError(f"no route for {echo(request.route_key)} in this function")
-            response = route(request)
+            response = route.serve(request)
         except ProgImageError as error:
             if error.status >= 500:
                 logger.error("%s: %s", error.code, error.message, exc_info=error)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from progimage_service.api import (
     Request,
     Response,
+    credentials,
     delivery_response,
     idempotent,
     json_response,
     parse_int,
     router,
-    signed_tenant,
+    signed,
 )
 from progimage_service.errors import BadRequest, TooLarge, UnsupportedMedia
 from progimage_service.imaging.pipeline import parse_path
@@ -27,8 +28,7 @@ from progimage_service.services.variants import variant
 from progimage_service.wiring import Dependencies, dependencies
 
 
-def get_variant(request: Request) -> Response:
-    tenant = signed_tenant(request)
+def get_variant(request: Request, tenant: str | None) -> Response:
     pipeline = parse_path(request.path_param("pipeline"))
     delivery = variant(
         dependencies(), request.path_param("id"), pipeline, tenant, request.header("if-none-match")
@@ -36,7 +36,7 @@ def get_variant(request: Request) -> Response:
     return delivery_response(delivery)
 
 
-def post_transform(request: Request) -> Response:
+def post_transform(request: Request, tenant: str) -> Response:
     """JSON ``{"source", "ops", "format", "store"}``, or raw image bytes with ``?ops=&format=``."""
     deps = dependencies()
     max_bytes = deps.settings.limits.max_bytes
@@ -47,7 +47,7 @@ def post_transform(request: Request) -> Response:
         pipeline = pipeline_of(body.get("ops"), body.get("format"))
         store = store_flag(body.get("store", False))
         # last: the request is checked before fetching
-        data = source_bytes(deps, request.tenant, body["source"])
+        data = source_bytes(deps, tenant, body["source"])
     elif request.has_image_body:
         pipeline = pipeline_of(request.query("ops"), request.query("format"))
         flag = request.query("store")  # absent: false; anything but the four spellings: 400
@@ -58,7 +58,7 @@ def post_transform(request: Request) -> Response:
             f"unsupported Content-Type {request.content_type!r}: send JSON or image bytes",
             param="content-type",
         )
-    result = transform(deps, request.tenant, data, pipeline, store=store)
+    result = transform(deps, tenant, data, pipeline, store=store)
     return _answer(result, deps.settings.inline_max_bytes)
 
 
@@ -83,23 +83,23 @@ def _answer(result: Result, inline_max_bytes: int) -> Response:
     )
 
 
-def post_batch(request: Request) -> Response:
+def post_batch(request: Request, tenant: str) -> Response:
     """``{"items": [...]}``: up to 100 items, one result each, in order."""
     deps = dependencies()
-    return json_response(200, {"results": run_batch(deps, request.tenant, _items(request, deps))})
+    return json_response(200, {"results": run_batch(deps, tenant, _items(request, deps))})
 
 
-def post_jobs(request: Request) -> Response:
+def post_jobs(request: Request, tenant: str) -> Response:
     """``{"items": [...]}``: up to 10,000 items, queued for the workers."""
     deps = dependencies()
-    job = jobs.submit(deps, request.tenant, _items(request, deps))
+    job = jobs.submit(deps, tenant, _items(request, deps))
     return json_response(202, job, {"Location": f"/jobs/{job['job_id']}"})
 
 
-def get_job(request: Request) -> Response:
+def get_job(request: Request, tenant: str) -> Response:
     limit = parse_int(request, "limit", 100, 1, 1000)
     job = jobs.status(
-        dependencies(), request.tenant, request.path_param("job_id"), limit, request.query("cursor")
+        dependencies(), tenant, request.path_param("job_id"), limit, request.query("cursor")
     )
     return json_response(200, job)
 
@@ -111,12 +111,11 @@ def _items(request: Request, deps: Dependencies) -> object:
     return body["items"]
 
 
-handler = router(
-    {
-        "GET /images/{id}/{pipeline+}": get_variant,
-        "POST /transform": idempotent(post_transform),
-        "POST /batch": idempotent(post_batch),
-        "POST /jobs": idempotent(post_jobs),
-        "GET /jobs/{job_id}": get_job,
-    }
-)
+ROUTES = {
+    "GET /images/{id}/{pipeline+}": signed(get_variant),
+    "POST /transform": credentials(idempotent(post_transform)),
+    "POST /batch": credentials(idempotent(post_batch)),
+    "POST /jobs": credentials(idempotent(post_jobs)),
+    "GET /jobs/{job_id}": credentials(get_job),
+}
+handler = router(ROUTES)

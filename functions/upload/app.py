@@ -5,6 +5,7 @@ from __future__ import annotations
 from progimage_service.api import (
     Request,
     Response,
+    credentials,
     idempotent,
     json_response,
     multipart_files,
@@ -18,14 +19,14 @@ from progimage_service.services.uploads import create_uploads
 from progimage_service.wiring import Dependencies, dependencies
 
 
-def post_images(request: Request) -> Response:
+def post_images(request: Request, tenant: str) -> Response:
     deps = dependencies()
     max_bytes = deps.settings.limits.max_bytes
     content_type = request.content_type
     if content_type == "multipart/form-data":
-        return _many(request.tenant, multipart_files(request, max_bytes))
+        return _many(tenant, multipart_files(request, max_bytes))
     if content_type == "application/json":
-        data = _json_image(deps, request.tenant, request.json(max_bytes))
+        data = _json_image(deps, tenant, request.json(max_bytes))
     elif request.has_image_body:
         data = request.body(max_bytes)
     else:
@@ -34,7 +35,7 @@ def post_images(request: Request) -> Response:
             "application/octet-stream), multipart/form-data or JSON",
             param="content-type",
         )
-    return _created(store_image(deps, request.tenant, data))
+    return _created(store_image(deps, tenant, data))
 
 
 def _created(record: ImageRecord) -> Response:
@@ -67,16 +68,18 @@ def _json_image(deps: Dependencies, tenant: str, payload: object) -> bytes:
     return source_bytes(deps, tenant, payload)
 
 
-def post_uploads(request: Request) -> Response:
+def post_uploads(request: Request, tenant: str) -> Response:
     """Presigned POSTs for direct uploads to S3: ``{"count": 1..100, "content_type"}``."""
     deps = dependencies()
     body = request.json(64 * 1024)
     if not isinstance(body, dict):
         raise BadRequest('JSON body must be {"count", "content_type"}', param="body")
-    uploads = create_uploads(deps, request.tenant, body.get("count", 1), body.get("content_type"))
+    uploads = create_uploads(deps, tenant, body.get("count", 1), body.get("content_type"))
     return json_response(201, {"uploads": uploads})
 
 
-handler = router(
-    {"POST /images": idempotent(post_images), "POST /uploads": idempotent(post_uploads)}
-)
+ROUTES = {
+    "POST /images": credentials(idempotent(post_images)),
+    "POST /uploads": credentials(idempotent(post_uploads)),
+}
+handler = router(ROUTES)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import copy
 import graphlib
+import importlib
 import json
 import os
 import re
@@ -1287,6 +1288,28 @@ def test_every_route_but_the_image_bytes_needs_credentials(
         name for name, scheme in schemes.items() if "x-amazon-apigateway-authorizer" in scheme
     }
     assert authorizers == ({"ApiKeyAuthorizer"} if mode == "ApiKey" else set())
+
+
+def test_each_function_checks_what_the_api_leaves_open(sam: dict[str, Any]) -> None:
+    """The route tables declare what API Gateway enforces: an open route (the image bytes) is
+    a signed one, checked by the function; every guarded route needs credentials there too."""
+    from progimage_service.api import Needs
+
+    def table(handler: str) -> dict[str, Any]:
+        return importlib.import_module(handler.rsplit(".", 1)[0]).ROUTES
+
+    declared = {}
+    for (method, path), (_, handler) in EXPECTED_ROUTES.items():
+        key = f"{'GET' if method == 'HEAD' else method} {path}"  # the GET entry serves HEAD
+        assert key in table(handler), f"{handler} has no route for {method} {path}"
+        declared[method, path] = table(handler)[key].needs
+    assert declared == {
+        route: Needs.CREDENTIALS if route in GUARDED_ROUTES else Needs.SIGNATURE
+        for route in EXPECTED_ROUTES
+    }
+    for handler in {h for _, h in EXPECTED_ROUTES.values()}:  # and no route the API lacks
+        sent = {f"{m} {p}" for (m, p), (_, h) in EXPECTED_ROUTES.items() if h == handler}
+        assert set(table(handler)) == sent - {k for k in sent if k.startswith("HEAD ")}, handler
 
 
 def test_the_lambda_authorizer(cfn: dict[str, Any]) -> None:
