@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from .adapters.fetch import FetchPolicy
 from .auth import is_tenant, principal_tenants
 from .imaging.limits import Limits
 
 Environment = tuple[tuple[str, str], ...]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def environment() -> Environment:
@@ -24,6 +25,18 @@ def environment() -> Environment:
     return tuple(
         sorted((k, v) for k, v in os.environ.items() if k.startswith(("PROGIMAGE_", "AWS_")))
     )
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """What fetching a ``{"url": ...}`` source may do (adapters/fetch.py enforces it)."""
+
+    max_bytes: int
+    timeout_seconds: float = 10.0  # for the whole fetch, redirects included
+    max_redirects: int = 3
+    allow_http: bool = False
+    # Ranges exempted from the address check: for tests against a local server only.
+    allowed_networks: Sequence[IPNetwork] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

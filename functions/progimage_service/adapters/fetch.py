@@ -20,14 +20,13 @@ import ssl
 import time
 from collections.abc import Buffer, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
+from ..config import FetchPolicy, IPNetwork
 from ..errors import TooLarge, UpstreamError, UrlNotAllowed
 from ..inputs import echo
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _BLOCKED_V4 = tuple(
     ipaddress.IPv4Network(n)
@@ -57,16 +56,6 @@ _HEADERS = {"User-Agent": "ProgImage/1.0", "Accept": "image/*"}
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
 # Characters a request target may carry as they are; anything else is percent-encoded.
 _TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
-
-
-@dataclass(frozen=True)
-class FetchPolicy:
-    max_bytes: int
-    timeout_seconds: float = 10.0  # for the whole fetch, redirects included
-    max_redirects: int = 3
-    allow_http: bool = False
-    # Ranges exempted from the address check: for tests against a local server only.
-    allowed_networks: Sequence[IPNetwork] = field(default_factory=tuple)
 
 
 def fetch(url: str, policy: FetchPolicy) -> bytes:
