@@ -1,41 +1,44 @@
 """The HTTP API's Lambda authorizer (payload 2.0, simple responses).
 
 Keys come as ``Authorization: Bearer <key>``. The accepted keys are ``TENANT:SHA256HEX`` entries,
-comma-separated, in a Secrets Manager secret (``PROGIMAGE_API_KEYS_SECRET``, read through a
-short cache) or, for the local server, in ``PROGIMAGE_API_KEY_HASHES``. A key that matches
-answers its tenant in the context, which API Gateway passes to the route's function as
+comma-separated, in a Secrets Manager secret read through a short cache or, for the local server,
+listed in the environment (see `config.ApiKeySettings`). A key that matches answers its tenant in
+the context, which API Gateway passes to the route's function as
 ``requestContext.authorizer.lambda.tenant``. API Gateway answers 401 itself when the header is
 missing and 403 when this returns ``isAuthorized: false``.
+
+The import stays small: the AWS client (botocore) is loaded only when the secret is first read.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from progimage_service.adapters.secrets import Secret
 from progimage_service.auth import bearer_key, key_entries, tenant_of_key
+from progimage_service.config import api_key_settings
+
+if TYPE_CHECKING:
+    from progimage_service.adapters.secrets import Secret
 
 logger = logging.getLogger("progimage")
-
-HASHES_VARIABLE = "PROGIMAGE_API_KEY_HASHES"
-SECRET_VARIABLE = "PROGIMAGE_API_KEYS_SECRET"
 
 
 @cache
 def _key_store(secret_id: str) -> Secret:
+    from progimage_service.adapters.secrets import Secret
+
     return Secret(secret_id, ttl_seconds=60)
 
 
 def stored_entries() -> list[tuple[str, str]]:
-    """The accepted (tenant, digest) pairs: the environment's if set (local use), else the
+    """The accepted (tenant, digest) pairs: the listed ones if any are (local use), else the
     secret's."""
-    listed = os.environ.get(HASHES_VARIABLE, "")
-    if listed.strip():
-        return key_entries(listed)
-    return key_entries(_key_store(os.environ[SECRET_VARIABLE]).get())
+    keys = api_key_settings()
+    if keys.listed is not None:
+        return list(keys.listed)
+    return key_entries(_key_store(keys.keys_secret).get())
 
 
 def _header(headers: dict[str, Any], name: str) -> str | None:

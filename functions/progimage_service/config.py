@@ -1,8 +1,9 @@
-"""One typed settings object, read from the environment at the edge.
+"""Typed settings, read from the environment at the edge: every variable is parsed here.
 
-It is read once per distinct environment rather than once per process: in Lambda that is the
-same thing, and a process that changes its environment (the local server, the tests) gets
-settings, and clients, that follow.
+Each function reads only what it needs: the service functions their `Settings` (which name a
+bucket and a table), the authorizer its `ApiKeySettings`. Both are read once per distinct
+environment rather than once per process: in Lambda that is the same thing, and a process that
+changes its environment (the local server, the tests) gets settings, and clients, that follow.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from .auth import is_tenant, principal_tenants
+from .auth import is_tenant, key_entries, principal_tenants
 from .imaging.limits import Limits
 
 Environment = tuple[tuple[str, str], ...]
@@ -148,3 +149,35 @@ def _open_tenant(name: str) -> str | None:
     if not is_tenant(name):
         raise ValueError(f"PROGIMAGE_OPEN_TENANT: {name!r} is not a tenant name")
     return name
+
+
+@dataclass(frozen=True)
+class ApiKeySettings:
+    """Where the authorizer finds the accepted API keys, as ``TENANT:SHA256HEX`` entries.
+
+    Deployed, in a Secrets Manager secret (``keys_secret``, its ARN), read through a short
+    cache. The local server and the tests list them in ``PROGIMAGE_API_KEY_HASHES`` instead,
+    which then wins: ``listed`` holds its entries (None: the variable is not set).
+    """
+
+    keys_secret: str = ""
+    listed: tuple[tuple[str, str], ...] | None = None
+
+
+def api_key_settings() -> ApiKeySettings:
+    """The authorizer's settings for the current environment (no bucket or table needed)."""
+    return _api_key_settings(environment())
+
+
+@cache
+def _api_key_settings(variables: Environment) -> ApiKeySettings:
+    env = dict(variables)
+    listed = env.get("PROGIMAGE_API_KEY_HASHES", "")
+    secret = env.get("PROGIMAGE_API_KEYS_SECRET", "")
+    if not listed.strip() and not secret:
+        raise ValueError(
+            "PROGIMAGE_API_KEYS_SECRET is not set (nor, for local use, PROGIMAGE_API_KEY_HASHES)"
+        )
+    return ApiKeySettings(
+        keys_secret=secret, listed=tuple(key_entries(listed)) if listed.strip() else None
+    )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,8 @@ import pytest
 from auth import app
 from progimage_service import auth
 
+HASHES_VARIABLE = "PROGIMAGE_API_KEY_HASHES"
+SECRET_VARIABLE = "PROGIMAGE_API_KEYS_SECRET"
 KEYS = {"first-key": "alpha", "second-key": "default"}
 HASHES = ",".join(f"{t}:{hashlib.sha256(k.encode()).hexdigest()}" for k, t in KEYS.items())
 
@@ -32,8 +37,10 @@ def event(**headers: str) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def hashes_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(app.HASHES_VARIABLE, HASHES)
-    monkeypatch.delenv(app.SECRET_VARIABLE, raising=False)
+    """Only the keys: the authorizer needs none of the other functions' settings."""
+    monkeypatch.setenv(HASHES_VARIABLE, HASHES)
+    for name in (SECRET_VARIABLE, "PROGIMAGE_BUCKET", "PROGIMAGE_TABLE"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def allowed(tenant: str) -> dict[str, Any]:
@@ -73,9 +80,9 @@ def test_malformed_stored_hashes_never_match_and_never_raise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     good = hashlib.sha256(b"first-key").hexdigest()
-    monkeypatch.setenv(app.HASHES_VARIABLE, f"none, ,zz{good[2:]},é,Bad:{good}, {good.upper()} ")
+    monkeypatch.setenv(HASHES_VARIABLE, f"none, ,zz{good[2:]},é,Bad:{good}, {good.upper()} ")
     assert app.handler(event(authorization="Bearer first-key"), None) == allowed("default")
-    monkeypatch.setenv(app.HASHES_VARIABLE, "none,é")
+    monkeypatch.setenv(HASHES_VARIABLE, "none,é")
     assert app.handler(event(authorization="Bearer first-key"), None) == {"isAuthorized": False}
 
 
@@ -89,8 +96,8 @@ def test_without_the_variable_the_entries_come_from_the_secret(
             reads.append(request["SecretId"])
             return {"SecretString": HASHES}
 
-    monkeypatch.delenv(app.HASHES_VARIABLE)
-    monkeypatch.setenv(app.SECRET_VARIABLE, "arn:aws:secretsmanager:us-east-1:1:secret:keys")
+    monkeypatch.delenv(HASHES_VARIABLE)
+    monkeypatch.setenv(SECRET_VARIABLE, "arn:aws:secretsmanager:us-east-1:1:secret:keys")
     monkeypatch.setattr("progimage_service.adapters.secrets.client", lambda service: FakeSecrets())
     app._key_store.cache_clear()
     try:
@@ -99,6 +106,29 @@ def test_without_the_variable_the_entries_come_from_the_secret(
     finally:
         app._key_store.cache_clear()
     assert reads == ["arn:aws:secretsmanager:us-east-1:1:secret:keys"]  # cached between calls
+
+
+def test_without_keys_or_a_secret_the_authorizer_fails_rather_than_guess(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(HASHES_VARIABLE, "  ")
+    with pytest.raises(ValueError, match=SECRET_VARIABLE):
+        app.handler(event(authorization="Bearer first-key"), None)
+
+
+def test_importing_the_authorizer_loads_no_aws_client_and_no_pillow() -> None:
+    """Its cold start stays small: botocore loads only when a secret is first read."""
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, auth.app; print(' '.join(sys.modules))"],
+        cwd=functions,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "auth.app" in loaded
+    heavy = ("botocore", "boto3", "PIL", "ssl", "http.client", "progimage_service.adapters")
+    assert [name for name in loaded if name.startswith(heavy)] == []
 
 
 def test_every_stored_hash_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
