@@ -12,11 +12,10 @@ import secrets
 import time
 
 from .errors import NotFound
-from .inputs import echo
+from .imaging.grammar import echo
+from .imaging.registry import ID_LENGTH, ID_PATTERN
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-ID_LENGTH = 25  # 62**25 > 2**144
-ID_PATTERN = f"[0-9A-Za-z]{{{ID_LENGTH}}}"
 _ID_RE = re.compile(ID_PATTERN)
 
 

@@ -28,8 +28,7 @@ from progimage_service.errors import InvalidOperation, ProgImageError, TooLarge,
 from progimage_service.imaging.decode import DRAFT_GAP
 from progimage_service.imaging.formats import EXTENSIONS
 from progimage_service.imaging.limits import Limits
-from progimage_service.imaging.operations import RenderState
-from progimage_service.imaging.operations.base import IMPLEMENTATIONS
+from progimage_service.imaging.operations.table import IMPLEMENTATIONS, RenderState
 from progimage_service.imaging.pipeline import Pipeline, parse_ops, parse_path
 from progimage_service.imaging.registry import REGISTRY
 from progimage_service.imaging.render import render

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UnsupportedMedia
-from ..inputs import echo
+from .grammar import echo
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .formats import Format
 from .grammar import Colour, Step
-from .operations import implementation
+from .operations.table import implementation
 from .pipeline import Pipeline
 
 

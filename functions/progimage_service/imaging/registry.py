@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ids import ID_PATTERN
 from .formats import EXTENSIONS
 from .grammar import Grammar, Operation, Param
 
 MAX_OPERATIONS = 20
+# Image ids, as the grammar accepts them in watermark:{id} and mask:{id} (ids.py makes them:
+# 25 base62 characters, 62**25 > 2**144).
+ID_LENGTH = 25
+ID_PATTERN = f"[0-9A-Za-z]{{{ID_LENGTH}}}"
 MAX_SIDE = 16384  # the grammar's bound; the configured limit is checked on every output
 GRAVITIES = (
     "center",

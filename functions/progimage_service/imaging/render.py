@@ -13,7 +13,7 @@ from .decode import Opened, frames, open_image, reduce_on_load
 from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
 from .limits import Limits
-from .operations import Given, RenderState, apply
+from .operations.table import Given, RenderState, apply
 from .pipeline import Pipeline
 from .plan import Plan, Source, plan
 

@@ -1,33 +1,7 @@
 """The operations' pixels, by family: geometry, colour, filters, compositing.
 
 Each function implements one entry of the registry (registry.py declares its name, arguments
-and documentation); importing this package binds them all and refuses to load if a pixel
-operation of the registry has no implementation. Only a render imports it: parsing a pipeline
-needs the registry alone.
+and documentation). table.py binds them all and refuses to load if a pixel operation of the
+registry has no implementation. Only a render imports it: parsing a pipeline needs the registry
+alone.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-from PIL import Image
-
-from ..grammar import Step
-from ..registry import REGISTRY
-from . import colour, compositing, filters, geometry  # noqa: F401 (each binds its operations)
-from .base import IMPLEMENTATIONS, Given, Implementation, RenderState
-
-__all__ = ["Given", "Implementation", "RenderState", "apply", "implementation"]
-
-_MISSING = [n for n, op in REGISTRY.items() if not (op.output_only or n in IMPLEMENTATIONS)]
-if _MISSING:
-    raise ImportError(f"registry operations without an implementation: {', '.join(_MISSING)}")
-
-
-def implementation(step: Step) -> Implementation:
-    return IMPLEMENTATIONS[step.name]
-
-
-def apply(step: Step, image: Image.Image, state: RenderState) -> Any:
-    """One pixel step over one frame."""
-    return IMPLEMENTATIONS[step.name].apply(image, state, **step.args)
