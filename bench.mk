@@ -36,4 +36,9 @@ bench-coldstart: $(STAMP)
 bench-integrity: $(STAMP)
 	$(BIN)/python -m bench.integrity $(BENCH_ARGS)
 
-.PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity
+# The render cost model's estimates beside measured time and memory (bench/budget.py); fails if
+# an estimate undershoots by more than 30 %. BENCH_ARGS="--megapixels 24 --drawn 50" to widen.
+bench-budget: $(STAMP)
+	$(BIN)/python -m bench.budget $(BENCH_ARGS)
+
+.PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget

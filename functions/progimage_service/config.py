@@ -83,6 +83,11 @@ def _work_pixels(memory_mb: int, default: int) -> int:
     return min(default, max(0, memory_mb - WORK_RESERVE_MB) * 2**20 // WORK_BYTES_PER_PIXEL)
 
 
+def _work_memory(memory_mb: int, default: int) -> int:
+    """The bytes one render may hold in a function with ``memory_mb`` (0: not in Lambda)."""
+    return default if memory_mb <= 0 else max(0, memory_mb - WORK_RESERVE_MB) * 2**20
+
+
 def settings() -> Settings:
     """The settings of the current environment."""
     return _settings(environment())
@@ -113,6 +118,12 @@ def _settings(variables: Environment) -> Settings:
                 "PROGIMAGE_MAX_WORK_PIXELS",
                 _work_pixels(_int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0), default.max_work_pixels),
             ),
+            max_seconds=float(env.get("PROGIMAGE_WORK_SECONDS") or default.max_seconds),
+            max_memory=_int(
+                "PROGIMAGE_WORK_MEMORY",
+                _work_memory(_int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0), default.max_memory),
+            ),
+            max_scans=_int("PROGIMAGE_MAX_SCANS", default.max_scans),
         ),
         inline_max_bytes=_int("PROGIMAGE_INLINE_MAX_BYTES", 4_000_000),
         presign_ttl_seconds=_int("PROGIMAGE_PRESIGN_TTL", 300),

@@ -262,6 +262,7 @@ class Grammar:
     operations: Mapping[str, Operation]
     extensions: Mapping[str, str]
     max_operations: int
+    max_images: int  # distinct other images one pipeline may name (each is decoded)
 
     def split_extension(self, path: str) -> tuple[list[str], str | None]:
         """The URL form's segments and its format's canonical extension, if the last segment
@@ -286,7 +287,17 @@ class Grammar:
             raise GrammarError(
                 f"a pipeline has at most {self.max_operations} operations, got {len(spec)}"
             )
-        return tuple(self.step(item, f"ops[{index}]") for index, item in enumerate(spec))
+        steps = tuple(self.step(item, f"ops[{index}]") for index, item in enumerate(spec))
+        self.check_images(steps)
+        return steps
+
+    def check_images(self, steps: Sequence[Step]) -> None:
+        """Refuse a pipeline naming more distinct other images than ``max_images``."""
+        named = set().union(*(step.image_ids() for step in steps))
+        if len(named) > self.max_images:
+            raise GrammarError(
+                f"a pipeline may name at most {self.max_images} other images, got {len(named)}"
+            )
 
     def step(self, item: Any, where: str = "ops") -> Step:
         """One operation in the URL form (``"resize:800:600"``) or the JSON object form."""
@@ -343,6 +354,7 @@ class Grammar:
         generated from."""
         return {
             "max_operations": self.max_operations,
+            "max_images": self.max_images,
             "extensions": dict(self.extensions),
             "operations": [_operation_json(op) for op in self.operations.values()],
         }
@@ -350,7 +362,12 @@ class Grammar:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Grammar:
         operations = (_operation_from_json(op) for op in data["operations"])
-        return cls({op.name: op for op in operations}, data["extensions"], data["max_operations"])
+        return cls(
+            {op.name: op for op in operations},
+            data["extensions"],
+            data["max_operations"],
+            data["max_images"],
+        )
 
 
 def _choose_form(

@@ -10,6 +10,7 @@ from ._grammar import Grammar
 GRAMMAR = Grammar.from_json(
     {
         "max_operations": 20,
+        "max_images": 4,
         "extensions": {
             "jpg": "jpg",
             "png": "png",

@@ -116,6 +116,7 @@ class Pipeline(Operations):
         steps = (*steps, step)
         if len(steps) > MAX_OPERATIONS:
             raise ValueError(f"a pipeline has at most {MAX_OPERATIONS} operations")
+        GRAMMAR.check_images(steps)
         return self._copy(steps, self._format)
 
     def _then(self: _P, name: str, **args: Any) -> _P:

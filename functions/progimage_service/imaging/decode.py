@@ -100,6 +100,7 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
         check_complete(data, sniff(data))  # a file cut short says so, not what the decoder hit
         raise
     scans = check_complete(data, opened.format)
+    limits.check_scans(scans)
     image = opened.image
     width, height = image.size  # before draft() reduces it
     with _decoding(opened.format):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import TooLarge
+from ..errors import TooLarge, Unprocessable
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,13 @@ class Limits:
     # config). A reducing pipeline decodes a JPEG at 1/2 to 1/8 scale, so only full-size work on
     # very large images meets it.
     max_work_pixels: int = 100_000_000
+    # One render's budget, estimated before decoding (cost.py): CPU seconds on one core, within
+    # API Gateway's 30 s with room for the estimate's error and the storage calls; and the
+    # bytes it may hold, what the function's memory leaves beside the runtime (see config).
+    max_seconds: float = 20.0
+    max_memory: int = 2_800 * 2**20
+    # A progressive JPEG's scans: encoders write up to about ten; thousands make decoding slow.
+    max_scans: int = 100
 
     def check_bytes(self, size: int) -> None:
         if size > self.max_bytes:
@@ -47,6 +54,15 @@ class Limits:
                 f"service is configured with (at most {self.max_work_pixels} pixels at full "
                 "size); make a smaller result first (thumbnail or resize as the first operation)",
                 param="pixels",
+            )
+
+    def check_scans(self, scans: int) -> None:
+        if scans > self.max_scans:
+            raise Unprocessable(
+                f"this progressive JPEG has {scans} scans, more than any encoder writes (the "
+                f"limit is {self.max_scans}); re-encode it",
+                param="scans",
+                code="too_many_scans",
             )
 
     def check_frames(self, frames: int, width: int = 0, height: int = 0) -> None:

@@ -27,8 +27,17 @@ class Source:
     height: int
     format: Format
     frames: int = 1
-    # The displayed size of the reduced working copy being read instead of the original, if any.
+    # The displayed size of the reduced working copy being read instead of the original, if
+    # any, and its format.
     copy: tuple[int, int] | None = None
+    copy_format: Format | None = None
+
+    @property
+    def decoded(self) -> tuple[tuple[int, int], Format]:
+        """The size and format of what is decoded: the working copy, or the picture."""
+        if self.copy is not None:
+            return self.copy, self.copy_format or self.format
+        return (self.width, self.height), self.format
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from .formats import EXTENSIONS
 from .grammar import Grammar, Operation, Param
 
 MAX_OPERATIONS = 20
+# Other stored images one pipeline may name: each is read and decoded (reduced) per render.
+MAX_IMAGES = 4
 # Image ids, as the grammar accepts them in watermark:{id} and mask:{id} (ids.py makes them:
 # 25 base62 characters, 62**25 > 2**144).
 ID_LENGTH = 25
@@ -239,5 +241,6 @@ GRAMMAR = Grammar(
     {op.name: op for op in _OPERATIONS},
     {extension: fmt.extension for extension, fmt in EXTENSIONS.items()},
     MAX_OPERATIONS,
+    MAX_IMAGES,
 )
 REGISTRY = GRAMMAR.operations

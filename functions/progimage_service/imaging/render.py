@@ -9,9 +9,11 @@ from PIL import Image
 
 from ..errors import Unprocessable
 from .colour import working_mode
+from .cost import Reference, check, estimate, largest_frame
 from .decode import Opened, frames, open_image, reduce_on_load
 from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
+from .integrity import check_complete
 from .limits import Limits
 from .operations.table import Given, RenderState, apply
 from .pipeline import Pipeline
@@ -45,18 +47,33 @@ def render(
     if source_size is None:
         source = Source(*displayed, opened.format, opened.frames)
     else:
-        source = Source(*source_size, source_format or opened.format, opened.frames, displayed)
+        fmt = source_format or opened.format
+        source = Source(*source_size, fmt, opened.frames, displayed, opened.format)
     planned = plan(pipeline, source)
     if source.copy is not None and not planned.geometry.from_copy:
         raise ValueError("this pipeline cannot be rendered from a working copy (see fits)")
-    return execute(planned, opened, limits, images)
+    scans = 1
+    if opened.format.name == "jpeg":  # its scans, from the markers (a progressive one has many)
+        scans = check_complete(data, opened.format)
+        limits.check_scans(scans)
+    others = {k: open_image(v, limits) for k, v in (images or {}).items()}
+    references = {
+        k: Reference(*_displayed(o.image.size, o.orientation), o.format.name)
+        for k, o in others.items()
+    }
+    check(estimate(planned, source, scans, references), limits)
+    # The images the pipeline names decode reduced to the largest frame it works on: no
+    # operation uses more of them.
+    needed = largest_frame(planned, source)
+    named = {k: _first_frame(o, limits, needed) for k, o in others.items()}
+    return execute(planned, opened, limits, named)
 
 
 def execute(
-    planned: Plan, opened: Opened, limits: Limits, images: Mapping[str, bytes] | None = None
+    planned: Plan, opened: Opened, limits: Limits, named: Mapping[str, Image.Image]
 ) -> Rendered:
     """Decode, run the plan's pixel steps over each frame, encode: the plan decides it all."""
-    shared = RenderState(limits, {k: _first_frame(v, limits) for k, v in (images or {}).items()})
+    shared = RenderState(limits, named)
     # A reducing first step has a JPEG (the original or its working copy) decode at a fraction
     # of its size; it sizes its result from the picture and resamples from the exact part of
     # the reduced frame that holds it.
@@ -110,8 +127,8 @@ def _within(frames_: list[Frame], fmt: Format, options: EncodeOptions, max_bytes
     return found
 
 
-def _first_frame(data: bytes, limits: Limits) -> Image.Image:
-    opened = open_image(data, limits)
+def _first_frame(opened: Opened, limits: Limits, needed: tuple[int, int]) -> Image.Image:
+    reduce_on_load(opened, needed)
     image, _ = next(frames(opened, limits))
     return working_mode(image)
 

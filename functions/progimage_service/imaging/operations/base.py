@@ -49,6 +49,7 @@ class RenderState:
 
 Apply = Callable[..., "Image.Image"]
 Draft = Callable[[Mapping[str, Any], int, int], tuple[int, int]]
+Size = Callable[[Mapping[str, Any], int, int], tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,19 @@ class Implementation:
     # Keeps the picture's size although it has a draft (its decoding scale only): a reduced
     # working copy, which cannot give that size back, is no source for it.
     full_size: bool = False
+    # The size of its result from a (w, h) picture, known before any pixel (the cost model
+    # reads it); None: the same size.
+    size: Size | None = None
+
+    def result_size(self, args: Mapping[str, Any], width: int, height: int) -> tuple[int, int]:
+        return self.size(args, width, height) if self.size else (width, height)
 
 
 IMPLEMENTATIONS: dict[str, Implementation] = {}
 
 
 def implements(
-    name: str, *, draft: Draft | None = None, full_size: bool = False
+    name: str, *, draft: Draft | None = None, full_size: bool = False, size: Size | None = None
 ) -> Callable[[Apply], Apply]:
     """Bind a function to the registry's operation ``name`` (each exactly once)."""
     operation = REGISTRY[name]
@@ -78,7 +85,7 @@ def implements(
     def register(apply: Apply) -> Apply:
         if name in IMPLEMENTATIONS:
             raise TypeError(f"{name} is implemented twice")
-        IMPLEMENTATIONS[name] = Implementation(apply, draft, full_size)
+        IMPLEMENTATIONS[name] = Implementation(apply, draft, full_size, size)
         return apply
 
     return register

@@ -42,7 +42,14 @@ def _resize_draft(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
     return _fit_size(w, h, width, height, cover=fit == "fill")
 
 
-@implements("resize", draft=_resize_draft)
+def _resize_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
+    width, height, fit = args["width"], args["height"], args["fit"]
+    if fit in ("fill", "pad", "stretch") and width and height:
+        return width, height
+    return _fit_size(w, h, width, height)
+
+
+@implements("resize", draft=_resize_draft, size=_resize_size)
 def resize(image: Image.Image, state: RenderState, width: int, height: int, fit: str):
     w, h = state.size_of(image)
     if fit == "stretch" and width and height:
@@ -65,7 +72,7 @@ def _thumbnail_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
     return _fit_size(w, h, args["width"], args["height"])
 
 
-@implements("thumbnail", draft=_thumbnail_size)
+@implements("thumbnail", draft=_thumbnail_size, size=_thumbnail_size)
 def thumbnail(image: Image.Image, state: RenderState, width: int, height: int):
     size = _thumbnail_size({"width": width, "height": height}, *state.size_of(image))
     return _resized(image, size, state)
@@ -77,7 +84,12 @@ def _crop_gravity(image: Image.Image, width: int, height: int, gravity: str) -> 
     return image.crop((x, y, x + width, y + height))
 
 
-@implements("crop")
+def _crop_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
+    x, y = args.get("x", 0), args.get("y", 0)  # the gravity form keeps the box inside
+    return max(1, min(args["width"], w - x)), max(1, min(args["height"], h - y))
+
+
+@implements("crop", size=_crop_size)
 def crop(image: Image.Image, state: RenderState, width: int, height: int, **at: Any):
     if "gravity" in at:
         return _crop_gravity(image, width, height, at["gravity"])
@@ -99,18 +111,26 @@ _QUARTER_TURNS = {  # names of Image.Transpose (read only when an image is turne
 }
 
 
-@implements("rotate")
+def _rotated_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
+    turn = args["angle"] % 360
+    if turn in (0, 180):
+        return w, h
+    if turn in _QUARTER_TURNS:
+        return h, w
+    radians = math.radians(turn)
+    out_w = math.ceil(abs(w * math.cos(radians)) + abs(h * math.sin(radians)))
+    out_h = math.ceil(abs(w * math.sin(radians)) + abs(h * math.cos(radians)))
+    return out_w, out_h
+
+
+@implements("rotate", size=_rotated_size)
 def rotate(image: Image.Image, state: RenderState, angle: float, background: Colour | None):
     turn = angle % 360
     if turn == 0:
         return image
     if turn in _QUARTER_TURNS:
         return image.transpose(Image.Transpose[_QUARTER_TURNS[turn]])
-    radians = math.radians(turn)
-    w, h = image.size
-    out_w = math.ceil(abs(w * math.cos(radians)) + abs(h * math.sin(radians)))
-    out_h = math.ceil(abs(w * math.sin(radians)) + abs(h * math.cos(radians)))
-    check_output(out_w, out_h, state.limits)
+    check_output(*_rotated_size({"angle": angle}, *image.size), state.limits)
     fill = background or TRANSPARENT
     if image.mode in ("L", "LA") and background is not None:  # a colour needs colour bands
         image = image.convert("RGBA" if image.mode == "LA" or fill[3] < 255 else "RGB")

@@ -1,0 +1,259 @@
+"""The cost model: a render's CPU time and peak memory, estimated from the plan and the headers
+before a pixel is decoded, and refused when over the request's budget.
+
+Every figure is CPU seconds per megapixel on one core, or bytes per pixel, measured on this code
+(``make bench-budget`` prints each estimate beside what it measures, and the worst under- and
+over-estimate); they are kept in the tables below and nowhere else. An estimate errs high:
+refusing a request that would have fitted costs a retry with a smaller pipeline, accepting one
+that does not fit costs a 503 after 29 seconds and the memory it held.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import TooLarge, Unprocessable
+from .decode import DRAFT_GAP
+from .grammar import Step
+from .limits import Limits
+from .operations.base import check_output
+from .operations.table import implementation
+from .plan import Plan, Source
+
+MP = 1e6
+
+# Decoding a whole frame, s/MP. A JPEG decoded reduced (draft) still entropy-decodes every
+# coefficient, and each scan of a progressive one does again: its cost is per megapixel of the
+# full picture (ENTROPY, and PER_SCAN beyond the first) plus the inverse transforms at the size
+# decoded (DECODE["jpeg"]).
+DECODE = {
+    "jpeg": 0.011,
+    "png": 0.040,
+    "webp": 0.050,
+    "gif": 0.015,
+    "avif": 0.045,
+    "tiff": 0.005,
+    "bmp": 0.005,
+}
+ENTROPY = 0.004
+PER_SCAN = 0.0015
+# Encoding at the format's default quality, s/MP of output; PNG's and TIFF's lossless
+# compressors and AVIF's encoder dominate any render they finish.
+ENCODE = {
+    "jpeg": 0.010,
+    "png": 0.13,
+    "webp": 0.18,
+    "gif": 0.05,
+    "avif": 1.10,
+    "tiff": 0.13,
+    "bmp": 0.005,
+}
+# maxbytes: one encode at the highest quality allowed, then a binary search over 1..99.
+MAX_BYTES_ENCODES = 1 + math.ceil(math.log2(99))
+
+
+def _sigma_scaled(args: Mapping[str, Any]) -> float:
+    return 0.060 if args["sigma"] < 2 else 0.025  # from 2 up it works at 1/f (see filters.py)
+
+
+def _quarter_or_any(args: Mapping[str, Any]) -> float:
+    return 0.004 if args["angle"] % 90 == 0 else 0.16  # any other angle expands, adds alpha
+
+
+# Each pixel operation, s/MP of the larger of its input and its result.
+STEP: dict[str, float | Callable[[Mapping[str, Any]], float]] = {
+    "resize": 0.030,
+    "thumbnail": 0.030,
+    "crop": 0.002,
+    "rotate": _quarter_or_any,
+    "flip": 0.003,
+    "grayscale": 0.003,
+    "sepia": 0.008,
+    "invert": 0.004,
+    "equalize": 0.006,
+    "autocontrast": 0.006,
+    "blur": _sigma_scaled,
+    "sharpen": 0.075,
+    "brightness": 0.004,
+    "contrast": 0.006,
+    "saturation": 0.008,
+    "pixelate": 0.006,
+    "posterize": 0.004,
+    "tint": 0.004,
+    "mask": 0.020,
+    "watermark": 0.030,
+    "background": 0.006,
+}
+
+FRAME = 4  # bytes per pixel of a decoded frame (Pillow holds RGB in four)
+# What any render holds besides frames: the input's and output's bytes, buffers, objects.
+BASE = 24 * 2**20
+# Scratch beyond an operation's input and result frames, in frames of the larger.
+SCRATCH: dict[str, float | Callable[[Mapping[str, Any]], float]] = {
+    "rotate": lambda args: 0.0 if args["angle"] % 90 == 0 else 5.5,
+    "sharpen": 1.0,
+    "mask": 1.0,
+    "watermark": 1.0,
+}
+# An encoder's own peak, in bytes per output pixel (AVIF's is libaom's, measured at 28).
+ENCODER = {"avif": 28, "webp": 12, "png": 4, "gif": 8, "tiff": 4, "jpeg": 2, "bmp": 4}
+
+
+# Results no encoder of the format can hold, refused before decoding (libwebp's 16,383 px).
+MAX_SIDE = {"webp": 16383}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    peak_bytes: int
+    parts: tuple[tuple[str, float], ...]  # what the time goes to, costliest first
+    output: tuple[int, int]  # the result's size
+    results: tuple[tuple[int, int], ...]  # each pixel step's
+    frames: int  # the result's frames
+    format: str  # the result's format
+
+    def costliest(self, count: int = 3) -> str:
+        return ", ".join(f"{what} {seconds:.1f} s" for what, seconds in self.parts[:count])
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An image a pipeline names (mask, watermark), as its header describes it."""
+
+    width: int
+    height: int
+    format: str
+
+
+def decode_size(
+    width: int, height: int, fmt: str, draft: tuple[int, int] | None
+) -> tuple[int, int]:
+    """The size a source decodes at: a JPEG at the largest reduction (1/2, 1/4, 1/8) that covers
+    the draft with the decoder's margin (decode.reduce_on_load), anything else whole."""
+    if fmt != "jpeg" or draft is None:
+        return width, height
+    scale = 1
+    while scale < 8 and all(
+        math.ceil(side / (scale * 2)) >= round(want * DRAFT_GAP)
+        for side, want in zip((width, height), draft, strict=True)
+    ):
+        scale *= 2
+    return math.ceil(width / scale), math.ceil(height / scale)
+
+
+def _unit(table: Mapping[str, Any], step: Step, default: float = 0.0) -> float:
+    value = table.get(step.name, default)
+    return value(step.args) if callable(value) else value
+
+
+def estimate(
+    plan: Plan, source: Source, scans: int = 1, references: Mapping[str, Reference] | None = None
+) -> Estimate:
+    """CPU seconds and peak bytes of rendering ``plan`` over ``source`` (its header facts)."""
+    references = references or {}
+    parts: dict[str, float] = {}
+
+    def spend(what: str, seconds: float) -> None:
+        parts[what] = parts.get(what, 0.0) + seconds
+
+    frames = source.frames if plan.animated else 1
+    picture, read = source.decoded
+    fmt = read.name
+    decoded = decoded_size(plan, source)
+    pixels = decoded[0] * decoded[1]
+    decode = DECODE[fmt] * pixels / MP
+    if fmt == "jpeg":
+        decode += (ENTROPY + PER_SCAN * max(0, scans - 1)) * picture[0] * picture[1] / MP
+    spend(f"decode {fmt} {decoded[0]}x{decoded[1]}", decode * frames)
+    live = FRAME * pixels  # the frame being worked on
+    peak = live
+    # Referenced images are decoded once, reduced to what the render can use, and held.
+    held = 0
+    for image_id, ref in references.items():
+        width, height = decode_size(ref.width, ref.height, ref.format, largest_frame(plan, source))
+        spend(f"decode {image_id}", DECODE[ref.format] * width * height / MP)
+        held += FRAME * width * height
+    current = decoded
+    for step, result in zip(plan.steps, results(plan), strict=True):
+        pixels_in = current[0] * current[1]
+        pixels_out = result[0] * result[1]
+        larger = max(pixels_in, pixels_out)
+        spend(step.canonical(), _unit(STEP, step) * larger / MP * frames)
+        peak = max(peak, FRAME * (pixels_in + pixels_out) + _unit(SCRATCH, step) * FRAME * larger)
+        current = result
+    out_pixels = current[0] * current[1]
+    # Every output frame is held until encoded; then the encoder's own peak.
+    held += FRAME * out_pixels * (frames - 1)
+    encodes = MAX_BYTES_ENCODES if plan.max_bytes is not None else 1
+    out_fmt = plan.format.name
+    encoding = ENCODE[out_fmt] * out_pixels / MP * frames * encodes
+    spend(f"encode {out_fmt} {current[0]}x{current[1]}", encoding)
+    peak = max(peak, FRAME * out_pixels + ENCODER[out_fmt] * out_pixels * min(frames, 2))
+    ordered = tuple(sorted(parts.items(), key=lambda part: -part[1]))
+    sizes = tuple(results(plan))
+    return Estimate(
+        sum(parts.values()), BASE + held + peak, ordered, current, sizes, frames, out_fmt
+    )
+
+
+def decoded_size(plan: Plan, source: Source) -> tuple[int, int]:
+    """The size the source (or its working copy) is decoded at for this plan."""
+    picture, read = source.decoded
+    return decode_size(*picture, read.name, plan.geometry.draft)
+
+
+def largest_frame(plan: Plan, source: Source) -> tuple[int, int]:
+    """The largest frame the steps work on: the decoded one, or a larger result. Nothing a
+    mask or watermark is fitted to is larger, so the images they name decode reduced to it."""
+    sizes = [decoded_size(plan, source), *results(plan)]
+    return max(w for w, _ in sizes), max(h for _, h in sizes)
+
+
+def results(plan: Plan) -> list[tuple[int, int]]:
+    """The size of each pixel step's result: the first sizes its result from the picture."""
+    sizes, current = [], plan.geometry.size
+    for step in plan.steps:
+        current = implementation(step).result_size(step.args, *current)
+        sizes.append(current)
+    return sizes
+
+
+def check(cost: Estimate, limits: Limits) -> None:
+    """Refuse a render over the budget, before decoding: 413 for a result too large for its
+    format or the animation limit, or for the memory; 422 ``work_budget`` for the time."""
+    for size in cost.results:
+        check_output(*size, limits)
+    width, height = cost.output
+    if max(width, height) > MAX_SIDE.get(cost.format, limits.max_side):
+        raise TooLarge(
+            f"the result would be {width}x{height}; {cost.format.upper()} holds at most "
+            f"{MAX_SIDE.get(cost.format, limits.max_side)} pixels a side",
+            param="ops",
+        )
+    if cost.frames > 1 and cost.frames * width * height > limits.max_animation_pixels:
+        raise TooLarge(
+            f"the result would be {cost.frames} frames of {width}x{height}, "
+            f"{cost.frames * width * height} pixels in all; the limit is "
+            f"{limits.max_animation_pixels}",
+            param="ops",
+        )
+    if cost.peak_bytes > limits.max_memory:
+        raise TooLarge(
+            f"this render would hold about {cost.peak_bytes // 2**20} MB, over the "
+            f"{limits.max_memory // 2**20} MB a request may use ({cost.costliest()}); make a "
+            "smaller result first (thumbnail or resize as the first operation)",
+            param="ops",
+            code="work_budget",
+        )
+    if cost.seconds > limits.max_seconds:
+        raise Unprocessable(
+            f"this render would take about {cost.seconds:.0f} s of work, over the "
+            f"{limits.max_seconds:g} s a request may use; the costliest parts: "
+            f"{cost.costliest()}. Make a smaller result first, or use POST /jobs",
+            param="ops",
+            code="work_budget",
+        )
