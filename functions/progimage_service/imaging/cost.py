@@ -11,7 +11,9 @@ that does not fit costs a 503 after 29 seconds and the memory it held.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,6 +224,26 @@ def results(plan: Plan) -> list[tuple[int, int]]:
     return sizes
 
 
+@dataclass
+class _Shared:
+    seconds: float  # what is left of the request's budget
+    total: float
+
+
+_SHARED: ContextVar[_Shared | None] = ContextVar("progimage_shared_budget", default=None)
+
+
+@contextmanager
+def shared_budget(seconds: float) -> Iterator[None]:
+    """Renders within this block (the items of one POST /batch) share one request's budget:
+    each is charged its estimate, and one that does not fit in what is left is refused."""
+    token = _SHARED.set(_Shared(seconds, seconds))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def check(cost: Estimate, limits: Limits) -> None:
     """Refuse a render over the budget, before decoding: 413 for a result too large for its
     format or the animation limit, or for the memory; 422 ``work_budget`` for the time."""
@@ -257,3 +279,14 @@ def check(cost: Estimate, limits: Limits) -> None:
             param="ops",
             code="work_budget",
         )
+    shared = _SHARED.get()
+    if shared is not None:
+        if cost.seconds > shared.seconds:
+            raise Unprocessable(
+                f"this item would take about {cost.seconds:.1f} s of work, and {shared.seconds:.1f}"
+                f" s are left of the {shared.total:g} s the request's items share; send the items "
+                "that do not fit in POST /jobs, where each has its own budget",
+                param="ops",
+                code="work_budget",
+            )
+        shared.seconds -= cost.seconds

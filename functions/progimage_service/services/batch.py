@@ -72,7 +72,10 @@ def run_batch(deps: Dependencies, tenant: str, items: Any) -> list[dict[str, Any
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_ITEMS:
         raise BadRequest(f"items must be a list of 1 to {MAX_BATCH_ITEMS} items", param="items")
     batch_id = new_id()
-    return [
-        presented(deps, tenant, run_item(deps, tenant, item, index, batch_id))
-        for index, item in enumerate(items)
-    ]
+    from ..imaging.cost import shared_budget  # the imaging core loads only where pixels are read
+
+    with shared_budget(deps.settings.limits.max_seconds):
+        return [
+            presented(deps, tenant, run_item(deps, tenant, item, index, batch_id))
+            for index, item in enumerate(items)
+        ]
