@@ -3,35 +3,92 @@
 Each message is processed on its own; the ones that raise are reported in
 ``batchItemFailures`` so that SQS redelivers only those (the event source mapping has
 ``ReportBatchItemFailures``), and after the queue's maxReceiveCount they go to its dead-letter
-queue.
+queue. A client error (a ProgImageError below 500) is the message's own fault and would fail
+again: it is logged and not redelivered (the consumers record such outcomes themselves).
+
+Time: Lambda stops an invocation at its Timeout, and then reports the whole batch as failed,
+the finished messages with the rest. So before each message the handler asks the context for
+the time left, and starts the message only if one item's allowance is left besides
+RESERVE_SECONDS to answer; otherwise it stops, and the messages not started are reported as
+failures, to be delivered again, while the finished ones are not. A consumer may settle a
+message it had no time for instead (``give_up``: on its last delivery, say, where a redelivery
+would put it in the dead-letter queue unrecorded). Without a context (a direct call) there is
+no limit.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
+
+from .attempts import Attempt
+from .errors import ProgImageError
 
 logger = logging.getLogger("progimage")
 
 Message = dict[str, Any]
+Process = Callable[[Any, Attempt], None]
+GiveUp = Callable[[Any, Attempt], bool]
+
+# Seconds kept after the last message started, for the handler to answer Lambda.
+RESERVE_SECONDS = 1.0
+
+
+def wall_clock() -> float:
+    """Epoch seconds: what a note of an invocation's end is written in (tests replace it)."""
+    return time.time()
 
 
 def sqs_handler(
-    process: Callable[[Any, int], None],
+    process: Process, *, allowance_seconds: float, give_up: GiveUp | None = None
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A Lambda entry point calling ``process(body_as_json, attempt)`` for each message."""
+    """A Lambda entry point calling ``process(body_as_json, attempt)`` for each message.
+
+    A message is started only while ``allowance_seconds`` (the time one item may need) and the
+    reserve are left. ``give_up(body, attempt)``, if given, is asked about each message there
+    was no time for: True if it settled the message, which then is not delivered again.
+    """
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         failures = []
+        out_of_time = False
         for record in event.get("Records", []):
-            attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            message_id = record["messageId"]
+            number = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            left = seconds_left(context)
+            now = wall_clock()
+            attempt = Attempt(number, now, None if left is None else now + left)
+            out_of_time = out_of_time or (
+                left is not None and left < allowance_seconds + RESERVE_SECONDS
+            )
             try:
-                process(json.loads(record["body"]), attempt)
+                body = json.loads(record["body"])
+                if out_of_time:
+                    if give_up is not None and give_up(body, attempt):
+                        logger.warning("message %s given up: no time left", message_id)
+                        continue
+                    logger.warning("message %s not started: no time left", message_id)
+                    failures.append({"itemIdentifier": message_id})
+                    continue
+                process(body, attempt)
+            except ProgImageError as error:
+                if error.status >= 500:
+                    logger.exception("message %s failed (attempt %d)", message_id, number)
+                    failures.append({"itemIdentifier": message_id})
+                else:
+                    logger.warning("message %s refused, not retried: %s", message_id, error.message)
             except Exception:
-                logger.exception("message %s failed (attempt %d)", record["messageId"], attempt)
-                failures.append({"itemIdentifier": record["messageId"]})
+                logger.exception("message %s failed (attempt %d)", message_id, number)
+                failures.append({"itemIdentifier": message_id})
         return {"batchItemFailures": failures}
 
     return handler
+
+
+def seconds_left(context: Any) -> float | None:
+    """The invocation's remaining time, from Lambda's context; None without one."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return None if remaining is None else remaining() / 1000
