@@ -229,6 +229,11 @@ def _item_sort(index: int) -> str:
     return f"ITEM#{index:05d}"
 
 
+def _run_sort(index: int) -> str:
+    """The note of an item's current run: apart from ``ITEM#``, so results never list it."""
+    return f"RUN#{index:05d}"
+
+
 class JobTable:
     """Jobs in the same table: a META item with atomic counters, and one item per result."""
 
@@ -298,6 +303,38 @@ class JobTable:
                 return False
             raise
         return True
+
+    def begin_run(
+        self, job_id: str, index: int, started: float, ends_at: float, expires_at: int
+    ) -> tuple[float, float] | None:
+        """Note that a run of the item started at ``started`` and ends by ``ends_at`` at the
+        latest; answer the note of the run before it, (started, ends_at), if one was left."""
+        with translated("catalog"):
+            response = self.db.update_item(
+                TableName=self.table,
+                Key=_job_key(job_id, _run_sort(index)),
+                UpdateExpression="SET run_started = :started, run_ends_at = :ends, "
+                "expires_at_ttl = :ttl",
+                ExpressionAttributeValues={
+                    ":started": {"N": f"{started:.3f}"},
+                    ":ends": {"N": f"{ends_at:.3f}"},
+                    ":ttl": {"N": str(expires_at)},
+                },
+                ReturnValues="UPDATED_OLD",
+            )
+        old = response.get("Attributes", {})
+        if "run_started" not in old or "run_ends_at" not in old:
+            return None
+        return float(old["run_started"]["N"]), float(old["run_ends_at"]["N"])
+
+    def end_run(self, job_id: str, index: int) -> None:
+        """Withdraw the note of a run that ended without a result on purpose (to be retried)."""
+        with translated("catalog"):
+            self.db.update_item(
+                TableName=self.table,
+                Key=_job_key(job_id, _run_sort(index)),
+                UpdateExpression="REMOVE run_started, run_ends_at",
+            )
 
     def count(self, job_id: str, succeeded: bool) -> None:
         """Add one to a counter atomically (concurrent workers lose no increment)."""

@@ -7,16 +7,20 @@ has to decide which of them finished last.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
+from ..attempts import Attempt, ended
 from ..auth import DEFAULT_TENANT
-from ..errors import BadRequest, TooLarge
+from ..errors import BadRequest, ProgImageError, ServiceUnavailable, TooLarge, Unprocessable
 from ..ids import check_id, new_id, unknown
 from ..inputs import decimal
 from ..models import now_rfc3339
 from ..wiring import Dependencies
 from .batch import presented, run_item
+
+logger = logging.getLogger("progimage")
 
 MAX_JOB_ITEMS = 10_000
 RETENTION_SECONDS = 7 * 86_400  # jobs and their results expire (DynamoDB TTL, S3 lifecycle)
@@ -48,20 +52,73 @@ def submit(deps: Dependencies, tenant: str, items: Any) -> dict[str, Any]:
     return {"job_id": job_id, "status": "queued", "total": len(items)}
 
 
-def process(deps: Dependencies, message: dict[str, Any], attempt: int) -> None:
+def process(deps: Dependencies, message: dict[str, Any], attempt: Attempt) -> None:
     """Run one queued item and count it, once, however often the message is delivered.
 
-    A retryable failure (5xx) is raised so that the queue redelivers the message, until the
-    last attempt, which records the failure so that the job still finishes.
+    A retryable failure (5xx, or an unexpected exception) is raised so that the queue
+    redelivers the message, until the last attempt, which records the failure so that the job
+    still finishes. A run whose invocation ran out (of time or memory) before it recorded a
+    result is failed by the next delivery (422), not run again: see ``attempts``.
     """
     job_id, index = message["job_id"], int(message["index"])
     if deps.jobs.has_result(job_id, index):
         return
+    if attempt.ends_at is not None:  # (a direct call, with no end known, notes nothing)
+        earlier = deps.jobs.begin_run(job_id, index, attempt.started, attempt.ends_at, _expiry())
+        if earlier is not None and ended(earlier[1], attempt.started):
+            _record(deps, job_id, _unfinished(index, earlier[1] - earlier[0]))
+            return
     tenant = message.get("tenant", DEFAULT_TENANT)  # messages queued before tenants had none
-    result = run_item(deps, tenant, message["item"], index, job_id)
-    if result["status"] >= 500 and attempt < deps.settings.job_max_attempts:
+    result = _run(deps, tenant, message["item"], index, job_id)
+    if result["status"] >= 500 and attempt.number < deps.settings.job_max_attempts:
+        if attempt.ends_at is not None:
+            deps.jobs.end_run(job_id, index)  # not a run that died: the next one starts afresh
         raise RuntimeError(f"job {job_id} item {index}: {result['error']['message']}")
-    if deps.jobs.record_result(job_id, index, result, _expiry()):
+    _record(deps, job_id, result)
+
+
+def give_up(deps: Dependencies, message: dict[str, Any], attempt: Attempt) -> bool:
+    """An item its worker had no time to start: True if it is settled without running.
+
+    On its last delivery it is recorded as failed (503: submit it again), since one more would
+    put it in the dead-letter queue with no result, and its job would never finish; before
+    that it is left to be delivered again.
+    """
+    if attempt.number < deps.settings.job_max_attempts:
+        return False
+    index = int(message["index"])
+    error = ServiceUnavailable(
+        f"item {index} was not run: its worker ran out of time on every delivery; submit it again"
+    )
+    _record(deps, message["job_id"], _failed(index, error))
+    return True
+
+
+def _run(deps: Dependencies, tenant: str, item: Any, index: int, job_id: str) -> dict[str, Any]:
+    """The item's result; an unexpected exception is a 500 result (retried like a 5xx)."""
+    try:
+        return run_item(deps, tenant, item, index, job_id)
+    except Exception:
+        logger.exception("job %s item %d failed unexpectedly", job_id, index)
+        return _failed(index, ProgImageError(f"item {index} failed unexpectedly"))
+
+
+def _unfinished(index: int, seconds: float) -> dict[str, Any]:
+    """The result of an item whose run never came back: it needs more than a worker has."""
+    error = Unprocessable(
+        f"item {index} did not finish in the {seconds:.0f} s it was given (its worker ran out "
+        "of time or memory); make it less work: a smaller source, or fewer or cheaper operations"
+    )
+    return _failed(index, error)
+
+
+def _failed(index: int, error: ProgImageError) -> dict[str, Any]:
+    return {"index": index, "status": error.status, "error": error.body()}
+
+
+def _record(deps: Dependencies, job_id: str, result: dict[str, Any]) -> None:
+    """Write the item's result and count it, unless a delivery before this one did."""
+    if deps.jobs.record_result(job_id, result["index"], result, _expiry()):
         deps.jobs.count(job_id, succeeded=result["status"] < 400)
 
 
