@@ -1,4 +1,5 @@
-"""Bounded work in the queue workers, through the real handlers on moto, on a fake clock.
+"""Bounded work in the queue workers (job items, upload ingest), through the real handlers on
+moto, on a fake clock.
 
 The context's remaining time and the wall clock move only when a test spends time
 (tests/fake_lambda.py); an invocation Lambda stops is a ``Stopped`` raised from inside the work.
@@ -14,12 +15,16 @@ from typing import Any
 
 import pytest
 
+from progimage_service.errors import ServiceUnavailable
 from progimage_service.services import jobs as jobs_service
+from progimage_service.wiring import dependencies
 from tests.fake_lambda import FakeTime, Stopped
+from tests.images import sample
 from tests.integration.conftest import Aws, call, event
-from tests.integration.test_bulk import queue_url, receive, stored
+from tests.integration.test_bulk import info, post_uploads, queue_url, receive, stored
 from transform.app import handler as transform_handler
 from transform.worker import handler as worker_handler
+from upload.ingest import handler as ingest_handler
 
 WORKER_TIMEOUT = 120  # JobWorkerFunction's Timeout
 VISIBILITY = 720  # JobsQueue's VisibilityTimeout: when SQS delivers a message again
@@ -198,3 +203,118 @@ def test_a_run_whose_invocation_may_still_be_going_is_not_taken_for_dead(
     state = job(job_id)
     assert (state["status"], state["succeeded"], state["failed"]) == ("done", 1, 0)
     assert items.runs == {0: 2}
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+INGEST_TIMEOUT = 60  # IngestFunction's Timeout
+INGEST_VISIBILITY = 420  # IngestQueue's VisibilityTimeout
+
+
+class Uploads:
+    """Presigned uploads made and put to S3, their S3 events taken from the ingest queue in the
+    order of ``uploads``; reading an upload spends ``seconds[id]`` (default 1) on the fake clock,
+    and one in ``stop`` runs until its invocation is stopped, one in ``down`` finds storage
+    unavailable."""
+
+    def __init__(self, aws: Aws, clock: FakeTime, monkeypatch: pytest.MonkeyPatch, count: int):
+        self.clock = clock
+        self.seconds: dict[str, float] = {}
+        self.stop: set[str] = set()
+        self.down: set[str] = set()
+        self.reads: Counter[str] = Counter()
+        self.ids = [u["id"] for u in post_uploads(count).json()["uploads"]]
+        for image_id in self.ids:
+            aws.s3.put_object(
+                Bucket=aws.bucket, Key=f"uploads/{image_id}", Body=sample("formats/hopper.png")
+            )
+        queued = [
+            r for r in receive(aws, queue_url(aws, "IngestQueue")) if "TestEvent" not in r["body"]
+        ]
+        self.records = [next(r for r in queued if i in r["body"]) for i in self.ids]
+        store = dependencies().store
+        self._real = store.get
+        monkeypatch.setattr(store, "get", self.get)
+
+    def get(self, key: str) -> Any:
+        image_id = key.rsplit("/", 1)[-1]
+        self.reads[image_id] += 1
+        self.clock.spend(self.seconds.get(image_id, 1))
+        if image_id in self.stop:
+            self.clock.spend(10 * INGEST_TIMEOUT)
+            raise Stopped
+        if image_id in self.down:
+            raise ServiceUnavailable("storage is temporarily unavailable; retry")
+        return self._real(key)
+
+    def ingest(self, records: list[dict[str, Any]], receive_count: int) -> dict[str, Any]:
+        event_ = {"Records": delivered(records, receive_count)}
+        return ingest_handler(event_, self.clock.context(INGEST_TIMEOUT))
+
+    def status(self) -> list[str]:
+        return [info(image_id)["status"] for image_id in self.ids]
+
+
+@pytest.fixture
+def uploads(aws: Aws, clock: FakeTime, monkeypatch: pytest.MonkeyPatch) -> Uploads:
+    return Uploads(aws, clock, monkeypatch, 3)
+
+
+def test_an_upload_that_outlives_its_invocation_is_rejected_and_its_neighbours_ingested(
+    aws: Aws, clock: FakeTime, uploads: Uploads
+) -> None:
+    bad = uploads.ids[0]
+    uploads.stop = {bad}
+    with pytest.raises(Stopped):
+        uploads.ingest(uploads.records, 1)
+    assert uploads.status() == ["pending"] * 3
+
+    clock.spend(INGEST_VISIBILITY)
+    assert uploads.ingest(uploads.records, 2) == {"batchItemFailures": []}
+    assert uploads.status() == ["rejected", "ready", "ready"]
+    reason = info(bad)["reason"]
+    assert "could not be checked and stored in the 60 s its ingest was given" in reason
+    assert uploads.reads[bad] == 1  # not read again
+    assert not aws.object_keys("uploads/") and not aws.object_keys(f"originals/{bad}")
+
+
+def test_a_slow_upload_leaves_its_neighbours_for_the_next_delivery_only(
+    aws: Aws, clock: FakeTime, uploads: Uploads
+) -> None:
+    uploads.seconds = {uploads.ids[0]: 40}  # slow, but done within its invocation
+    answer = uploads.ingest(uploads.records, 1)
+    assert failed(answer) == [r["messageId"] for r in uploads.records[1:]]
+    assert uploads.status() == ["ready", "pending", "pending"]
+
+    clock.spend(INGEST_VISIBILITY)
+    assert uploads.ingest(uploads.records[1:], 2) == {"batchItemFailures": []}
+    assert uploads.status() == ["ready"] * 3
+    assert uploads.reads == {image_id: 1 for image_id in uploads.ids}
+
+
+def test_an_upload_failing_on_every_delivery_is_rejected_on_the_last(
+    aws: Aws, clock: FakeTime, uploads: Uploads
+) -> None:
+    bad = uploads.ids[1]
+    uploads.down = {bad}
+    answer = uploads.ingest(uploads.records, 1)
+    assert failed(answer) == [uploads.records[1]["messageId"]]
+    assert uploads.status() == ["ready", "pending", "ready"]
+    for receive_count in range(2, LAST + 1):
+        clock.spend(INGEST_VISIBILITY)
+        answer = uploads.ingest(uploads.records[1:2], receive_count)
+    assert answer == {"batchItemFailures": []}
+    assert uploads.status() == ["ready", "rejected", "ready"]
+    assert "could not be stored (storage is temporarily unavailable" in info(bad)["reason"]
+    assert uploads.reads[bad] == LAST  # a failure given back on purpose is tried again
+    assert not aws.object_keys("uploads/")
+
+
+def test_uploads_never_started_by_their_last_delivery_are_rejected(
+    aws: Aws, clock: FakeTime, uploads: Uploads
+) -> None:
+    uploads.seconds = {uploads.ids[0]: 40}
+    assert uploads.ingest(uploads.records, LAST) == {"batchItemFailures": []}
+    assert uploads.status() == ["ready", "rejected", "rejected"]
+    assert "ran out of time on every delivery" in info(uploads.ids[1])["reason"]
+    assert not aws.object_keys("uploads/")

@@ -138,6 +138,52 @@ class Catalog:
             raise
         return True
 
+    def begin_ingest(
+        self, image_id: str, started: float, ends_at: float
+    ) -> tuple[float, float] | None:
+        """Note on a pending record that its ingest started at ``started`` and ends by
+        ``ends_at`` at the latest; answer the note of the run before it, (started, ends_at), if
+        one was left. Completing the record removes the note with the rest."""
+        try:
+            with translated("catalog"):
+                response = self.db.update_item(
+                    TableName=self.table,
+                    Key=_key(image_id),
+                    UpdateExpression="SET ingest_started = :started, ingest_ends_at = :ends",
+                    ConditionExpression="#status = :pending",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":started": {"N": f"{started:.3f}"},
+                        ":ends": {"N": f"{ends_at:.3f}"},
+                        ":pending": {"S": "pending"},
+                    },
+                    ReturnValues="UPDATED_OLD",
+                )
+        except ClientError as error:
+            if _conditional(error):  # no longer pending: the ingest finds that out itself
+                return None
+            raise
+        old = response.get("Attributes", {})
+        if "ingest_started" not in old or "ingest_ends_at" not in old:
+            return None
+        return float(old["ingest_started"]["N"]), float(old["ingest_ends_at"]["N"])
+
+    def end_ingest(self, image_id: str) -> None:
+        """Withdraw the note of an ingest that ended without an outcome on purpose (a retry)."""
+        try:
+            with translated("catalog"):
+                self.db.update_item(
+                    TableName=self.table,
+                    Key=_key(image_id),
+                    UpdateExpression="REMOVE ingest_started, ingest_ends_at",
+                    ConditionExpression="#status = :pending",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={":pending": {"S": "pending"}},
+                )
+        except ClientError as error:
+            if not _conditional(error):
+                raise
+
     def get(self, image_id: str) -> ImageRecord | None:
         """The record, or None if there is none or it is being deleted."""
         with translated("catalog"):

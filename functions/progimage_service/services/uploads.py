@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ..attempts import Attempt, ended
 from ..errors import BadRequest, ProgImageError
 from ..ids import is_valid_id, new_id
 from ..imaging.formats import FORMATS
@@ -61,14 +62,17 @@ def create_uploads(
     return uploads
 
 
-def ingest(deps: Dependencies, key: str) -> Outcome:
+def ingest(deps: Dependencies, key: str, attempt: Attempt | None = None) -> Outcome:
     """Validate an uploaded object exactly like POST /images, then record it ready or rejected.
 
     Safe to repeat (S3 events arrive at least once): only a pending record is ever changed, and
     the upload object is removed last, so a retry after any failure finds the work still to do.
+    A retryable failure (5xx) is raised for the queue to deliver the event again, except on the
+    last delivery: one more would put the event in the dead-letter queue and leave the image
+    pending, so the upload is rejected with the reason. An ingest whose invocation ran out (of
+    time or memory) is rejected by the next delivery rather than tried again (see ``attempts``).
     """
-    from ..imaging.decode import inspect
-
+    attempt = attempt or Attempt()
     image_id = image_id_of_upload(key)
     if image_id is None or not is_valid_id(image_id):
         logger.warning("ignoring an object that is no upload: %r", key)
@@ -77,6 +81,34 @@ def ingest(deps: Dependencies, key: str) -> Outcome:
     if record is None or record.status != "pending":
         deps.store.delete(key)  # already done, or deleted meanwhile: only the leftover goes
         return "skipped"
+    if attempt.ends_at is not None:  # (a direct call, with no end known, notes nothing)
+        earlier = deps.catalog.begin_ingest(image_id, attempt.started, attempt.ends_at)
+        if earlier is not None and ended(earlier[1], attempt.started):
+            seconds = earlier[1] - earlier[0]
+            return _reject(
+                deps,
+                record,
+                key,
+                f"the upload could not be checked and stored in the {seconds:.0f} s its ingest "
+                "was given (it ran out of time or memory)",
+            )
+    try:
+        return _ingest(deps, record, key)
+    except Exception as error:
+        if attempt.number < deps.settings.job_max_attempts:
+            if attempt.ends_at is not None:
+                deps.catalog.end_ingest(image_id)  # not a run that died: the next starts afresh
+            raise
+        logger.exception("ingest of %s failed on its last delivery", image_id)
+        cause = error.message if isinstance(error, ProgImageError) else "an unexpected error"
+        return _reject(
+            deps, record, key, f"the upload could not be stored ({cause}); upload it again"
+        )
+
+
+def _ingest(deps: Dependencies, record: ImageRecord, key: str) -> Outcome:
+    from ..imaging.decode import inspect
+
     upload = deps.store.get(key)
     if upload is None:
         return "skipped"  # another delivery of the same event finished first
@@ -90,15 +122,41 @@ def ingest(deps: Dependencies, key: str) -> Outcome:
     except ProgImageError as error:
         if error.status >= 500:
             raise
-        deps.catalog.complete(replace(record, status="rejected", reason=error.message))
-        deps.store.delete(key)
-        return "rejected"
+        return _reject(deps, record, key, error.message)
     ready = replace(
-        write_objects(deps, record.tenant, image_id, data, info), created_at=record.created_at
+        write_objects(deps, record.tenant, record.id, data, info), created_at=record.created_at
     )
     # Not pending any more: a concurrent delivery finished it, or the image was deleted
     # meanwhile, in which case the objects just written must not outlive their record.
-    if not deps.catalog.complete(ready) and deps.catalog.get(image_id) is None:
+    if not deps.catalog.complete(ready) and deps.catalog.get(record.id) is None:
         remove(deps, object_keys(ready))
     deps.store.delete(key)
     return "ready"
+
+
+def _reject(deps: Dependencies, record: ImageRecord, key: str, reason: str) -> Outcome:
+    deps.catalog.complete(replace(record, status="rejected", reason=reason))
+    deps.store.delete(key)
+    return "rejected"
+
+
+def give_up(deps: Dependencies, key: str, attempt: Attempt) -> bool:
+    """An upload its worker had no time to ingest: True if it is settled without checking it.
+
+    On its event's last delivery the upload is rejected (upload it again), since one more
+    would put the event in the dead-letter queue and leave the image pending; before that it is
+    left to be delivered again.
+    """
+    if attempt.number < deps.settings.job_max_attempts:
+        return False
+    image_id = image_id_of_upload(key)
+    record = None if image_id is None or not is_valid_id(image_id) else deps.catalog.get(image_id)
+    if record is not None and record.status == "pending":
+        _reject(
+            deps,
+            record,
+            key,
+            "the upload was not checked: its worker ran out of time on every delivery; upload "
+            "it again",
+        )
+    return True
