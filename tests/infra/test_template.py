@@ -92,7 +92,7 @@ EXPECTED_QUEUES = {
         "upload.ingest.handler",
         "Ingest",
         {
-            "BatchSize": 10,
+            "BatchSize": 2,
             "MaximumBatchingWindowInSeconds": 1,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         },
@@ -103,7 +103,7 @@ EXPECTED_QUEUES = {
         "transform.worker.handler",
         "Jobs",
         {
-            "BatchSize": 5,
+            "BatchSize": 4,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "ScalingConfig": {"MaximumConcurrency": 50},
         },
@@ -687,6 +687,54 @@ def test_queues_with_dead_letter_queues(cfn: dict[str, Any]) -> None:
         # AWS: visibility timeout at least 6x the function timeout (plus the batching window)
         window = mapping.get("MaximumBatchingWindowInSeconds", 0)
         assert props["VisibilityTimeout"] >= 6 * _function_timeout(cfn, function) + window
+
+
+def _module_number(path: Path, name: str) -> float:
+    """A number a module assigns at its top level, read from the source (nothing imported)."""
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, int | float), (path, name)
+            return value
+    raise AssertionError(f"{path.relative_to(ROOT)} assigns no {name}")
+
+
+def _handler_path(handler: str) -> Path:
+    return ROOT / "functions" / (handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
+
+
+def test_every_batch_leaves_each_of_its_items_its_allowance(cfn: dict[str, Any]) -> None:
+    """A queue handler starts a message only while one item's allowance (ITEM_SECONDS in the
+    handler's module) and a reserve to answer are left; the function's Timeout must cover a
+    full batch of items that each take their allowance, or good items would be left for a
+    visibility timeout because of their neighbours. The allowance is what the API gives the
+    same work synchronously (the functions behind the routes)."""
+    reserve = _module_number(
+        ROOT / "functions" / "progimage_service" / "queue_events.py", "RESERVE_SECONDS"
+    )
+    synchronous = {"IngestFunction": "UploadFunction", "JobWorkerFunction": "TransformFunction"}
+    for _, function, handler, _, mapping in EXPECTED_QUEUES.values():
+        allowance = _module_number(_handler_path(handler), "ITEM_SECONDS")
+        timeout = _function_timeout(cfn, function)
+        assert mapping["BatchSize"] * allowance + reserve <= timeout, function
+        assert allowance >= _function_timeout(cfn, synchronous[function]), function
+
+
+def test_every_message_has_a_delivery_after_the_one_whose_invocation_ran_out(
+    sam: dict[str, Any],
+) -> None:
+    """An item or upload whose invocation ran out is failed by the next delivery, and the
+    workers record failures on the last delivery (PROGIMAGE_JOB_MAX_ATTEMPTS): the queues'
+    maxReceiveCount is that same parameter, and at least two."""
+    parameter = sam["Parameters"]["QueueMaxReceiveCount"]
+    assert parameter["MinValue"] >= 2 and parameter["Default"] >= 2
+    variables = sam["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["PROGIMAGE_JOB_MAX_ATTEMPTS"] == {"Ref": "QueueMaxReceiveCount"}
+    for queue in EXPECTED_QUEUES:
+        redrive = sam["Resources"][queue]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == {"Ref": "QueueMaxReceiveCount"}
 
 
 def test_each_queue_feeds_its_worker(cfn: dict[str, Any]) -> None:
