@@ -201,6 +201,7 @@ EXPECTED_PERMISSIONS = {
             for p in ("originals", "work")
         },
         ("dynamodb:GetItem", "table"),
+        ("dynamodb:PutItem", "table"),  # completes the pending record
         ("dynamodb:UpdateItem", "table"),
     },
     "JobWorkerFunction": {

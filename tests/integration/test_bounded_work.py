@@ -14,13 +14,14 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from cfnlint.decode import cfn_yaml
 
 from progimage_service.errors import ServiceUnavailable
 from progimage_service.services import jobs as jobs_service
 from progimage_service.wiring import dependencies
 from tests.fake_lambda import FakeTime, Stopped
 from tests.images import sample
-from tests.integration.conftest import Aws, call, event
+from tests.integration.conftest import ROOT, Aws, call, event
 from tests.integration.test_bulk import info, post_uploads, queue_url, receive, stored
 from transform.app import handler as transform_handler
 from transform.worker import handler as worker_handler
@@ -318,3 +319,40 @@ def test_uploads_never_started_by_their_last_delivery_are_rejected(
     assert uploads.status() == ["ready", "rejected", "rejected"]
     assert "ran out of time on every delivery" in info(uploads.ids[1])["reason"]
     assert not aws.object_keys("uploads/")
+
+
+def test_ingest_calls_only_what_its_role_allows(
+    aws: Aws, clock: FakeTime, uploads: Uploads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto grants everything; the deployed role does not. Every AWS call ingest makes, on
+    every path (ready, rejected as invalid, rejected as out of time), is one the role grants."""
+    template = json.loads(json.dumps(cfn_yaml.load(str(ROOT / "template.yaml"))))
+    role = template["Resources"]["IngestFunctionRole"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    granted = {
+        action
+        for statement in statements
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+    called: set[str] = set()
+    deps = dependencies()
+    for service, client in (("s3", deps.store.s3), ("dynamodb", deps.catalog.db)):
+        real = client._make_api_call
+
+        def make_api_call(operation: str, params: Any, real: Any = real, service: str = service):
+            called.add(f"{service}:{'GetObject' if operation == 'HeadObject' else operation}")
+            return real(operation, params)
+
+        monkeypatch.setattr(client, "_make_api_call", make_api_call)
+
+    aws.s3.put_object(Bucket=aws.bucket, Key=f"uploads/{uploads.ids[1]}", Body=b"not an image")
+    uploads.stop = {uploads.ids[2]}
+    with pytest.raises(Stopped):
+        uploads.ingest(uploads.records, 1)
+    clock.spend(INGEST_VISIBILITY)
+    assert uploads.ingest(uploads.records, 2) == {"batchItemFailures": []}
+    assert uploads.status() == ["ready", "rejected", "rejected"]
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "s3:PutObject"} <= called
+    assert called <= granted
