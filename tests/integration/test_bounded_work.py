@@ -321,21 +321,23 @@ def test_uploads_never_started_by_their_last_delivery_are_rejected(
     assert not aws.object_keys("uploads/")
 
 
-def test_ingest_calls_only_what_its_role_allows(
-    aws: Aws, clock: FakeTime, uploads: Uploads, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """moto grants everything; the deployed role does not. Every AWS call ingest makes, on
-    every path (ready, rejected as invalid, rejected as out of time), is one the role grants."""
+def granted_to(role_name: str) -> set[str]:
+    """The actions a role of the template grants (on whatever resources)."""
     template = json.loads(json.dumps(cfn_yaml.load(str(ROOT / "template.yaml"))))
-    role = template["Resources"]["IngestFunctionRole"]["Properties"]
+    role = template["Resources"][role_name]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    granted = {
+    return {
         action
         for statement in statements
+        if "Action" in statement  # (a conditional statement is a Fn::If)
         for action in (
             [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         )
     }
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The IAM actions of every S3 and DynamoDB call the functions make from now on."""
     called: set[str] = set()
     deps = dependencies()
     for service, client in (("s3", deps.store.s3), ("dynamodb", deps.catalog.db)):
@@ -346,7 +348,15 @@ def test_ingest_calls_only_what_its_role_allows(
             return real(operation, params)
 
         monkeypatch.setattr(client, "_make_api_call", make_api_call)
+    return called
 
+
+def test_ingest_calls_only_what_its_role_allows(
+    aws: Aws, clock: FakeTime, uploads: Uploads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto grants everything; the deployed role does not. Every AWS call ingest makes, on
+    every path (ready, rejected as invalid, rejected as out of time), is one the role grants."""
+    called = record_calls(monkeypatch)
     aws.s3.put_object(Bucket=aws.bucket, Key=f"uploads/{uploads.ids[1]}", Body=b"not an image")
     uploads.stop = {uploads.ids[2]}
     with pytest.raises(Stopped):
@@ -355,4 +365,21 @@ def test_ingest_calls_only_what_its_role_allows(
     assert uploads.ingest(uploads.records, 2) == {"batchItemFailures": []}
     assert uploads.status() == ["ready", "rejected", "rejected"]
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "s3:PutObject"} <= called
-    assert called <= granted
+    assert called <= granted_to("IngestFunctionRole")
+
+
+def test_the_job_worker_calls_only_what_its_role_allows(
+    aws: Aws, clock: FakeTime, items: Items, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id, records = submit_job(aws, 4)
+    called = record_calls(monkeypatch)
+    items.stop = {1}
+    items.bug = {2}
+    with pytest.raises(Stopped):
+        worker_handler({"Records": records}, clock.context(WORKER_TIMEOUT))
+    clock.spend(VISIBILITY)
+    worker_handler({"Records": delivered(records, LAST)}, clock.context(WORKER_TIMEOUT))
+    by_worker = set(called)  # (reading the job below is the API's doing)
+    assert job(job_id)["status"] == "done"
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "s3:PutObject"} <= by_worker
+    assert by_worker <= granted_to("JobWorkerFunctionRole")
