@@ -11,11 +11,18 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
-from ipaddress import ip_network
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address, ip_network
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -277,6 +284,161 @@ def test_a_name_lookup_is_waited_for_only_until_the_deadline(
         assert not answered.is_set()  # the fetch gave up while the lookup was still going
     finally:
         release.set()
+
+
+# --- the end of the body ----------------------------------------------------------------------
+#
+# A fetch is done only once its body has ended: at its declared length, its last chunk, or the
+# end of the connection. A server that sends the headers and then stalls before that end, over
+# plain HTTP or TLS, is given up on at the deadline with the fetch's own timeout error.
+
+
+def timed_out(url: str, policy: FetchPolicy = SLOW) -> UpstreamError:
+    error = over_time(url, policy)
+    assert isinstance(error.__cause__, TimeoutError), repr(error.__cause__)
+    return error
+
+
+UNENDED_BODIES = [
+    pytest.param(OK + b"Content-Length: %d\r\n\r\n" % len(IMAGE) + IMAGE[:-1], id="last byte"),
+    pytest.param(
+        OK + b"Content-Length: %d\r\n\r\n" % len(IMAGE) + IMAGE[: len(IMAGE) // 2],
+        id="mid-body",
+    ),
+    pytest.param(
+        OK + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(IMAGE) + b"0\r\n", id="trailers"
+    ),
+    pytest.param(OK + b"Connection: close\r\n\r\n" + IMAGE, id="close"),
+]
+
+
+@pytest.mark.parametrize("response", UNENDED_BODIES)
+def test_a_body_stalled_before_its_end_is_given_up_on_at_the_deadline(
+    serve: Serve, response: bytes
+) -> None:
+    client_hung_up: list[bool] = []
+
+    def answer(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(response)
+        client_hung_up.append(hung_up(conn, PATIENCE))
+
+    upstream = serve(answer)
+    timed_out(upstream.url())
+    upstream.finish()
+    assert client_hung_up == [True]
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, and its key: (certificate, key) PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+class TlsUpstream(Upstream):
+    """The same server behind TLS: the answer reads and writes the decrypted stream."""
+
+    def __init__(self, answer: Answer, context: ssl.SSLContext) -> None:
+        self.context = context  # before the server starts accepting
+        super().__init__(answer)
+
+    def _handle(self, conn: socket.socket, answer: Answer) -> None:  # type: ignore[override]
+        with conn:
+            conn.settimeout(PATIENCE)
+            with contextlib.suppress(OSError):  # the client hung up in the middle
+                tls = self.context.wrap_socket(conn, server_side=True)
+                answer(tls, _read_head(tls))
+
+
+@pytest.fixture
+def serve_tls(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[Answer], Upstream]]:
+    """Like ``serve``, over TLS, with the fetcher trusting the test certificate only."""
+    cert_file, key_file = certificate
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    trusting = ssl.create_default_context
+
+    monkeypatch.setattr(
+        fetch_module.ssl, "create_default_context", lambda: trusting(cafile=str(cert_file))
+    )
+    servers: list[Upstream] = []
+
+    def start(answer: Answer) -> Upstream:
+        servers.append(TlsUpstream(answer, server_context))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.finish()
+
+
+TLS_SLOW = FetchPolicy(max_bytes=4096, timeout_seconds=TIMEOUT, allowed_networks=LOOPBACK)
+
+
+def test_a_complete_body_over_tls_is_returned(serve_tls: Serve) -> None:
+    """The TLS server works: the stalled ones below fail for their stall alone."""
+    upstream = serve_tls(respond(OK + b"Content-Length: %d\r\n\r\n" % len(IMAGE) + IMAGE))
+    policy = FetchPolicy(max_bytes=LIMIT, timeout_seconds=10, allowed_networks=LOOPBACK)
+    assert fetch(upstream.url(scheme="https"), policy) == IMAGE
+
+
+@pytest.mark.parametrize("response", UNENDED_BODIES)
+def test_a_body_stalled_before_its_end_over_tls_is_given_up_on_at_the_deadline(
+    serve_tls: Serve, response: bytes
+) -> None:
+    client_hung_up: list[bool] = []
+
+    def answer(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(response)
+        client_hung_up.append(hung_up(conn, PATIENCE))
+
+    upstream = serve_tls(answer)
+    timed_out(upstream.url(scheme="https"), TLS_SLOW)
+    upstream.finish()
+    assert client_hung_up == [True]
+
+
+def test_a_body_trickled_over_tls_is_given_up_on_at_the_deadline(serve_tls: Serve) -> None:
+    """Each byte its own TLS record, each well within any timeout of one receive."""
+    sent: list[int] = []
+    body = b"x" * 200
+
+    def answer(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(OK + b"Content-Length: %d\r\n\r\n" % len(body))
+        sent.append(trickle(conn, body))
+
+    upstream = serve_tls(answer)
+    timed_out(upstream.url(scheme="https"), TLS_SLOW)
+    upstream.finish()
+    assert sum(sent) < len(body) // 4
 
 
 # --- numbers and URLs from the response ------------------------------------------------------
