@@ -1,6 +1,6 @@
 """Thumbnails of stored images: made from the reduced working copy, against decoding the original.
 
-At upload, a still image larger than 2048 px gets a working copy (``make_working_copy``, as the
+At upload, a still image larger than 2048 px gets a working copy (``working_copy.admit``, as the
 upload and ingest paths call it); a variant that fits inside it is rendered from it, with the
 original's size and format (``render(..., source_size=, source_format=)``, as
 ``services.transform.render_stored`` calls it). This times that thumbnail against a full decode
@@ -15,11 +15,10 @@ import math
 
 from PIL import Image, ImageChops, ImageStat
 
-from progimage_service.imaging.decode import inspect
 from progimage_service.imaging.limits import Limits
 from progimage_service.imaging.pipeline import parse_path
 from progimage_service.imaging.render import render
-from progimage_service.imaging.working_copy import make_working_copy
+from progimage_service.imaging.working_copy import admit
 
 from .cputime import interleaved_medians
 from .inputs import Input
@@ -38,8 +37,7 @@ def psnr(a: bytes, b: bytes) -> float:
 def measure(item: Input, repeat: int) -> dict:
     """Median CPU ms of the three, interleaved, and the PSNR of the two thumbnails."""
     data, limits = item.read(), Limits()
-    info = inspect(data, limits)
-    copy = make_working_copy(data, info, limits)
+    info, copy = admit(data, limits)
     if copy is None:
         return {"input": item.name, "working_copy": None}
     source = {"source_size": (info.width, info.height), "source_format": info.format}

@@ -69,18 +69,8 @@ class Settings:
     fetch: FetchPolicy = field(default_factory=lambda: FetchPolicy(max_bytes=Limits().max_bytes))
 
 
-# Measured by bench.footprint: the hungriest operations (a rotation by any angle, an AVIF encode)
-# peak at 29 bytes per decoded pixel; the interpreter, Pillow, the input's bytes and the output
-# take up to 128 MB more (at 3,008 MB: 100 MP, the contract's limit).
-WORK_BYTES_PER_PIXEL = 30
+# The interpreter, Pillow and the AWS clients, beside what a request's work may hold.
 WORK_RESERVE_MB = 128
-
-
-def _work_pixels(memory_mb: int, default: int) -> int:
-    """How many pixels a function with ``memory_mb`` (0: not in Lambda) may work on at once."""
-    if memory_mb <= 0:
-        return default
-    return min(default, max(0, memory_mb - WORK_RESERVE_MB) * 2**20 // WORK_BYTES_PER_PIXEL)
 
 
 def _work_memory(memory_mb: int, default: int) -> int:
@@ -113,10 +103,6 @@ def _settings(variables: Environment) -> Settings:
             max_frames=_int("PROGIMAGE_MAX_FRAMES", default.max_frames),
             max_animation_pixels=_int(
                 "PROGIMAGE_MAX_ANIMATION_PIXELS", default.max_animation_pixels
-            ),
-            max_work_pixels=_int(
-                "PROGIMAGE_MAX_WORK_PIXELS",
-                _work_pixels(_int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0), default.max_work_pixels),
             ),
             max_seconds=float(env.get("PROGIMAGE_WORK_SECONDS") or default.max_seconds),
             max_memory=_int(

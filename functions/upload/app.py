@@ -12,6 +12,7 @@ from progimage_service.api import (
     router,
 )
 from progimage_service.errors import BadRequest, ProgImageError, UnsupportedMedia
+from progimage_service.imaging.limits import shared_budget
 from progimage_service.models import ImageRecord
 from progimage_service.services.images import store_image
 from progimage_service.services.transform import source_bytes
@@ -48,14 +49,15 @@ def _many(tenant: str, files: list[bytes]) -> Response:
     if len(files) == 1:
         return _created(store_image(deps, tenant, files[0]))
     results = []
-    for index, data in enumerate(files):
-        try:
-            record = store_image(deps, tenant, data)
-            results.append({"index": index, "status": 201, "image": record.to_json()})
-        except ProgImageError as error:
-            if error.status >= 500:
-                raise
-            results.append({"index": index, "status": error.status, "error": error.body()})
+    with shared_budget(deps.settings.limits.max_seconds):  # the parts share the request's
+        for index, data in enumerate(files):
+            try:
+                record = store_image(deps, tenant, data)
+                results.append({"index": index, "status": 201, "image": record.to_json()})
+            except ProgImageError as error:
+                if error.status >= 500:
+                    raise
+                results.append({"index": index, "status": error.status, "error": error.body()})
     return json_response(207, {"results": results})
 
 

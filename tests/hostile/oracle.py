@@ -24,12 +24,11 @@ from pathlib import Path
 from PIL import Image
 
 from progimage_service.errors import ProgImageError
-from progimage_service.imaging.decode import inspect
 from progimage_service.imaging.formats import sniff
 from progimage_service.imaging.limits import Limits
 from progimage_service.imaging.pipeline import Pipeline
 from progimage_service.imaging.render import render
-from progimage_service.imaging.working_copy import fits, make_working_copy
+from progimage_service.imaging.working_copy import admit, fits
 
 # Small limits keep the bounds tight and the runs fast.
 LIMITS = Limits(max_bytes=4 * 1024 * 1024, max_pixels=4_000_000, max_side=4096, max_frames=50)
@@ -183,11 +182,10 @@ def judge(
     started = time.perf_counter()
     with peak_memory() as peak:
         try:
-            info = inspect(data, limits)
-            inspected = (info.width, info.height, info.frames)
             # As an upload does: a large still image also gets its reduced working copy, and a
             # pipeline that fits inside it is rendered from it too.
-            copy = make_working_copy(data, info, limits)
+            info, copy = admit(data, limits)
+            inspected = (info.width, info.height, info.frames)
             rendered = render(data, pipeline, limits, images)
             output = _check_output(rendered.data, limits)
             if copy is not None and fits(pipeline, info.width, info.height):

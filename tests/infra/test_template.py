@@ -1671,12 +1671,23 @@ def test_checkov_would_catch_a_problem(cfn: dict[str, Any], tmp_path: Path) -> N
 def test_image_functions_default_memory_works_on_the_contracts_largest_image(
     sam: dict[str, Any],
 ) -> None:
-    """At the default ImageMemorySize a render may hold the contract's 100 MP at full size; the
-    smallest allowed still holds a 24 MP photo."""
-    from progimage_service.config import _work_pixels
+    """At the default ImageMemorySize a render may convert the contract's largest image (100 MP)
+    to every format, AVIF's encoder included; the smallest allowed still converts a 24 MP photo
+    to WebP."""
+    from progimage_service.config import _work_memory
+    from progimage_service.imaging import cost
+    from progimage_service.imaging.formats import FORMATS
     from progimage_service.imaging.limits import Limits
+    from progimage_service.imaging.pipeline import Pipeline
+    from progimage_service.imaging.plan import Source, plan
 
     parameter = sam["Parameters"]["ImageMemorySize"]
-    limits = Limits()
-    assert _work_pixels(parameter["Default"], limits.max_work_pixels) >= limits.max_pixels
-    assert _work_pixels(parameter["MinValue"], limits.max_work_pixels) >= 24_000_000
+
+    def peak(megapixels: int, output: str) -> int:
+        width = round((megapixels * 1e6 * 1.5) ** 0.5)
+        source = Source(width, round(width / 1.5), FORMATS["jpeg"])
+        return cost.estimate(plan(Pipeline(format=FORMATS[output]), source), source).peak_bytes
+
+    largest = max(peak(100, name) for name in FORMATS)
+    assert largest <= _work_memory(parameter["Default"], Limits().max_memory)
+    assert peak(24, "webp") <= _work_memory(parameter["MinValue"], Limits().max_memory)

@@ -3,12 +3,18 @@ over it is refused before anything is decoded or stored."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 from unittest import mock
 
+from PIL import Image
+
 from progimage_service.imaging import cost, render
-from tests.integration.conftest import Aws, call, event
+from progimage_service.imaging.decode import inspect
+from progimage_service.imaging.limits import Limits
+from progimage_service.imaging.working_copy import working_size
+from tests.integration.conftest import Aws, call, event, with_body
 from transform.app import handler as transform_handler
 from upload.app import handler as upload_handler
 
@@ -59,3 +65,35 @@ def test_a_single_request_over_its_budget_stores_nothing(aws: Aws, configure: An
     assert answer.status == 422
     assert answer.json()["error"]["code"] == "work_budget"
     assert not aws.object_keys("variants/")
+
+
+def test_multipart_parts_share_the_requests_budget(aws: Aws, configure: Any) -> None:
+    """Each part's validation (and working copy) is estimated before it is decoded; parts that
+    do not fit in what the earlier ones left are refused, and nothing of them is kept."""
+    image = Image.linear_gradient("L").resize((3000, 2000)).convert("RGB")  # gets a copy
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=1)
+    data = buffer.getvalue()
+    each = cost.upload_estimate(inspect(data, Limits()), working_size(3000, 2000)).seconds
+    configure(PROGIMAGE_WORK_SECONDS=str(each * 2.5))
+    boundary = "b0undary"
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{i}.png"\r\n'
+            "Content-Type: image/png\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+            for i in range(4)
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    multipart = with_body(
+        event("post-images-raw"), body, f"multipart/form-data; boundary={boundary}"
+    )
+    answer = call(upload_handler, multipart)
+    assert answer.status == 207
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == [201, 201, 422, 422]
+    assert "presigned uploads" in results[2]["error"]["message"]
+    assert len(aws.records()) == 2
+    assert len(aws.object_keys("originals/")) == 2 and len(aws.object_keys("work/")) == 2

@@ -223,20 +223,20 @@ def test_url_source_needs_the_explicit_test_allowance(
 def test_full_size_work_beyond_the_functions_memory_is_a_413_and_thumbnails_still_work(
     aws: Aws, configure: Any
 ) -> None:
-    """A Lambda's memory bounds the pixels one render may hold at full size: beyond it, a clear
-    413 instead of the function running out of memory; a reducing pipeline decodes a JPEG at a
-    fraction of its size and goes on working."""
+    """A Lambda's memory bounds what one render may hold: beyond it, a clear 413 before
+    decoding instead of the function running out of memory; a reducing pipeline decodes a JPEG
+    at a fraction of its size and goes on working."""
     image_id = upload(sample("exif-orientation/Landscape_1.jpg"))  # 1800x1200: 2.16 MP
-    configure(AWS_LAMBDA_FUNCTION_MEMORY_SIZE="178")  # (178 - 128) MB / 30 B: 1.75 MP
+    configure(AWS_LAMBDA_FUNCTION_MEMORY_SIZE="160")  # 160 - 128: 32 MB for the render
 
-    refused = variant(image_id, "sepia.jpg")
+    refused = variant(image_id, "sepia.jpg")  # two full frames: 17 MB beside the render's 24
     assert refused.status == 413
-    assert refused.json()["error"]["param"] == "pixels"
+    assert refused.json()["error"]["code"] == "work_budget"
     assert "thumbnail or resize" in refused.json()["error"]["message"]
     assert aws.object_keys(f"variants/{image_id}/") == []
 
     small = variant(image_id, "thumbnail:300/sepia.jpg")  # decoded at 1/4: 450x300
     assert small.status == 200 and decode(small.body).size == (300, 200)
 
-    configure(PROGIMAGE_MAX_WORK_PIXELS="3000000")  # an explicit setting wins
+    configure(PROGIMAGE_WORK_MEMORY=str(100 * 2**20))  # an explicit setting wins
     assert variant(image_id, "sepia.jpg").status == 200

@@ -20,7 +20,6 @@ from PIL import Image
 
 from progimage_service.errors import ProgImageError
 from progimage_service.imaging import working_copy
-from progimage_service.imaging.decode import inspect
 from progimage_service.imaging.formats import EXTENSIONS
 from progimage_service.imaging.limits import Limits
 from progimage_service.imaging.operations.table import IMPLEMENTATIONS
@@ -39,7 +38,7 @@ from tests.images import decode, psnr
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-LIMITS = Limits(max_pixels=4_000_000, max_side=4096, max_work_pixels=4_000_000)
+LIMITS = Limits(max_pixels=4_000_000, max_side=4096)
 # Working copies are made of pictures over 2048 px a side; here over 96, so that small (fast)
 # pictures have them too. The rule that decides whether one serves is the same.
 COPY_SIDE = 96
@@ -165,8 +164,7 @@ def test_every_spelling_of_one_canonical_form_renders_alike(
     canonical_specs, orders = drawn
     data = _encoded(_picture(size, seed), source_format, orientation)
     with mock.patch.object(working_copy, "MAX_SIDE", COPY_SIDE):
-        info = inspect(data, LIMITS)
-        copy = working_copy.make_working_copy(data, info, LIMITS)
+        info, copy = working_copy.admit(data, LIMITS)
         canonical = _url(canonical_specs, ext)
         again = Pipeline(parse_ops(canonical.canonical()), canonical.format)
         reference = _outcome(data, again, copy, info)

@@ -11,14 +11,12 @@ that does not fit costs a 503 after 29 seconds and the memory it held.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import TooLarge, Unprocessable
-from .decode import DRAFT_GAP
+from .decode import DRAFT_GAP, ImageInfo
 from .grammar import Step
 from .limits import Limits
 from .operations.base import check_output
@@ -65,10 +63,11 @@ def _quarter_or_any(args: Mapping[str, Any]) -> float:
     return 0.004 if args["angle"] % 90 == 0 else 0.16  # any other angle expands, adds alpha
 
 
+RESIZE = 0.030
 # Each pixel operation, s/MP of the larger of its input and its result.
 STEP: dict[str, float | Callable[[Mapping[str, Any]], float]] = {
-    "resize": 0.030,
-    "thumbnail": 0.030,
+    "resize": RESIZE,
+    "thumbnail": RESIZE,
     "crop": 0.002,
     "rotate": _quarter_or_any,
     "flip": 0.003,
@@ -101,9 +100,12 @@ SCRATCH: dict[str, float | Callable[[Mapping[str, Any]], float]] = {
     "watermark": 1.0,
 }
 # An encoder's own peak, in bytes per output pixel (AVIF's is libaom's, measured at 28).
-ENCODER = {"avif": 28, "webp": 12, "png": 4, "gif": 8, "tiff": 4, "jpeg": 2, "bmp": 4}
+ENCODER = {"avif": 24, "webp": 12, "png": 4, "gif": 8, "tiff": 4, "jpeg": 2, "bmp": 4}
 
 
+SMALLER_RESULT = (
+    "make a smaller result first (thumbnail or resize as the first operation), or use POST /jobs"
+)
 # Results no encoder of the format can hold, refused before decoding (libwebp's 16,383 px).
 MAX_SIDE = {"webp": 16383}
 
@@ -202,6 +204,29 @@ def estimate(
     )
 
 
+def upload_estimate(info: ImageInfo, copy: tuple[int, int] | None) -> Estimate:
+    """What validating an upload costs: its first frame decoded (a JPEG at 1/8), or, where it
+    gets a working copy of ``copy`` size, the decode at the copy's scale, its reduction and its
+    encode (JPEG, or WebP where there is alpha: WebP's cost is counted)."""
+    fmt, width, height = info.format.name, info.width, info.height
+    target = copy or (max(1, width // 8), max(1, height // 8))
+    decoded = decode_size(width, height, fmt, target)
+    pixels = decoded[0] * decoded[1]
+    seconds = DECODE[fmt] * pixels / MP
+    if fmt == "jpeg":
+        seconds += (ENTROPY + PER_SCAN * max(0, info.scans - 1)) * width * height / MP
+    parts = [(f"decode {fmt} {decoded[0]}x{decoded[1]}", seconds)]
+    peak = FRAME * pixels
+    if copy is not None:
+        out = copy[0] * copy[1]
+        work = (RESIZE * pixels + ENCODE["webp"] * out) / MP
+        parts.append((f"working copy {copy[0]}x{copy[1]}", work))
+        peak += FRAME * out + ENCODER["webp"] * out
+    ordered = tuple(sorted(parts, key=lambda part: -part[1]))
+    total = sum(s for _, s in parts)
+    return Estimate(total, BASE + peak, ordered, (width, height), (), 1, fmt)
+
+
 def decoded_size(plan: Plan, source: Source) -> tuple[int, int]:
     """The size the source (or its working copy) is decoded at for this plan."""
     picture, read = source.decoded
@@ -224,26 +249,6 @@ def results(plan: Plan) -> list[tuple[int, int]]:
     return sizes
 
 
-@dataclass
-class _Shared:
-    seconds: float  # what is left of the request's budget
-    total: float
-
-
-_SHARED: ContextVar[_Shared | None] = ContextVar("progimage_shared_budget", default=None)
-
-
-@contextmanager
-def shared_budget(seconds: float) -> Iterator[None]:
-    """Renders within this block (the items of one POST /batch) share one request's budget:
-    each is charged its estimate, and one that does not fit in what is left is refused."""
-    token = _SHARED.set(_Shared(seconds, seconds))
-    try:
-        yield
-    finally:
-        _SHARED.reset(token)
-
-
 def check(cost: Estimate, limits: Limits) -> None:
     """Refuse a render over the budget, before decoding: 413 for a result too large for its
     format or the animation limit, or for the memory; 422 ``work_budget`` for the time."""
@@ -263,30 +268,25 @@ def check(cost: Estimate, limits: Limits) -> None:
             f"{limits.max_animation_pixels}",
             param="ops",
         )
+    check_budget(cost, limits)
+
+
+def check_budget(cost: Estimate, limits: Limits, smaller: str = SMALLER_RESULT) -> None:
+    """Refuse work over the request's memory (413) or time (422), both ``work_budget``; charge
+    it to the budget the request's items share, if any (see limits.shared_budget)."""
     if cost.peak_bytes > limits.max_memory:
         raise TooLarge(
-            f"this render would hold about {cost.peak_bytes // 2**20} MB, over the "
-            f"{limits.max_memory // 2**20} MB a request may use ({cost.costliest()}); make a "
-            "smaller result first (thumbnail or resize as the first operation)",
+            f"this would hold about {cost.peak_bytes // 2**20} MB, over the "
+            f"{limits.max_memory // 2**20} MB a request may use ({cost.costliest()}); {smaller}",
             param="ops",
             code="work_budget",
         )
     if cost.seconds > limits.max_seconds:
         raise Unprocessable(
-            f"this render would take about {cost.seconds:.0f} s of work, over the "
+            f"this would take about {cost.seconds:.0f} s of work, over the "
             f"{limits.max_seconds:g} s a request may use; the costliest parts: "
-            f"{cost.costliest()}. Make a smaller result first, or use POST /jobs",
+            f"{cost.costliest()}. {smaller[0].upper()}{smaller[1:]}",
             param="ops",
             code="work_budget",
         )
-    shared = _SHARED.get()
-    if shared is not None:
-        if cost.seconds > shared.seconds:
-            raise Unprocessable(
-                f"this item would take about {cost.seconds:.1f} s of work, and {shared.seconds:.1f}"
-                f" s are left of the {shared.total:g} s the request's items share; send the items "
-                "that do not fit in POST /jobs, where each has its own budget",
-                param="ops",
-                code="work_budget",
-            )
-        shared.seconds -= cost.seconds
+    limits.charge(cost.seconds)

@@ -87,12 +87,17 @@ def _check_layout(layout: GifLayout | WebpLayout, limits: Limits) -> None:
 
 
 def inspect(data: bytes, limits: Limits) -> ImageInfo:
-    """Validate an upload: open it, check that none of its data is missing, decode its first
-    frame (cheaply), and describe it.
+    """Validate an upload: ``describe`` it, then decode its first frame (``verify``)."""
+    opened, info = describe(data, limits)
+    verify(opened)
+    return info
+
+
+def describe(data: bytes, limits: Limits) -> tuple[Opened, ImageInfo]:
+    """Open an upload, check that none of its data is missing, and describe it: no pixels yet.
 
     A truncated file is refused at upload rather than stored: its structure is walked for every
-    frame's data (decoders fill in what is missing, and only the first frame is decoded here).
-    The first frame is decoded so that corrupt data is refused too; JPEGs decode at 1/8 scale.
+    frame's data (decoders fill in what is missing, and only the first frame is ever decoded).
     """
     try:
         opened = open_image(data, limits)
@@ -101,15 +106,24 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
         raise
     scans = check_complete(data, opened.format)
     limits.check_scans(scans)
+    width, height = displayed(opened)
+    return opened, ImageInfo(opened.format, width, height, opened.frames, opened.orientation, scans)
+
+
+def verify(opened: Opened) -> None:
+    """Decode the first frame, cheaply (a JPEG at 1/8), so that corrupt data is refused too."""
     image = opened.image
-    width, height = image.size  # before draft() reduces it
+    width, height = image.size
     with _decoding(opened.format):
         if opened.format.name == "jpeg":
             image.draft(image.mode, (width // 8 or 1, height // 8 or 1))
         image.load()
-    if opened.orientation in _SWAPS_SIDES:
-        width, height = height, width
-    return ImageInfo(opened.format, width, height, opened.frames, opened.orientation, scans)
+
+
+def displayed(opened: Opened) -> tuple[int, int]:
+    """The picture's size as shown: EXIF orientation applied."""
+    width, height = opened.image.size
+    return (height, width) if opened.orientation in _SWAPS_SIDES else (width, height)
 
 
 Box = tuple[float, float, float, float]
@@ -157,15 +171,11 @@ def _upright_box(box: Box, size: tuple[int, int], orientation: int) -> Box:
     }.get(orientation, (0, 0, bw, bh))
 
 
-def frames(opened: Opened, limits: Limits) -> Iterator[tuple[Image.Image, int]]:
+def frames(opened: Opened) -> Iterator[tuple[Image.Image, int]]:
     """Each frame, decoded (at the size reduce_on_load chose, if called), upright, with its
-    duration in milliseconds.
-
-    The size it decodes at is checked against ``limits.max_work_pixels`` before any decoding.
-    """
+    duration in milliseconds. What decoding may cost was estimated before (cost.py)."""
     with _decoding(opened.format):
         size = opened.image.size
-        limits.check_work(*size)
         # A file of several frames rendered as one (an MPO's first JPEG, a TIFF's first page) is
         # copied out of its file object too: encoders read `is_animated` from the image they are
         # given, and AVIF's would set up for a sequence (680 MB for a 2000x2000 MPO, measured).

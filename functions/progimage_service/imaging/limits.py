@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ..errors import TooLarge, Unprocessable
@@ -18,10 +21,6 @@ class Limits:
     # All frames of an animation together (the contract bounds only each frame): every output
     # frame is held in memory until encoded, so this is what bounds an animation's memory.
     max_animation_pixels: int = 100_000_000
-    # Pixels one render may decode and work on at once: what the function's memory holds (see
-    # config). A reducing pipeline decodes a JPEG at 1/2 to 1/8 scale, so only full-size work on
-    # very large images meets it.
-    max_work_pixels: int = 100_000_000
     # One render's budget, estimated before decoding (cost.py): CPU seconds on one core, within
     # API Gateway's 30 s with room for the estimate's error and the storage calls; and the
     # bytes it may hold, what the function's memory leaves beside the runtime (see config).
@@ -47,14 +46,22 @@ class Limits:
                 param="pixels",
             )
 
-    def check_work(self, width: int, height: int) -> None:
-        if width * height > self.max_work_pixels:
-            raise TooLarge(
-                f"working on this image at {width}x{height} needs more memory than this "
-                f"service is configured with (at most {self.max_work_pixels} pixels at full "
-                "size); make a smaller result first (thumbnail or resize as the first operation)",
-                param="pixels",
+    def charge(self, seconds: float) -> None:
+        """Charge estimated work to the budget the request's items share (a POST /batch's, a
+        multipart upload's), refusing it if it does not fit in what is left."""
+        shared = _SHARED.get()
+        if shared is None:
+            return
+        if seconds > shared.left:
+            raise Unprocessable(
+                f"this item would take about {seconds:.1f} s of work, and {shared.left:.1f} s "
+                f"are left of the {shared.total:g} s the request's items share; send the items "
+                "that do not fit in another request (POST /jobs and presigned uploads give each "
+                "item its own budget)",
+                param="ops",
+                code="work_budget",
             )
+        shared.left -= seconds
 
     def check_scans(self, scans: int) -> None:
         if scans > self.max_scans:
@@ -77,3 +84,22 @@ class Limits:
                 f"{self.max_animation_pixels}",
                 param="frames",
             )
+
+
+@dataclass
+class _Shared:
+    left: float
+    total: float
+
+
+_SHARED: ContextVar[_Shared | None] = ContextVar("progimage_shared_budget", default=None)
+
+
+@contextmanager
+def shared_budget(seconds: float) -> Iterator[None]:
+    """The work estimated within this block (one request's items) shares ``seconds``."""
+    token = _SHARED.set(_Shared(seconds, seconds))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)

@@ -10,7 +10,7 @@ from PIL import Image
 from ..errors import Unprocessable
 from .colour import working_mode
 from .cost import Reference, check, estimate, largest_frame
-from .decode import Opened, frames, open_image, reduce_on_load
+from .decode import Opened, displayed, frames, open_image, reduce_on_load
 from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
 from .integrity import check_complete
@@ -43,12 +43,12 @@ def render(
     original's format.
     """
     opened = open_image(data, limits)
-    displayed = _displayed(opened.image.size, opened.orientation)
+    shown = displayed(opened)
     if source_size is None:
-        source = Source(*displayed, opened.format, opened.frames)
+        source = Source(*shown, opened.format, opened.frames)
     else:
         fmt = source_format or opened.format
-        source = Source(*source_size, fmt, opened.frames, displayed, opened.format)
+        source = Source(*source_size, fmt, opened.frames, shown, opened.format)
     planned = plan(pipeline, source)
     if source.copy is not None and not planned.geometry.from_copy:
         raise ValueError("this pipeline cannot be rendered from a working copy (see fits)")
@@ -57,15 +57,12 @@ def render(
         scans = check_complete(data, opened.format)
         limits.check_scans(scans)
     others = {k: open_image(v, limits) for k, v in (images or {}).items()}
-    references = {
-        k: Reference(*_displayed(o.image.size, o.orientation), o.format.name)
-        for k, o in others.items()
-    }
+    references = {k: Reference(*displayed(o), o.format.name) for k, o in others.items()}
     check(estimate(planned, source, scans, references), limits)
     # The images the pipeline names decode reduced to the largest frame it works on: no
     # operation uses more of them.
     needed = largest_frame(planned, source)
-    named = {k: _first_frame(o, limits, needed) for k, o in others.items()}
+    named = {k: _first_frame(o, needed) for k, o in others.items()}
     return execute(planned, opened, limits, named)
 
 
@@ -81,7 +78,7 @@ def execute(
     box = reduce_on_load(opened, draft) if draft else None
     first = replace(shared, given=Given(planned.geometry.size, box))
     output: list[Frame] = []
-    for image, duration in frames(opened, limits):
+    for image, duration in frames(opened):
         frame = working_mode(image)
         for index, step in enumerate(planned.steps):
             frame = apply(step, frame, first if index == 0 else shared)
@@ -127,11 +124,7 @@ def _within(frames_: list[Frame], fmt: Format, options: EncodeOptions, max_bytes
     return found
 
 
-def _first_frame(opened: Opened, limits: Limits, needed: tuple[int, int]) -> Image.Image:
+def _first_frame(opened: Opened, needed: tuple[int, int]) -> Image.Image:
     reduce_on_load(opened, needed)
-    image, _ = next(frames(opened, limits))
+    image, _ = next(frames(opened))
     return working_mode(image)
-
-
-def _displayed(size: tuple[int, int], orientation: int) -> tuple[int, int]:
-    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size

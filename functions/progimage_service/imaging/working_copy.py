@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from PIL import Image
 
 from .colour import working_mode
-from .decode import ImageInfo, frames, open_image, reduce_on_load
+from .cost import check_budget, upload_estimate
+from .decode import ImageInfo, Opened, describe, frames, reduce_on_load, verify
 from .encode import EncodeOptions, Frame, encode
 from .formats import FORMATS, Format
 from .limits import Limits
@@ -22,6 +23,9 @@ from .plan import geometry
 
 MAX_SIDE = 2048
 QUALITY = 95
+SMALLER_UPLOAD = (
+    "send fewer or smaller images per request, or use presigned uploads (POST /uploads)"
+)
 
 
 @dataclass(frozen=True)
@@ -37,14 +41,29 @@ def working_size(width: int, height: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def make_working_copy(data: bytes, info: ImageInfo, limits: Limits) -> WorkingCopy | None:
-    """A reduced copy of a large still image, or None where the original is as good."""
+def copy_size(info: ImageInfo) -> tuple[int, int] | None:
+    """The working copy's size for a large still image; None where the original is as good."""
     if info.frames > 1 or max(info.width, info.height) <= MAX_SIDE:
         return None
-    size = working_size(info.width, info.height)
-    opened = open_image(data, limits)
+    return working_size(info.width, info.height)
+
+
+def admit(data: bytes, limits: Limits) -> tuple[ImageInfo, WorkingCopy | None]:
+    """Validate an upload within the request's budget and make its working copy, decoding it
+    once: the copy's decode checks the pixels where there is a copy, else the first frame is
+    decoded (cheaply) for that alone."""
+    opened, info = describe(data, limits)
+    size = copy_size(info)
+    check_budget(upload_estimate(info, size), limits, SMALLER_UPLOAD)
+    if size is None:
+        verify(opened)
+        return info, None
+    return info, _working_copy(opened, size)
+
+
+def _working_copy(opened: Opened, size: tuple[int, int]) -> WorkingCopy:
     box = reduce_on_load(opened, size)
-    image, _ = next(frames(opened, limits))
+    image, _ = next(frames(opened))
     image = working_mode(image).resize(
         size, Image.Resampling.LANCZOS, box, reducing_gap=REDUCING_GAP
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import BadRequest, ProgImageError
 from ..ids import new_id
+from ..imaging.limits import shared_budget
 from ..signing import signed_path
 from ..storage_layout import result_key
 from ..wiring import Dependencies
@@ -72,8 +73,6 @@ def run_batch(deps: Dependencies, tenant: str, items: Any) -> list[dict[str, Any
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_ITEMS:
         raise BadRequest(f"items must be a list of 1 to {MAX_BATCH_ITEMS} items", param="items")
     batch_id = new_id()
-    from ..imaging.cost import shared_budget  # the imaging core loads only where pixels are read
-
     with shared_budget(deps.settings.limits.max_seconds):
         return [
             presented(deps, tenant, run_item(deps, tenant, item, index, batch_id))

@@ -22,6 +22,7 @@ from .delivery import Delivery, deliver_object, matches
 
 if TYPE_CHECKING:  # the imaging core loads only where pixels are read: reads need none of it
     from ..imaging.decode import ImageInfo
+    from ..imaging.working_copy import WorkingCopy
 
 
 def describe(
@@ -50,18 +51,21 @@ def describe(
 
 
 def write_objects(
-    deps: Dependencies, tenant: str, image_id: str, data: bytes, info: ImageInfo
+    deps: Dependencies,
+    tenant: str,
+    image_id: str,
+    data: bytes,
+    admitted: tuple[ImageInfo, WorkingCopy | None],
 ) -> ImageRecord:
-    """Write the original and, for a large still image, its reduced working copy; return the
-    record describing them. If any write fails, what was written is removed again."""
-    from ..imaging.working_copy import make_working_copy
-
+    """Write the original and, for a large still image, its reduced working copy (both as
+    ``working_copy.admit`` found them); return the record describing them. If any write fails,
+    what was written is removed again."""
+    info, copy = admitted
     written: list[str] = []
     try:
         key = original_key(image_id)
         deps.store.put(key, data, info.format.content_type)
         written.append(key)
-        copy = make_working_copy(data, info, deps.settings.limits)
         if copy is not None:
             key = work_key(image_id, copy.format.extension)
             deps.store.put(key, copy.data, copy.format.content_type)
@@ -82,10 +86,9 @@ def store_image(deps: Dependencies, tenant: str, data: bytes) -> ImageRecord:
     """Validate an upload and store it as the tenant's: the objects first, then the record that
     makes them visible. If writing the record fails, the objects are removed again, so no
     reader ever sees a record without its objects and nothing is left behind."""
-    from ..imaging.decode import inspect
+    from ..imaging.working_copy import admit
 
-    info = inspect(data, deps.settings.limits)
-    record = write_objects(deps, tenant, new_id(), data, info)
+    record = write_objects(deps, tenant, new_id(), data, admit(data, deps.settings.limits))
     try:
         deps.catalog.create(record)
     except BaseException:

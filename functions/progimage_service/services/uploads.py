@@ -107,7 +107,7 @@ def ingest(deps: Dependencies, key: str, attempt: Attempt | None = None) -> Outc
 
 
 def _ingest(deps: Dependencies, record: ImageRecord, key: str) -> Outcome:
-    from ..imaging.decode import inspect
+    from ..imaging.working_copy import admit
 
     upload = deps.store.get(key)
     if upload is None:
@@ -118,13 +118,14 @@ def _ingest(deps: Dependencies, record: ImageRecord, key: str) -> Outcome:
             upload.body.close()
             limits.check_bytes(upload.size)
         data = upload.read()
-        info = inspect(data, limits)
+        admitted = admit(data, limits)
     except ProgImageError as error:
         if error.status >= 500:
             raise
         return _reject(deps, record, key, error.message)
     ready = replace(
-        write_objects(deps, record.tenant, record.id, data, info), created_at=record.created_at
+        write_objects(deps, record.tenant, record.id, data, admitted),
+        created_at=record.created_at,
     )
     # Not pending any more: a concurrent delivery finished it, or the image was deleted
     # meanwhile, in which case the objects just written must not outlive their record.
