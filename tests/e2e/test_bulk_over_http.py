@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -14,13 +13,6 @@ from localserver import LocalServer
 from tests.images import decode, sample
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(ROOT / "template.yaml") as running:
-        yield running
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 300) -> None:

@@ -7,8 +7,6 @@ request, against the local server's moto (the same probe ``python -m bench.colds
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,13 +16,6 @@ from localserver import LocalServer
 from tests.images import sample
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(ROOT / "template.yaml") as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

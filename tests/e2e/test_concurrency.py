@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import boto3
 import pytest
@@ -14,13 +12,6 @@ from localserver import LocalServer
 from tests.images import decode, sample
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(ROOT / "template.yaml") as running:
-        yield running
 
 
 def stored_keys(server: LocalServer, prefix: str) -> list[str]:

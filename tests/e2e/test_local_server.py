@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
 
@@ -12,13 +9,6 @@ from localserver import LocalServer
 from tests.images import decode, psnr, sample
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(ROOT / "template.yaml") as running:
-        yield running
 
 
 def test_upload_get_convert_info_list_delete(server: LocalServer) -> None:

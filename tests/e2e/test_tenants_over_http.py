@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -16,14 +15,13 @@ from localserver import LocalServer
 from tests.images import sample
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 ALPHA, BETA = "alpha-key-1", "beta-key-1"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(ROOT / "template.yaml", api_keys=[f"alpha:{ALPHA}", f"beta:{BETA}"]) as s:
-        yield s
+def server_options() -> dict[str, Any]:
+    """API keys enforced: two tenants, ``alpha`` and ``beta``."""
+    return {"api_keys": [f"alpha:{ALPHA}", f"beta:{BETA}"]}
 
 
 def auth(key: str) -> dict[str, str]:
