@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from localserver.__main__ import parse_args
 from localserver.intrinsics import Resolver
 from localserver.pollers import (
+    BatchCounter,
     InvalidBatchResponse,
+    SqsPollers,
     failed_message_ids,
     queue_sources,
     sqs_record,
@@ -114,6 +118,50 @@ def test_batch_responses_lambda_accepts(payload: object, failed: set[str]) -> No
 def test_batch_responses_that_fail_the_whole_batch(payload: object) -> None:
     with pytest.raises(InvalidBatchResponse):
         failed_message_ids(payload, ["a", "b"])
+
+
+VISIBLE, NOT_VISIBLE, DELAYED = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+class OneMessageQueue:
+    """GetQueueAttributes of a queue whose one message changes state after ``at`` counts.
+
+    Like moto, each count is taken at its own instant, and a request with several counts
+    takes them in moto's order: visible, delayed, invisible.
+    """
+
+    def __init__(self, before: str, after: str, at: int) -> None:
+        self.before, self.after, self.at = before, after, at
+        self.counted = 0
+
+    def get_queue_attributes(self, **request: Any) -> dict[str, Any]:
+        answer = {}
+        for name in (VISIBLE, DELAYED, NOT_VISIBLE):
+            if name in request["AttributeNames"]:
+                state = self.before if self.counted < self.at else self.after
+                answer[name] = str(int(name == state))
+                self.counted += 1
+        return {"Attributes": answer}
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(NOT_VISIBLE, VISIBLE), (VISIBLE, NOT_VISIBLE), (DELAYED, VISIBLE)],
+    ids=["retry-delay-ends", "received", "delay-ends"],
+)
+@pytest.mark.parametrize("at", range(6))
+def test_the_backlog_counts_a_message_that_changes_state_while_it_is_read(
+    before: str, after: str, at: int
+) -> None:
+    """Whenever the change falls between two counts, the message is still in one of them."""
+    poller: Any = SimpleNamespace(source=SimpleNamespace(queue_url="q"))
+    pollers = SqsPollers([poller], BatchCounter())
+    backlog = pollers.backlog(OneMessageQueue(before, after, at))
+    assert sum(backlog["q"].values()) >= 1, backlog
 
 
 def test_bucket_notifications_become_the_s3_api_shape(caplog: pytest.LogCaptureFixture) -> None:
