@@ -353,12 +353,15 @@ Resources:
             BatchSize: 10
             FunctionResponseTypes: [ReportBatchItemFailures]
             ScalingConfig: {MaximumConcurrency: 2}
-        BatchedJobs:  # a batching window, so that messages sent together arrive together
+        # A batch goes when it is full or when its window ends. BatchSize 2 and a window no test
+        # waits out: the two messages a test sends always make one batch, however far apart
+        # the poller receives them (moto enqueues a SendMessageBatch one message at a time).
+        BatchedJobs:
           Type: SQS
           Properties:
             Queue: !GetAtt BatchedJobsQueue.Arn
-            BatchSize: 10
-            MaximumBatchingWindowInSeconds: 1
+            BatchSize: 2
+            MaximumBatchingWindowInSeconds: 30
             FunctionResponseTypes: [ReportBatchItemFailures]
   PlainFunction:
     Type: AWS::Serverless::Function
@@ -369,8 +372,8 @@ Resources:
           Type: SQS
           Properties:
             Queue: !GetAtt PlainQueue.Arn
-            BatchSize: 5
-            MaximumBatchingWindowInSeconds: 1
+            BatchSize: 2  # and a window no test waits out, as BatchedJobs
+            MaximumBatchingWindowInSeconds: 30
   SlowFunction:
     Type: AWS::Serverless::Function
     Properties:

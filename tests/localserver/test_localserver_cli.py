@@ -167,8 +167,9 @@ def test_polls_queues_and_stops_promptly(
         aws_secret_access_key="testing",
     )
     url = sqs.get_queue_url(QueueName="progimage-local-plainqueue")["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody="from the command line")
-    server.wait_for(r"SQS progimage-local-plainqueue -> 1 message, 0 failed in [\d.]+ ms \[Plain")
+    entries = [{"Id": str(i), "MessageBody": f"from the command line {i}"} for i in range(2)]
+    sqs.send_message_batch(QueueUrl=url, Entries=entries)  # a full batch of the Plain event
+    server.wait_for(r"SQS progimage-local-plainqueue -> 2 messages, 0 failed in [\d.]+ ms \[Plain")
 
     started = time.monotonic()
     server.process.send_signal(signal.SIGINT)

@@ -13,7 +13,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,6 +41,14 @@ def app(server: LocalServer) -> ModuleType:
     module = sys.modules["lssqs.app"]
     module.reset()
     return module
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Poll until ``condition()`` holds; the timeout only guards against a hang."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def aws(server: LocalServer, service: str) -> Any:
@@ -75,6 +83,15 @@ def send(server: LocalServer, queue_id: str, *bodies: Any) -> None:
         for index, body in enumerate(bodies)
     ]
     aws(server, "sqs").send_message_batch(QueueUrl=server.resources[queue_id].ref, Entries=entries)
+
+
+def queue_counts(server: LocalServer, queue_id: str) -> tuple[int, int]:
+    """(messages waiting to be received, messages received and not yet deleted)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = aws(server, "sqs").get_queue_attributes(
+        QueueUrl=server.resources[queue_id].ref, AttributeNames=names
+    )["Attributes"]
+    return int(attributes[names[0]]), int(attributes[names[1]])
 
 
 def upload(url: str, fields: dict[str, str], data: bytes) -> None:
@@ -211,7 +228,9 @@ def test_without_item_failures_an_exception_retries_and_a_result_succeeds(
 
 def test_the_batching_window_gathers_messages(server: LocalServer, app: ModuleType) -> None:
     send(server, "PlainQueue", "first")
-    time.sleep(0.3)
+    # Sent only once the poller holds "first": the window keeps its batch open for "second".
+    wait_until(lambda: queue_counts(server, "PlainQueue") == (0, 1))
+    assert app.CALLS == []
     send(server, "PlainQueue", "second")
     server.wait_for_queues_idle(15)
     ((_, event),) = app.CALLS
@@ -233,7 +252,7 @@ def test_maximum_concurrency_bounds_the_pollers(server: LocalServer) -> None:
     assert sources["Jobs"].concurrency == 2
     assert sources["BatchedJobs"].concurrency == 4
     assert sources["Slow"].concurrency == 4  # the default --sqs-concurrency
-    assert sources["Plain"].batching_window_s == 1
+    assert sources["Plain"].batching_window_s == 30
     assert sources["Uploaded"].report_batch_item_failures
     assert not sources["Plain"].report_batch_item_failures
 
@@ -241,10 +260,11 @@ def test_maximum_concurrency_bounds_the_pollers(server: LocalServer) -> None:
 def test_wait_for_queues_idle_times_out_while_messages_wait(
     server: LocalServer, app: ModuleType
 ) -> None:
-    send(server, "PlainQueue", "raise")
+    send(server, "PlainQueue", "raise", "ok")  # a full batch; it fails once, retried after 1 s
     with pytest.raises(TimeoutError, match="plainqueue"):
         server.wait_for_queues_idle(0.3)
     server.wait_for_queues_idle(15)
+    assert deliveries(app, "plain") == {"raise": [1, 2], "ok": [1, 2]}
 
 
 # -- stopping -----------------------------------------------------------------------------
