@@ -41,4 +41,9 @@ bench-integrity: $(STAMP)
 bench-budget: $(STAMP)
 	$(BIN)/python -m bench.budget $(BENCH_ARGS)
 
-.PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget
+# How much the local server's concurrent SQS batches save, and how long stopping it takes
+# (bench/localserver.py).
+bench-localserver: $(STAMP)
+	$(BIN)/python -m bench.localserver $(BENCH_ARGS)
+
+.PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget bench-localserver

@@ -392,19 +392,20 @@ SQS_HANDLERS = '''\
 import json
 import os
 import threading
-import time
 
 import boto3
 
 LOCK = threading.Lock()
 CALLS = []  # (handler name, event)
 STATE = {"active": 0, "max_active": 0}
+RELEASE = threading.Event()  # ends the slow handlers' wait
 
 
 def reset():
     with LOCK:
         CALLS.clear()
         STATE.update(active=0, max_active=0)
+        RELEASE.clear()
 
 
 def _record(name, event):
@@ -458,11 +459,12 @@ def plain(event, context):
 
 
 def slow(event, context):
+    """Hold the batch until the test sets RELEASE (30 s at most), counting those held at once."""
     with LOCK:
         STATE["active"] += 1
         STATE["max_active"] = max(STATE["max_active"], STATE["active"])
     try:
-        time.sleep(0.5)
+        RELEASE.wait(30)
     finally:
         with LOCK:
             STATE["active"] -= 1

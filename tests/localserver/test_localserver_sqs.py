@@ -35,12 +35,13 @@ def server(sqs_template: Path) -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def app(server: LocalServer) -> ModuleType:
+def app(server: LocalServer) -> Iterator[ModuleType]:
     """The handlers' module, with what they recorded so far forgotten."""
     server.wait_for_queues_idle(10)  # the s3:TestEvent sent when notifications are set up
     module = sys.modules["lssqs.app"]
     module.reset()
-    return module
+    yield module
+    module.RELEASE.set()  # no slow handler outlives its test
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
@@ -238,13 +239,15 @@ def test_the_batching_window_gathers_messages(server: LocalServer, app: ModuleTy
 
 
 def test_batches_run_concurrently(server: LocalServer, app: ModuleType) -> None:
-    started = time.monotonic()
     send(server, "SlowQueue", *[f"m{i}" for i in range(8)])
+    # The handlers hold their batches: four run at once (the default --sqs-concurrency), and
+    # the other four messages wait in the queue, with no free slot to receive them.
+    wait_until(lambda: app.STATE["active"] == 4)
+    assert queue_counts(server, "SlowQueue") == (4, 4)
+    app.RELEASE.set()
     server.wait_for_queues_idle(20)
-    elapsed = time.monotonic() - started
-    assert len(records(app, "slow")) == 8
-    assert 2 <= app.STATE["max_active"] <= 4  # the default --sqs-concurrency is 4
-    assert elapsed < 8 * 0.5
+    assert sorted(r["body"] for r in records(app, "slow")) == [f"m{i}" for i in range(8)]
+    assert app.STATE["max_active"] == 4
 
 
 def test_maximum_concurrency_bounds_the_pollers(server: LocalServer) -> None:
@@ -270,16 +273,27 @@ def test_wait_for_queues_idle_times_out_while_messages_wait(
 # -- stopping -----------------------------------------------------------------------------
 
 
-def test_stop_is_prompt_with_pollers_running(sqs_template: Path) -> None:
+def poller_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if "sqs:" in thread.name]
+
+
+def test_stop_returns_while_batches_run_and_leaves_no_poller_behind(sqs_template: Path) -> None:
     server = LocalServer(sqs_template, port=0, sqs_concurrency=2).start()
+    app = sys.modules["lssqs.app"]
     try:
         server.wait_for_queues_idle(10)
+        app.reset()
         send(server, "SlowQueue", "a", "b", "c")
-        time.sleep(0.2)  # batches in flight, the receivers long-polling
+        # Both slots busy with held batches; the other receivers long-polling their queues.
+        wait_until(lambda: app.STATE["active"] == 2)
     finally:
-        started = time.monotonic()
-        server.stop()
-        elapsed = time.monotonic() - started
-    assert elapsed < 2.5
-    threads = [t.name for t in threading.enumerate() if "sqs:" in t.name]
-    assert threads == []
+        try:
+            server.stop()
+            held = app.STATE["active"]
+        finally:
+            app.RELEASE.set()
+    assert held == 2  # stop returned while the handlers still ran: it waits for them only so long
+    for thread in poller_threads():
+        thread.join(30)
+    assert poller_threads() == []  # the held batches ended once released; nothing else ran on
+    assert sorted(r["body"] for r in records(app, "slow")) == ["a", "b"]
