@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -95,12 +96,13 @@ def test_unknown_routes_answer_404_like_api_gateway(
 
 
 def test_event_has_the_payload_format_2_shape(server: LocalServer) -> None:
-    before = time.time()
+    sent_ms = time.time_ns() // 1_000_000  # the server runs in this process, on this clock
     response = requests.get(
         f"{server.url}/images/abc%20def?b=2&a=1&a=3&empty=&sp=x+y",
         headers={"X-Custom-Header": "One", "Cookie": "c1=v1; c2=v2", "User-Agent": "tests/1.0"},
         timeout=10,
     )
+    answered_ms = time.time_ns() // 1_000_000
     event = echo(response)
     assert event["version"] == "2.0"
     assert event["routeKey"] == "GET /images/{id}"
@@ -135,7 +137,13 @@ def test_event_has_the_payload_format_2_shape(server: LocalServer) -> None:
         "userAgent": "tests/1.0",
     }
     assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", context["time"])
-    assert before * 1000 - 1000 <= context["timeEpoch"] <= time.time() * 1000 + 1000
+    # Milliseconds since the epoch, of the instant "time" gives to the second, between the
+    # request and its answer.
+    epoch_ms = context["timeEpoch"]
+    assert isinstance(epoch_ms, int)
+    assert sent_ms <= epoch_ms <= answered_ms
+    in_seconds = datetime.strptime(context["time"], "%d/%b/%Y:%H:%M:%S %z").timestamp()
+    assert in_seconds == epoch_ms // 1000
 
 
 def test_event_without_query_cookies_or_parameters_omits_those_keys(server: LocalServer) -> None:
