@@ -14,6 +14,7 @@ import requests
 from bench.coldstart import CACHE_HITS, hit_event, run_probe
 from localserver import LocalServer
 from tests.images import sample
+from tests.unit.test_import_boundaries import LANGUAGE
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +48,7 @@ def test_a_stored_variant_is_served_without_pillow(
 
     assert report["status"] == 200
     assert report["pillow_imported"] is False
+    assert set(report["imaging_modules"]) <= LANGUAGE  # the grammar, nothing of the pixels
 
 
 def test_a_variant_not_yet_made_imports_pillow(server: LocalServer, image_id: str) -> None:

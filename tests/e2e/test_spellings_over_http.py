@@ -9,8 +9,6 @@ spellings of one canonical form each render instead of one being served the othe
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,15 +23,8 @@ from tests.images import decode
 from tests.unit.test_plan import _picture, _same, spellings
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 # The two pictures: the first has no working copy (under 2048 px), the second has one.
 SIZES = ((1428, 1667), (3001, 2003))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer(ROOT / "template.yaml") as running:
-        yield running
 
 
 def _upload(server: LocalServer, image: Image.Image, fmt: str = "JPEG") -> str:
