@@ -123,10 +123,13 @@ def test_a_named_image_is_decoded_reduced_to_what_the_render_uses() -> None:
 
 # --- accepted means it fits -------------------------------------------------------------------
 
+EXAMPLES = 300
 TIGHT = Limits(max_pixels=60_000, max_side=400, max_animation_pixels=120_000, max_frames=20)
 
 
-@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 @given(
     st.lists(operation_spec(render=True).filter(lambda s: s.valid), min_size=1, max_size=4),
     st.tuples(st.integers(1, 240), st.integers(1, 240)),

@@ -116,7 +116,7 @@ class Estimate:
     peak_bytes: int
     parts: tuple[tuple[str, float], ...]  # what the time goes to, costliest first
     output: tuple[int, int]  # the result's size
-    results: tuple[tuple[int, int], ...]  # each pixel step's
+    results: tuple[tuple[int, int], ...]  # every frame the steps make, on the way or as results
     frames: int  # the result's frames
     format: str  # the result's format
 
@@ -198,7 +198,7 @@ def estimate(
     spend(f"encode {out_fmt} {current[0]}x{current[1]}", encoding)
     peak = max(peak, FRAME * out_pixels + ENCODER[out_fmt] * out_pixels * min(frames, 2))
     ordered = tuple(sorted(parts.items(), key=lambda part: -part[1]))
-    sizes = tuple(results(plan))
+    sizes = tuple(made(plan))
     return Estimate(
         sum(parts.values()), BASE + held + peak, ordered, current, sizes, frames, out_fmt
     )
@@ -238,6 +238,18 @@ def largest_frame(plan: Plan, source: Source) -> tuple[int, int]:
     mask or watermark is fitted to is larger, so the images they name decode reduced to it."""
     sizes = [decoded_size(plan, source), *results(plan)]
     return max(w for w, _ in sizes), max(h for _, h in sizes)
+
+
+def made(plan: Plan) -> list[tuple[int, int]]:
+    """Every frame the steps make: each result, and any larger one made on the way to it."""
+    sizes, current = [], plan.geometry.size
+    for step in plan.steps:
+        pixels = implementation(step)
+        if pixels.interim is not None:
+            sizes.append(pixels.interim(step.args, *current))
+        current = pixels.result_size(step.args, *current)
+        sizes.append(current)
+    return sizes
 
 
 def results(plan: Plan) -> list[tuple[int, int]]:

@@ -66,6 +66,8 @@ class Implementation:
     # The size of its result from a (w, h) picture, known before any pixel (the cost model
     # reads it); None: the same size.
     size: Size | None = None
+    # A larger frame made on the way to its result, if any (resize's fill covers, then crops).
+    interim: Size | None = None
 
     def result_size(self, args: Mapping[str, Any], width: int, height: int) -> tuple[int, int]:
         return self.size(args, width, height) if self.size else (width, height)
@@ -75,7 +77,12 @@ IMPLEMENTATIONS: dict[str, Implementation] = {}
 
 
 def implements(
-    name: str, *, draft: Draft | None = None, full_size: bool = False, size: Size | None = None
+    name: str,
+    *,
+    draft: Draft | None = None,
+    full_size: bool = False,
+    size: Size | None = None,
+    interim: Size | None = None,
 ) -> Callable[[Apply], Apply]:
     """Bind a function to the registry's operation ``name`` (each exactly once)."""
     operation = REGISTRY[name]
@@ -85,7 +92,7 @@ def implements(
     def register(apply: Apply) -> Apply:
         if name in IMPLEMENTATIONS:
             raise TypeError(f"{name} is implemented twice")
-        IMPLEMENTATIONS[name] = Implementation(apply, draft, full_size, size)
+        IMPLEMENTATIONS[name] = Implementation(apply, draft, full_size, size, interim)
         return apply
 
     return register

@@ -49,7 +49,13 @@ def _resize_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
     return _fit_size(w, h, width, height)
 
 
-@implements("resize", draft=_resize_draft, size=_resize_size)
+def _covered(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
+    if args["fit"] == "fill" and args["width"] and args["height"]:
+        return _fit_size(w, h, args["width"], args["height"], cover=True)
+    return _resize_size(args, w, h)
+
+
+@implements("resize", draft=_resize_draft, size=_resize_size, interim=_covered)
 def resize(image: Image.Image, state: RenderState, width: int, height: int, fit: str):
     w, h = state.size_of(image)
     if fit == "stretch" and width and height:
