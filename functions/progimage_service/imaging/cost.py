@@ -59,8 +59,13 @@ def _sigma_scaled(args: Mapping[str, Any]) -> float:
     return 0.060 if args["sigma"] < 2 else 0.025  # from 2 up it works at 1/f (see filters.py)
 
 
-def _quarter_or_any(args: Mapping[str, Any]) -> float:
-    return 0.004 if args["angle"] % 90 == 0 else 0.16  # any other angle expands, adds alpha
+def _any_angle(args: Mapping[str, Any]) -> bool:
+    """A rotation by other than quarter turns: it expands the canvas and adds alpha."""
+    return args["angle"] % 90 != 0
+
+
+def _rotation(args: Mapping[str, Any]) -> float:
+    return 0.16 if _any_angle(args) else 0.004
 
 
 RESIZE = 0.030
@@ -69,7 +74,7 @@ STEP: dict[str, float | Callable[[Mapping[str, Any]], float]] = {
     "resize": RESIZE,
     "thumbnail": RESIZE,
     "crop": 0.002,
-    "rotate": _quarter_or_any,
+    "rotate": _rotation,
     "flip": 0.003,
     "grayscale": 0.003,
     "sepia": 0.008,
@@ -94,7 +99,7 @@ FRAME = 4  # bytes per pixel of a decoded frame (Pillow holds RGB in four)
 BASE = 24 * 2**20
 # Scratch beyond an operation's input and result frames, in frames of the larger.
 SCRATCH: dict[str, float | Callable[[Mapping[str, Any]], float]] = {
-    "rotate": lambda args: 0.0 if args["angle"] % 90 == 0 else 5.5,
+    "rotate": lambda args: 5.5 if _any_angle(args) else 0.0,
     "sharpen": 1.0,
     "mask": 1.0,
     "watermark": 1.0,
@@ -116,9 +121,12 @@ class Estimate:
     peak_bytes: int
     parts: tuple[tuple[str, float], ...]  # what the time goes to, costliest first
     output: tuple[int, int]  # the result's size
-    results: tuple[tuple[int, int], ...]  # every frame the steps make, on the way or as results
+    made: tuple[tuple[int, int], ...]  # every frame the steps make, on the way or as results
     frames: int  # the result's frames
     format: str  # the result's format
+    # The largest frame the steps work on: nothing a mask or watermark is fitted to is larger,
+    # so the images a pipeline names decode reduced to it.
+    largest: tuple[int, int]
 
     def costliest(self, count: int = 3) -> str:
         return ", ".join(f"{what} {seconds:.1f} s" for what, seconds in self.parts[:count])
@@ -149,6 +157,15 @@ def decode_size(
     return math.ceil(width / scale), math.ceil(height / scale)
 
 
+def _decode_seconds(fmt: str, decoded: tuple[int, int], full: tuple[int, int], scans: int) -> float:
+    """Decoding at ``decoded`` a picture of ``full`` size: a JPEG entropy-decodes every
+    coefficient of the full picture, once per scan, whatever size it is decoded at."""
+    seconds = DECODE[fmt] * decoded[0] * decoded[1] / MP
+    if fmt == "jpeg":
+        seconds += (ENTROPY + PER_SCAN * max(0, scans - 1)) * full[0] * full[1] / MP
+    return seconds
+
+
 def _unit(table: Mapping[str, Any], step: Step, default: float = 0.0) -> float:
     value = table.get(step.name, default)
     return value(step.args) if callable(value) else value
@@ -167,22 +184,23 @@ def estimate(
     frames = source.frames if plan.animated else 1
     picture, read = source.decoded
     fmt = read.name
-    decoded = decoded_size(plan, source)
-    pixels = decoded[0] * decoded[1]
-    decode = DECODE[fmt] * pixels / MP
-    if fmt == "jpeg":
-        decode += (ENTROPY + PER_SCAN * max(0, scans - 1)) * picture[0] * picture[1] / MP
-    spend(f"decode {fmt} {decoded[0]}x{decoded[1]}", decode * frames)
-    live = FRAME * pixels  # the frame being worked on
-    peak = live
+    decoded = decode_size(*picture, fmt, plan.geometry.draft)
+    spend(
+        f"decode {fmt} {decoded[0]}x{decoded[1]}",
+        _decode_seconds(fmt, decoded, picture, scans) * frames,
+    )
+    peak = FRAME * decoded[0] * decoded[1]
+    walked = _walk(plan)
+    results = [result for _, result in walked]
+    largest = max(w for w, _ in [decoded, *results]), max(h for _, h in [decoded, *results])
     # Referenced images are decoded once, reduced to what the render can use, and held.
     held = 0
     for image_id, ref in references.items():
-        width, height = decode_size(ref.width, ref.height, ref.format, largest_frame(plan, source))
+        width, height = decode_size(ref.width, ref.height, ref.format, largest)
         spend(f"decode {image_id}", DECODE[ref.format] * width * height / MP)
         held += FRAME * width * height
     current = decoded
-    for step, result in zip(plan.steps, results(plan), strict=True):
+    for step, result in zip(plan.steps, results, strict=True):
         pixels_in = current[0] * current[1]
         pixels_out = result[0] * result[1]
         larger = max(pixels_in, pixels_out)
@@ -198,9 +216,9 @@ def estimate(
     spend(f"encode {out_fmt} {current[0]}x{current[1]}", encoding)
     peak = max(peak, FRAME * out_pixels + ENCODER[out_fmt] * out_pixels * min(frames, 2))
     ordered = tuple(sorted(parts.items(), key=lambda part: -part[1]))
-    sizes = tuple(made(plan))
+    made = tuple(size for interim, result in walked for size in (interim, result) if size)
     return Estimate(
-        sum(parts.values()), BASE + held + peak, ordered, current, sizes, frames, out_fmt
+        sum(parts.values()), BASE + held + peak, ordered, current, made, frames, out_fmt, largest
     )
 
 
@@ -212,9 +230,7 @@ def upload_estimate(info: ImageInfo, copy: tuple[int, int] | None) -> Estimate:
     target = copy or (max(1, width // 8), max(1, height // 8))
     decoded = decode_size(width, height, fmt, target)
     pixels = decoded[0] * decoded[1]
-    seconds = DECODE[fmt] * pixels / MP
-    if fmt == "jpeg":
-        seconds += (ENTROPY + PER_SCAN * max(0, info.scans - 1)) * width * height / MP
+    seconds = _decode_seconds(fmt, decoded, (width, height), info.scans)
     parts = [(f"decode {fmt} {decoded[0]}x{decoded[1]}", seconds)]
     peak = FRAME * pixels
     if copy is not None:
@@ -224,47 +240,25 @@ def upload_estimate(info: ImageInfo, copy: tuple[int, int] | None) -> Estimate:
         peak += FRAME * out + ENCODER["webp"] * out
     ordered = tuple(sorted(parts, key=lambda part: -part[1]))
     total = sum(s for _, s in parts)
-    return Estimate(total, BASE + peak, ordered, (width, height), (), 1, fmt)
+    return Estimate(total, BASE + peak, ordered, (width, height), (), 1, fmt, decoded)
 
 
-def decoded_size(plan: Plan, source: Source) -> tuple[int, int]:
-    """The size the source (or its working copy) is decoded at for this plan."""
-    picture, read = source.decoded
-    return decode_size(*picture, read.name, plan.geometry.draft)
-
-
-def largest_frame(plan: Plan, source: Source) -> tuple[int, int]:
-    """The largest frame the steps work on: the decoded one, or a larger result. Nothing a
-    mask or watermark is fitted to is larger, so the images they name decode reduced to it."""
-    sizes = [decoded_size(plan, source), *results(plan)]
-    return max(w for w, _ in sizes), max(h for _, h in sizes)
-
-
-def made(plan: Plan) -> list[tuple[int, int]]:
-    """Every frame the steps make: each result, and any larger one made on the way to it."""
-    sizes, current = [], plan.geometry.size
+def _walk(plan: Plan) -> list[tuple[tuple[int, int] | None, tuple[int, int]]]:
+    """Each pixel step's frames: a larger one it makes on the way (or None), and its result.
+    The first step sizes its result from the picture."""
+    walked, current = [], plan.geometry.size
     for step in plan.steps:
         pixels = implementation(step)
-        if pixels.interim is not None:
-            sizes.append(pixels.interim(step.args, *current))
+        interim = pixels.interim(step.args, *current) if pixels.interim else None
         current = pixels.result_size(step.args, *current)
-        sizes.append(current)
-    return sizes
-
-
-def results(plan: Plan) -> list[tuple[int, int]]:
-    """The size of each pixel step's result: the first sizes its result from the picture."""
-    sizes, current = [], plan.geometry.size
-    for step in plan.steps:
-        current = implementation(step).result_size(step.args, *current)
-        sizes.append(current)
-    return sizes
+        walked.append((interim, current))
+    return walked
 
 
 def check(cost: Estimate, limits: Limits) -> None:
     """Refuse a render over the budget, before decoding: 413 for a result too large for its
     format or the animation limit, or for the memory; 422 ``work_budget`` for the time."""
-    for size in cost.results:
+    for size in cost.made:
         check_output(*size, limits)
     width, height = cost.output
     if max(width, height) > MAX_SIDE.get(cost.format, limits.max_side):

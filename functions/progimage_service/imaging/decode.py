@@ -104,10 +104,17 @@ def describe(data: bytes, limits: Limits) -> tuple[Opened, ImageInfo]:
     except InvalidImage:
         check_complete(data, sniff(data))  # a file cut short says so, not what the decoder hit
         raise
-    scans = check_complete(data, opened.format)
-    limits.check_scans(scans)
+    scans = checked_scans(data, opened.format, limits)
     width, height = displayed(opened)
     return opened, ImageInfo(opened.format, width, height, opened.frames, opened.orientation, scans)
+
+
+def checked_scans(data: bytes, fmt: Format, limits: Limits) -> int:
+    """The image's scans (a progressive JPEG's are many; 1 otherwise), counted by walking its
+    structure, which refuses a file cut short; more than the limit is refused too."""
+    scans = check_complete(data, fmt)
+    limits.check_scans(scans)
+    return scans
 
 
 def verify(opened: Opened) -> None:

@@ -9,11 +9,10 @@ from PIL import Image
 
 from ..errors import Unprocessable
 from .colour import working_mode
-from .cost import Reference, check, estimate, largest_frame
-from .decode import Opened, displayed, frames, open_image, reduce_on_load
+from .cost import Reference, check, estimate
+from .decode import Opened, checked_scans, displayed, frames, open_image, reduce_on_load
 from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
-from .integrity import check_complete
 from .limits import Limits
 from .operations.table import Given, RenderState, apply
 from .pipeline import Pipeline
@@ -52,17 +51,13 @@ def render(
     planned = plan(pipeline, source)
     if source.copy is not None and not planned.geometry.from_copy:
         raise ValueError("this pipeline cannot be rendered from a working copy (see fits)")
-    scans = 1
-    if opened.format.name == "jpeg":  # its scans, from the markers (a progressive one has many)
-        scans = check_complete(data, opened.format)
-        limits.check_scans(scans)
+    # Only a JPEG's scans change what decoding costs (a progressive one has many).
+    scans = checked_scans(data, opened.format, limits) if opened.format.name == "jpeg" else 1
     others = {k: open_image(v, limits) for k, v in (images or {}).items()}
     references = {k: Reference(*displayed(o), o.format.name) for k, o in others.items()}
-    check(estimate(planned, source, scans, references), limits)
-    # The images the pipeline names decode reduced to the largest frame it works on: no
-    # operation uses more of them.
-    needed = largest_frame(planned, source)
-    named = {k: _first_frame(o, needed) for k, o in others.items()}
+    cost = estimate(planned, source, scans, references)
+    check(cost, limits)
+    named = {k: _first_frame(o, cost.largest) for k, o in others.items()}
     return execute(planned, opened, limits, named)
 
 
