@@ -34,3 +34,11 @@ class Attempt:
 def ended(until: float | None, now: float) -> bool:
     """Whether an invocation noted to end at ``until`` is certainly over by ``now``."""
     return until is not None and until + ENDED_SLACK < now
+
+
+def died(earlier: tuple[float, float] | None, attempt: Attempt) -> float | None:
+    """The seconds an earlier run had, if its note (started, ends_at) shows it died with its
+    invocation before this attempt started; None when there is no such note."""
+    if earlier is None or not ended(earlier[1], attempt.started):
+        return None
+    return earlier[1] - earlier[0]

@@ -35,6 +35,10 @@ GiveUp = Callable[[Any, Attempt], bool]
 
 # Seconds kept after the last message started, for the handler to answer Lambda.
 RESERVE_SECONDS = 1.0
+# The time one item (a job item, an upload to ingest) is allowed: what the API gives the same
+# work done synchronously (the HTTP functions' Timeout). A function's Timeout leaves it to each
+# of a full batch (BatchSize x ITEM_SECONDS plus the reserve; the template's tests check this).
+ITEM_SECONDS = 29
 
 
 def wall_clock() -> float:
@@ -43,7 +47,7 @@ def wall_clock() -> float:
 
 
 def sqs_handler(
-    process: Process, *, allowance_seconds: float, give_up: GiveUp | None = None
+    process: Process, *, allowance_seconds: float = ITEM_SECONDS, give_up: GiveUp | None = None
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda entry point calling ``process(body_as_json, attempt)`` for each message.
 

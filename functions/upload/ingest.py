@@ -1,11 +1,9 @@
 """Ingest of presigned uploads: S3 ObjectCreated events under uploads/, delivered through SQS.
 
-Each upload is allowed ITEM_SECONDS, what POST /images gives the same work (the HTTP functions'
-Timeout): a message is started only while that much of the invocation is left, and the
-function's Timeout leaves it to each of a full batch (BatchSize x ITEM_SECONDS plus the
-handler's reserve; the template's tests check this). So a slow upload does not take its batch
-neighbours with it; one that needs more than the time left dies with its invocation and is
-rejected by its event's next delivery (services.uploads).
+A message is started only while one item's allowance (queue_events.ITEM_SECONDS, what POST
+/images gives the same work) of the invocation is left. So a slow upload does not take its
+batch neighbours with it; one that needs more than the time left dies with its invocation and
+is rejected by its event's next delivery (services.uploads).
 """
 
 from __future__ import annotations
@@ -17,8 +15,6 @@ from progimage_service.attempts import Attempt
 from progimage_service.queue_events import sqs_handler
 from progimage_service.services.uploads import give_up, ingest
 from progimage_service.wiring import dependencies
-
-ITEM_SECONDS = 29
 
 
 def upload_keys(body: Any) -> list[str]:
@@ -40,4 +36,4 @@ def give_up_event(body: Any, attempt: Attempt) -> bool:
     return all([give_up(dependencies(), key, attempt) for key in upload_keys(body)])
 
 
-handler = sqs_handler(ingest_event, allowance_seconds=ITEM_SECONDS, give_up=give_up_event)
+handler = sqs_handler(ingest_event, give_up=give_up_event)

@@ -702,22 +702,17 @@ def _module_number(path: Path, name: str) -> float:
     raise AssertionError(f"{path.relative_to(ROOT)} assigns no {name}")
 
 
-def _handler_path(handler: str) -> Path:
-    return ROOT / "functions" / (handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
-
-
 def test_every_batch_leaves_each_of_its_items_its_allowance(cfn: dict[str, Any]) -> None:
-    """A queue handler starts a message only while one item's allowance (ITEM_SECONDS in the
-    handler's module) and a reserve to answer are left; the function's Timeout must cover a
+    """A queue handler starts a message only while one item's allowance (ITEM_SECONDS in
+    queue_events.py) and a reserve to answer are left; the function's Timeout must cover a
     full batch of items that each take their allowance, or good items would be left for a
     visibility timeout because of their neighbours. The allowance is what the API gives the
     same work synchronously (the functions behind the routes)."""
-    reserve = _module_number(
-        ROOT / "functions" / "progimage_service" / "queue_events.py", "RESERVE_SECONDS"
-    )
+    queue_events = ROOT / "functions" / "progimage_service" / "queue_events.py"
+    reserve = _module_number(queue_events, "RESERVE_SECONDS")
+    allowance = _module_number(queue_events, "ITEM_SECONDS")
     synchronous = {"IngestFunction": "UploadFunction", "JobWorkerFunction": "TransformFunction"}
-    for _, function, handler, _, mapping in EXPECTED_QUEUES.values():
-        allowance = _module_number(_handler_path(handler), "ITEM_SECONDS")
+    for _, function, _, _, mapping in EXPECTED_QUEUES.values():
         timeout = _function_timeout(cfn, function)
         assert mapping["BatchSize"] * allowance + reserve <= timeout, function
         assert allowance >= _function_timeout(cfn, synchronous[function]), function

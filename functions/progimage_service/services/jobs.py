@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from ..attempts import Attempt, ended
+from ..attempts import Attempt, died
 from ..auth import DEFAULT_TENANT
 from ..errors import BadRequest, ProgImageError, ServiceUnavailable, TooLarge, Unprocessable
 from ..ids import check_id, new_id, unknown
@@ -65,8 +65,9 @@ def process(deps: Dependencies, message: dict[str, Any], attempt: Attempt) -> No
         return
     if attempt.ends_at is not None:  # (a direct call, with no end known, notes nothing)
         earlier = deps.jobs.begin_run(job_id, index, attempt.started, attempt.ends_at, _expiry())
-        if earlier is not None and ended(earlier[1], attempt.started):
-            _record(deps, job_id, _unfinished(index, earlier[1] - earlier[0]))
+        seconds = died(earlier, attempt)
+        if seconds is not None:
+            _record(deps, job_id, _unfinished(index, seconds))
             return
     tenant = message.get("tenant", DEFAULT_TENANT)  # messages queued before tenants had none
     result = _run(deps, tenant, message["item"], index, job_id)

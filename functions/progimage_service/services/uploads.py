@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from ..attempts import Attempt, ended
+from ..attempts import Attempt, died
 from ..errors import BadRequest, ProgImageError
 from ..ids import is_valid_id, new_id
 from ..imaging.formats import FORMATS
@@ -83,8 +83,8 @@ def ingest(deps: Dependencies, key: str, attempt: Attempt | None = None) -> Outc
         return "skipped"
     if attempt.ends_at is not None:  # (a direct call, with no end known, notes nothing)
         earlier = deps.catalog.begin_ingest(image_id, attempt.started, attempt.ends_at)
-        if earlier is not None and ended(earlier[1], attempt.started):
-            seconds = earlier[1] - earlier[0]
+        seconds = died(earlier, attempt)
+        if seconds is not None:
             return _reject(
                 deps,
                 record,
