@@ -245,6 +245,24 @@ def test_job_counts_each_item_once_under_concurrent_duplicate_delivery(aws: Aws)
     assert {r["status"] for r in seen[22:]} == {400}
 
 
+def test_a_worker_that_died_after_recording_leaves_no_job_short(aws: Aws) -> None:
+    image_id = stored(aws)
+    body = json.dumps({"items": [{"source": {"id": image_id}, "ops": "thumbnail:9"}] * 150})
+    job_id = call(transform_handler, event("post-jobs") | {"body": body}).json()["job_id"]
+    records = receive(aws, queue_url(aws, "JobsQueue"))
+    jobs = dependencies().jobs
+    for died in records[:60]:  # each recorded, then its worker died before counting it
+        message = json.loads(died["body"])
+        jobs.record_result(job_id, message["index"], {"index": message["index"], "status": 200}, 1)
+    get_job = event("get-job") | {"pathParameters": {"job_id": job_id}}
+    assert call(transform_handler, get_job).json()["succeeded"] == 0
+
+    for batch in (records, records):  # every message redelivered, then all once more
+        assert worker_handler({"Records": batch}, None) == {"batchItemFailures": []}
+    job = call(transform_handler, get_job).json()
+    assert (job["status"], job["succeeded"], job["failed"]) == ("done", 150, 0)
+
+
 def test_retryable_item_failures_are_retried_then_recorded(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,9 @@ from .aws import client, error_code, translated
 LIST_INDEX = "by-created"
 # Index partitions per tenant. Fixed for a table's life: listing reads exactly these.
 LIST_SHARDS = 4
+# Job items counted by one counter item: it holds their indexes (which makes counting
+# idempotent) and stays under 1 KB, one write unit per count.
+COUNT_SHARD_ITEMS = 100
 _RECORD_FIELDS = {f.name for f in fields(ImageRecord)}
 
 
@@ -275,13 +278,24 @@ def _item_sort(index: int) -> str:
     return f"ITEM#{index:05d}"
 
 
+def _count_sort(index: int) -> str:
+    """The counter shard that counts the item: after ``META``, so one query reads them all."""
+    return f"META#COUNT#{index // COUNT_SHARD_ITEMS:03d}"
+
+
 def _run_sort(index: int) -> str:
     """The note of an item's current run: apart from ``ITEM#``, so results never list it."""
     return f"RUN#{index:05d}"
 
 
 class JobTable:
-    """Jobs in the same table: a META item with atomic counters, and one item per result."""
+    """Jobs in the same table: a META item, one item per result, and counter shards.
+
+    An item is counted by adding its index to its shard's set of counted indexes and one to
+    the shard's counter, in one conditional update: counting twice changes nothing. So a
+    delivery that finds a result recorded counts it again, and a worker that died between
+    recording a result and counting it leaves no job short.
+    """
 
     def __init__(self, table: str, dynamodb: Any | None = None) -> None:
         self.table = table
@@ -290,13 +304,7 @@ class JobTable:
     def create(
         self, job_id: str, tenant: str, total: int, created_at: str, expires_at: int
     ) -> None:
-        item = {
-            "tenant": tenant,
-            "total": total,
-            "succeeded": 0,
-            "failed": 0,
-            "created_at": created_at,
-        }
+        item = {"tenant": tenant, "total": total, "created_at": created_at}
         with translated("catalog"):
             self.db.put_item(
                 TableName=self.table,
@@ -311,28 +319,39 @@ class JobTable:
             self.db.delete_item(TableName=self.table, Key=_job_key(job_id))
 
     def get(self, job_id: str) -> dict[str, Any] | None:
+        """The job's META fields with ``succeeded`` and ``failed`` summed over its shards."""
+        query = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :meta)",
+            "ExpressionAttributeValues": {":pk": {"S": f"JOB#{job_id}"}, ":meta": {"S": "META"}},
+            "ProjectionExpression": "sk, tenant, #total, created_at, succeeded, failed",
+            "ExpressionAttributeNames": {"#total": "total"},
+            "ConsistentRead": True,
+        }
+        with translated("catalog"):
+            items = self.db.get_paginator("query").paginate(**query).build_full_result()["Items"]
+        (meta,) = [item for item in items if item["sk"]["S"] == "META"] or [None]
+        if meta is None:
+            return None
+        job = {k: _deserialize(v) for k, v in meta.items() if k != "sk"}
+        for counter in ("succeeded", "failed"):  # (META itself counted, before the shards)
+            job[counter] = sum(int(item.get(counter, {"N": "0"})["N"]) for item in items)
+        return job
+
+    def recorded(self, job_id: str, index: int) -> dict[str, Any] | None:
+        """The item's recorded result, if a delivery recorded one."""
         with translated("catalog"):
             item = self.db.get_item(
-                TableName=self.table, Key=_job_key(job_id), ConsistentRead=True
-            ).get("Item")
-        if item is None:
-            return None
-        return {k: _deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
-
-    def has_result(self, job_id: str, index: int) -> bool:
-        with translated("catalog"):
-            response = self.db.get_item(
                 TableName=self.table,
                 Key=_job_key(job_id, _item_sort(index)),
-                ProjectionExpression="sk",
                 ConsistentRead=True,
-            )
-        return "Item" in response
+            ).get("Item")
+        return None if item is None else json.loads(item["result"]["S"])
 
     def record_result(
         self, job_id: str, index: int, result: dict[str, Any], expires_at: int
-    ) -> bool:
-        """Write an item's result once; False if a delivery before this one already did."""
+    ) -> dict[str, Any]:
+        """Write an item's result once; answer the result recorded (an earlier one if any)."""
         try:
             with translated("catalog"):
                 self.db.put_item(
@@ -345,10 +364,10 @@ class JobTable:
                     ConditionExpression="attribute_not_exists(pk)",
                 )
         except ClientError as error:
-            if _conditional(error):
-                return False
-            raise
-        return True
+            if not _conditional(error):
+                raise
+            return self.recorded(job_id, index) or result
+        return result
 
     def begin_run(
         self, job_id: str, index: int, started: float, ends_at: float, expires_at: int
@@ -382,20 +401,25 @@ class JobTable:
                 UpdateExpression="REMOVE run_started, run_ends_at",
             )
 
-    def count(self, job_id: str, succeeded: bool) -> None:
-        """Add one to a counter atomically (concurrent workers lose no increment)."""
-        counter = "succeeded" if succeeded else "failed"
+    def count(self, job_id: str, index: int, succeeded: bool, expires_at: int) -> None:
+        """Count the item once, however often it is called (see the class)."""
         try:
             with translated("catalog"):
                 self.db.update_item(
                     TableName=self.table,
-                    Key=_job_key(job_id),
-                    UpdateExpression=f"ADD {counter} :one",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":one": {"N": "1"}},
+                    Key=_job_key(job_id, _count_sort(index)),
+                    UpdateExpression=f"ADD {'succeeded' if succeeded else 'failed'} :one, "
+                    "counted :index SET expires_at_ttl = :ttl",
+                    ConditionExpression="NOT contains(counted, :i)",
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"},
+                        ":index": {"NS": [str(index)]},
+                        ":i": {"N": str(index)},
+                        ":ttl": {"N": str(expires_at)},
+                    },
                 )
         except ClientError as error:
-            if not _conditional(error):  # the job was withdrawn: nothing to count
+            if not _conditional(error):  # counted already
                 raise
 
     def results(self, job_id: str, limit: int, after: int | None) -> tuple[list[dict], int | None]:

@@ -61,7 +61,9 @@ def process(deps: Dependencies, message: dict[str, Any], attempt: Attempt) -> No
     result is failed by the next delivery (422), not run again: see ``attempts``.
     """
     job_id, index = message["job_id"], int(message["index"])
-    if deps.jobs.has_result(job_id, index):
+    recorded = deps.jobs.recorded(job_id, index)
+    if recorded is not None:  # counted again: the delivery that recorded it may have died
+        _count(deps, job_id, recorded)
         return
     if attempt.ends_at is not None:  # (a direct call, with no end known, notes nothing)
         earlier = deps.jobs.begin_run(job_id, index, attempt.started, attempt.ends_at, _expiry())
@@ -118,9 +120,12 @@ def _failed(index: int, error: ProgImageError) -> dict[str, Any]:
 
 
 def _record(deps: Dependencies, job_id: str, result: dict[str, Any]) -> None:
-    """Write the item's result and count it, unless a delivery before this one did."""
-    if deps.jobs.record_result(job_id, result["index"], result, _expiry()):
-        deps.jobs.count(job_id, succeeded=result["status"] < 400)
+    """Write the item's result, unless a delivery before this one did, and count that one."""
+    _count(deps, job_id, deps.jobs.record_result(job_id, result["index"], result, _expiry()))
+
+
+def _count(deps: Dependencies, job_id: str, result: dict[str, Any]) -> None:
+    deps.jobs.count(job_id, result["index"], result["status"] < 400, _expiry())
 
 
 def status(
