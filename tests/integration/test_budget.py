@@ -95,5 +95,6 @@ def test_multipart_parts_share_the_requests_budget(aws: Aws, configure: Any) -> 
     results = answer.json()["results"]
     assert [r["status"] for r in results] == [201, 201, 422, 422]
     assert "presigned uploads" in results[2]["error"]["message"]
+    assert results[2]["error"]["param"] == "pixels"
     assert len(aws.records()) == 2
     assert len(aws.object_keys("originals/")) == 2 and len(aws.object_keys("work/")) == 2

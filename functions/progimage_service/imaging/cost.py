@@ -277,14 +277,17 @@ def check(cost: Estimate, limits: Limits) -> None:
     check_budget(cost, limits)
 
 
-def check_budget(cost: Estimate, limits: Limits, smaller: str = SMALLER_RESULT) -> None:
-    """Refuse work over the request's memory (413) or time (422), both ``work_budget``; charge
-    it to the budget the request's items share, if any (see limits.shared_budget)."""
+def check_budget(
+    cost: Estimate, limits: Limits, smaller: str = SMALLER_RESULT, param: str = "ops"
+) -> None:
+    """Refuse work over the request's memory (413) or time (422), both ``work_budget``, naming
+    ``param`` as the cause; charge it to the budget the request's items share, if any (see
+    limits.shared_budget)."""
     if cost.peak_bytes > limits.max_memory:
         raise TooLarge(
             f"this would hold about {cost.peak_bytes // 2**20} MB, over the "
             f"{limits.max_memory // 2**20} MB a request may use ({cost.costliest()}); {smaller}",
-            param="ops",
+            param=param,
             code="work_budget",
         )
     if cost.seconds > limits.max_seconds:
@@ -292,7 +295,7 @@ def check_budget(cost: Estimate, limits: Limits, smaller: str = SMALLER_RESULT) 
             f"this would take about {cost.seconds:.0f} s of work, over the "
             f"{limits.max_seconds:g} s a request may use; the costliest parts: "
             f"{cost.costliest()}. {smaller[0].upper()}{smaller[1:]}",
-            param="ops",
+            param=param,
             code="work_budget",
         )
-    limits.charge(cost.seconds)
+    limits.charge(cost.seconds, param)

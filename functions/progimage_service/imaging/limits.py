@@ -46,9 +46,10 @@ class Limits:
                 param="pixels",
             )
 
-    def charge(self, seconds: float) -> None:
+    def charge(self, seconds: float, param: str = "ops") -> None:
         """Charge estimated work to the budget the request's items share (a POST /batch's, a
-        multipart upload's), refusing it if it does not fit in what is left."""
+        multipart upload's), refusing it (naming ``param``) if it does not fit in what is
+        left."""
         shared = _SHARED.get()
         if shared is None:
             return
@@ -58,7 +59,7 @@ class Limits:
                 f"are left of the {shared.total:g} s the request's items share; send the items "
                 "that do not fit in another request (POST /jobs and presigned uploads give each "
                 "item its own budget)",
-                param="ops",
+                param=param,
                 code="work_budget",
             )
         shared.left -= seconds
