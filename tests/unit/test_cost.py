@@ -135,15 +135,17 @@ TIGHT = Limits(max_pixels=60_000, max_side=400, max_animation_pixels=120_000, ma
     st.tuples(st.integers(1, 240), st.integers(1, 240)),
     st.sampled_from(["JPEG", "PNG", "GIF"]),
     st.sampled_from([".png", ".jpg", ".webp", ".gif"]),
+    st.tuples(st.integers(1, 240), st.integers(1, 240)),
 )
 def test_a_render_the_model_accepts_never_fails_a_size_check_after_decoding(
-    specs: list[Any], size: tuple[int, int], kind: str, ext: str
+    specs: list[Any], size: tuple[int, int], kind: str, ext: str, mark: tuple[int, int]
 ) -> None:
     """Every size limit is checked from the plan: once decoding starts, only the input's own
-    faults (none here) can stop a render."""
+    faults (none here) can stop a render. The images it names have any shape (a watermark
+    keeps its own aspect ratio)."""
     data = _gif(3, size) if kind == "GIF" else _encoded(size, kind)
     text = "/".join(s.text for s in specs)
-    marks = {i: _encoded((30, 20), "PNG") for i in IDS}
+    marks = {i: _encoded(mark, "PNG") for i in IDS}
     started = []
     real = render.execute
 

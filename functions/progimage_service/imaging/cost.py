@@ -199,10 +199,14 @@ def estimate(
         width, height = decode_size(ref.width, ref.height, ref.format, largest)
         spend(f"decode {image_id}", DECODE[ref.format] * width * height / MP)
         held += FRAME * width * height
-    current = decoded
+    current, fitted = decoded, []
     for step, result in zip(plan.steps, results, strict=True):
         pixels_in = current[0] * current[1]
         pixels_out = result[0] * result[1]
+        mark = _fitted(step, current, references)
+        if mark is not None:
+            fitted.append(mark)
+            pixels_out = max(pixels_out, mark[0] * mark[1])
         larger = max(pixels_in, pixels_out)
         spend(step.canonical(), _unit(STEP, step) * larger / MP * frames)
         peak = max(peak, FRAME * (pixels_in + pixels_out) + _unit(SCRATCH, step) * FRAME * larger)
@@ -217,6 +221,7 @@ def estimate(
     peak = max(peak, FRAME * out_pixels + ENCODER[out_fmt] * out_pixels * min(frames, 2))
     ordered = tuple(sorted(parts.items(), key=lambda part: -part[1]))
     made = tuple(size for interim, result in walked for size in (interim, result) if size)
+    made += tuple(fitted)
     return Estimate(
         sum(parts.values()), BASE + held + peak, ordered, current, made, frames, out_fmt, largest
     )
@@ -241,6 +246,16 @@ def upload_estimate(info: ImageInfo, copy: tuple[int, int] | None) -> Estimate:
     ordered = tuple(sorted(parts, key=lambda part: -part[1]))
     total = sum(s for _, s in parts)
     return Estimate(total, BASE + peak, ordered, (width, height), (), 1, fmt, decoded)
+
+
+def _fitted(
+    step: Step, frame: tuple[int, int], references: Mapping[str, Reference]
+) -> tuple[int, int] | None:
+    """The size the image a step names is resized to, where its own size decides it."""
+    fitted, named = implementation(step).fitted, references.get(step.args.get("image", ""))
+    if fitted is None or named is None:
+        return None
+    return fitted(step.args, *frame, (named.width, named.height))
 
 
 def _walk(plan: Plan) -> list[tuple[tuple[int, int] | None, tuple[int, int]]]:

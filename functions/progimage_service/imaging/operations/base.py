@@ -50,6 +50,8 @@ class RenderState:
 Apply = Callable[..., "Image.Image"]
 Draft = Callable[[Mapping[str, Any], int, int], tuple[int, int]]
 Size = Callable[[Mapping[str, Any], int, int], tuple[int, int]]
+# (arguments, frame's width and height, the referenced image's) -> the size it is fitted to
+Fitted = Callable[[Mapping[str, Any], int, int, tuple[int, int]], tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class Implementation:
     size: Size | None = None
     # A larger frame made on the way to its result, if any (resize's fill covers, then crops).
     interim: Size | None = None
+    # The size the image it names (its ``image`` argument) is resized to on a (w, h) frame,
+    # where that depends on the named image's own size (a watermark keeps its aspect ratio).
+    fitted: Fitted | None = None
 
     def result_size(self, args: Mapping[str, Any], width: int, height: int) -> tuple[int, int]:
         return self.size(args, width, height) if self.size else (width, height)
@@ -83,6 +88,7 @@ def implements(
     full_size: bool = False,
     size: Size | None = None,
     interim: Size | None = None,
+    fitted: Fitted | None = None,
 ) -> Callable[[Apply], Apply]:
     """Bind a function to the registry's operation ``name`` (each exactly once)."""
     operation = REGISTRY[name]
@@ -92,7 +98,7 @@ def implements(
     def register(apply: Apply) -> Apply:
         if name in IMPLEMENTATIONS:
             raise TypeError(f"{name} is implemented twice")
-        IMPLEMENTATIONS[name] = Implementation(apply, draft, full_size, size, interim)
+        IMPLEMENTATIONS[name] = Implementation(apply, draft, full_size, size, interim, fitted)
         return apply
 
     return register

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from PIL import Image, ImageChops, ImageDraw
 
 from ..grammar import Colour
@@ -42,15 +45,22 @@ def mask(image: Image.Image, state: RenderState, shape: str, radius: int):
     return result
 
 
-@implements("watermark")
+def mark_size(
+    args: Mapping[str, Any], width: int, height: int, mark: tuple[int, int]
+) -> tuple[int, int]:
+    """The watermark's size on a frame ``width`` wide: ``scale`` of it, its aspect kept."""
+    fitted = max(1, round(width * args["scale"]))
+    return fitted, max(1, round(mark[1] * fitted / mark[0]))
+
+
+@implements("watermark", fitted=mark_size)
 def watermark(
     im: Image.Image, state: RenderState, image: str, gravity: str, opacity: float, scale: float
 ):
     mark = state.images[image].convert("RGBA")
-    width = max(1, round(im.width * scale))
-    height = max(1, round(mark.height * width / mark.width))
-    check_output(width, height, state.limits)
-    mark = mark.resize((width, height), Image.Resampling.LANCZOS)
+    size = mark_size({"scale": scale}, *im.size, mark.size)
+    check_output(*size, state.limits)
+    mark = mark.resize(size, Image.Resampling.LANCZOS)
     mark.putalpha(mark.getchannel("A").point(lambda a: round(a * opacity)))
     base = im.convert("RGBA" if im.mode in ("RGBA", "LA") else "RGB")
     margin = round(min(im.size) * 0.02)
