@@ -60,6 +60,9 @@ PIPELINES = (
     "thumbnail:256.jpg",
     "resize:1600:0/crop:1200:800/sharpen/saturation:1.2/quality:80.jpg",
 )
+# What the Upload and Ingest functions do with one image (validate it, make its working copy),
+# with the baseline re-encoded as the format named: their MemorySize comes from these rows.
+UPLOADS = ("upload:jpeg", "upload:png")
 
 
 def source(megapixels: int) -> Path:
@@ -82,19 +85,45 @@ def _mark() -> bytes:
     return buffer.getvalue()
 
 
+def _reencoded(data: bytes, fmt: str) -> bytes:
+    """The baseline as an upload of ``fmt``. A PNG photo of this size is over the upload limit,
+    so the PNG is a graphic: the picture in blocks of 16 px, with an alpha band (the costliest
+    mode to decode and to copy)."""
+    from PIL import Image
+
+    if fmt == "jpeg":
+        return data
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(data)) as image:
+        blocks = image.reduce(16).resize(image.size, Image.Resampling.NEAREST)
+        blocks.putalpha(blocks.convert("L"))
+        blocks.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def probe(path: Path, spec: str) -> dict:
-    """In this fresh process: render ``spec`` on the file; the memory it added."""
+    """In this fresh process: render ``spec`` on the file (or upload it, re-encoded); the
+    memory it added."""
     from progimage_service.imaging.formats import for_extension
     from progimage_service.imaging.limits import Limits
     from progimage_service.imaging.pipeline import Pipeline, parse_path
     from progimage_service.imaging.render import render
+    from progimage_service.imaging.working_copy import admit
 
-    pipeline = Pipeline(format=for_extension(spec[1:])) if spec[0] == "." else parse_path(spec)
-    data, images = path.read_bytes(), {MARK: _mark()}
-    gc.collect()
-    before = memory.rss_kib() or 0
-    memory.reset_peak()
-    render(data, pipeline, Limits(), images=images)
+    data = path.read_bytes()
+    if spec.startswith("upload:"):
+        data = _reencoded(data, spec.removeprefix("upload:"))
+        gc.collect()
+        before = memory.rss_kib() or 0
+        memory.reset_peak()
+        admit(data, Limits())
+    else:
+        pipeline = Pipeline(format=for_extension(spec[1:])) if spec[0] == "." else parse_path(spec)
+        images = {MARK: _mark()}
+        gc.collect()
+        before = memory.rss_kib() or 0
+        memory.reset_peak()
+        render(data, pipeline, Limits(), images=images)
     added = ((memory.peak_kib() or 0) - before) / 1024
     return {"baseline_mib": before / 1024, "added_mib": added}
 
@@ -107,7 +136,7 @@ def measure(megapixels: int, only: list[str] | None) -> list[dict]:
         width, height = Image.open(file).size
     frame_mib = width * height * 4 / 2**20
     rows = []
-    for spec in PIPELINES:
+    for spec in PIPELINES + UPLOADS:
         if only and not any(word in spec for word in only):
             continue
         command = [sys.executable, "-m", "bench.footprint", "--probe", str(path), spec]

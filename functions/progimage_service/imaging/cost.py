@@ -227,10 +227,11 @@ def estimate(
     )
 
 
-def upload_estimate(info: ImageInfo, copy: tuple[int, int] | None) -> Estimate:
+def upload_estimate(info: ImageInfo, copy: tuple[int, int] | None, alpha: bool = False) -> Estimate:
     """What validating an upload costs: its first frame decoded (a JPEG at 1/8), or, where it
     gets a working copy of ``copy`` size, the decode at the copy's scale, its reduction and its
-    encode (JPEG, or WebP where there is alpha: WebP's cost is counted)."""
+    encode (JPEG, or WebP where there is alpha: WebP's cost is counted). Pillow reduces a
+    picture with ``alpha`` from a premultiplied copy of the whole decoded frame: one more."""
     fmt, width, height = info.format.name, info.width, info.height
     target = copy or (max(1, width // 8), max(1, height // 8))
     decoded = decode_size(width, height, fmt, target)
@@ -242,7 +243,7 @@ def upload_estimate(info: ImageInfo, copy: tuple[int, int] | None) -> Estimate:
         out = copy[0] * copy[1]
         work = (RESIZE * pixels + ENCODE["webp"] * out) / MP
         parts.append((f"working copy {copy[0]}x{copy[1]}", work))
-        peak += FRAME * out + ENCODER["webp"] * out
+        peak += FRAME * out + ENCODER["webp"] * out + (FRAME * pixels if alpha else 0)
     ordered = tuple(sorted(parts, key=lambda part: -part[1]))
     total = sum(s for _, s in parts)
     return Estimate(total, BASE + peak, ordered, (width, height), (), 1, fmt, decoded)

@@ -54,7 +54,9 @@ def admit(data: bytes, limits: Limits) -> tuple[ImageInfo, WorkingCopy | None]:
     decoded (cheaply) for that alone."""
     opened, info = describe(data, limits)
     size = copy_size(info)
-    check_budget(upload_estimate(info, size), limits, SMALLER_UPLOAD, param="pixels")
+    alpha = "A" in opened.image.getbands() or "transparency" in opened.image.info
+    cost = upload_estimate(info, size, alpha)
+    check_budget(cost, limits, SMALLER_UPLOAD, param="pixels")
     if size is None:
         verify(opened)
         return info, None
