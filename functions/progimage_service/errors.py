@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+# Codes that refine their class's own, passed as ``code=``: each names one kind of refusal.
+REFINED_CODES = frozenset(
+    {
+        "work_budget",
+        "too_many_scans",
+        "unsupported_format",
+        "idempotency_in_progress",
+        "idempotency_key_reused",
+    }
+)
+
 
 class ProgImageError(Exception):
     """Base of every error the API answers on purpose."""
@@ -21,6 +32,8 @@ class ProgImageError(Exception):
         self.message = message
         self.param = param
         if code is not None:
+            if code not in REFINED_CODES:
+                raise ValueError(f"{code!r} is not one of errors.REFINED_CODES")
             self.code = code
 
     def body(self) -> dict[str, Any]:
@@ -99,3 +112,16 @@ class ServiceUnavailable(ProgImageError):
     """A dependency (S3, DynamoDB) is throttling or briefly unavailable: the client should retry."""
 
     status, code = 503, "service_unavailable"
+
+
+def _all_codes() -> frozenset[str]:
+    classes, codes = [ProgImageError], set(REFINED_CODES)
+    while classes:
+        kind = classes.pop()
+        codes.add(kind.code)
+        classes.extend(kind.__subclasses__())
+    return frozenset(codes)
+
+
+# Every code the API answers with: a closed list (metrics report refusals by it).
+CODES = _all_codes()
