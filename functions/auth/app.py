@@ -16,6 +16,7 @@ import logging
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from progimage_service import observability
 from progimage_service.auth import bearer_key, key_entries, tenant_of_key
 from progimage_service.config import api_key_settings
 
@@ -50,9 +51,19 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    headers = event.get("headers") or {}
-    tenant = tenant_of_key(bearer_key(_header(headers, "authorization")), stored_entries())
-    if tenant is None:
-        logger.info("refused %s", event.get("routeArn", ""))
-        return {"isAuthorized": False}
-    return {"isAuthorized": True, "context": {"tenant": tenant}}
+    """Authorize one request; a refusal is logged and counted with its reason (API Gateway
+    caches the answer for the authorizer's TTL, so a repeated key is not seen again)."""
+    route = str(event.get("routeKey", ""))
+    with observability.invocation("authorizer", route=route) as current:
+        headers = event.get("headers") or {}
+        key = bearer_key(_header(headers, "authorization"))
+        tenant = tenant_of_key(key, stored_entries())
+        if tenant is None:
+            # 401: no bearer key at all; 403: a key that is no tenant's.
+            reason = "unauthorized" if key is None else "forbidden"
+            current.add("Rejections", Reason=reason)
+            logger.info("refused %s: %s", route, reason, extra=current.fields | {"error": reason})
+            return {"isAuthorized": False}
+        current.fields["tenant"] = tenant
+        logger.debug("authorized %s", route, extra=current.fields)
+        return {"isAuthorized": True, "context": {"tenant": tenant}}

@@ -54,4 +54,4 @@ ROUTES = {
     "GET /images/{id}/info": credentials(get_info),
     "DELETE /images/{id}": credentials(delete_image),
 }
-handler = router(ROUTES)
+handler = router(ROUTES, "get")

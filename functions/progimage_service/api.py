@@ -23,6 +23,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
+from . import observability
 from .adapters.dynamodb import IdempotencyTable
 from .auth import is_tenant, tenant_of_principal
 from .errors import BadRequest, Conflict, Forbidden, ProgImageError, TooLarge, Unauthorized
@@ -32,7 +33,6 @@ from .signing import verify
 from .wiring import dependencies
 
 logger = logging.getLogger("progimage")
-logger.setLevel(logging.INFO)
 
 # Served with every response: never let a browser guess a type.
 _BASE_HEADERS = {"X-Content-Type-Options": "nosniff"}
@@ -199,10 +199,13 @@ class Route:
     def serve(self, request: Request) -> Response:
         """Check what the route needs (401 or 403 if it is missing), then call the handler."""
         if self.needs is Needs.CREDENTIALS:
-            return self.handler(request, _credentialed_tenant(request))
-        if self.needs is Needs.SIGNATURE:
-            return self.handler(request, _signed_tenant(request))
-        return self.handler(request)
+            tenant: str | None = _credentialed_tenant(request)
+        elif self.needs is Needs.SIGNATURE:
+            tenant = _signed_tenant(request)
+        else:
+            return self.handler(request)
+        observability.annotate(tenant=tenant)
+        return self.handler(request, tenant)
 
 
 def credentials(handler: TenantHandler) -> Route:
@@ -327,12 +330,13 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _ROUTE_KEY = re.compile(r"(GET|POST|PUT|PATCH|DELETE) /\S*")
 
 
-def router(routes: Mapping[str, Route]) -> LambdaHandler:
-    """The Lambda entry point for a table of ``"METHOD /path/{param}"`` route keys.
+def router(routes: Mapping[str, Route], function: str) -> LambdaHandler:
+    """The Lambda entry point of ``function`` for a table of ``"METHOD /path/{param}"`` keys.
 
     Every entry must be a `Route` (see `credentials`, `signed`, `public`): a bare function, or
     anything else, is a TypeError when the table is built, at import, not a route left open.
-    HEAD is answered by the GET route, so a table names no HEAD routes.
+    HEAD is answered by the GET route, so a table names no HEAD routes. Each request is logged
+    in one line and counted (see `observability`).
     """
     for key, route in routes.items():
         if not _ROUTE_KEY.fullmatch(key):
@@ -346,25 +350,74 @@ def router(routes: Mapping[str, Route]) -> LambdaHandler:
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = Request(event)
-        method, _, path = request.route_key.partition(" ")
-        head = method == "HEAD"
-        route = table.get(f"GET {path}" if head else request.route_key)
-        try:
-            if route is None:
-                raise ProgImageError(f"no route for {echo(request.route_key)} in this function")
-            response = route.serve(request)
-        except ProgImageError as error:
-            if error.status >= 500:
-                logger.error("%s: %s", error.code, error.message, exc_info=error)
-            response = error_response(error)
-        except Exception:
-            logger.exception("unhandled error on %s", request.route_key)
-            response = error_response(ProgImageError("internal error"))
-        if head:  # HEAD answers GET's status and headers, without the body
-            response = Response(response.status, "", response.headers)
-        return response.to_event(request.request_id)
+        with observability.invocation(function, **_request_fields(request)) as current:
+            method, _, path = request.route_key.partition(" ")
+            head = method == "HEAD"
+            route = table.get(f"GET {path}" if head else request.route_key)
+            try:
+                if route is None:
+                    raise ProgImageError(f"no route for {echo(request.route_key)} in this function")
+                response = route.serve(request)
+            except ProgImageError as error:
+                if error.status >= 500:
+                    logger.error("%s: %s", error.code, error.message, exc_info=error)
+                response = error_response(error)
+            except Exception:
+                logger.exception("unhandled error on %s", request.route_key)
+                response = error_response(ProgImageError("internal error"))
+            if head:  # HEAD answers GET's status and headers, without the body
+                response = Response(response.status, "", response.headers)
+            answer = response.to_event(request.request_id)
+            _account(current, request, response)
+        return answer
 
     return handler
+
+
+def _request_fields(request: Request) -> dict[str, Any]:
+    """What a request's log line says of it before it is served."""
+    image_id = request.path_param("id").partition(".")[0]
+    return {
+        "route": request.route_key,
+        "correlation_id": request.request_id or None,
+        "cloudfront_id": request.header("x-amz-cf-id"),
+        "image_id": image_id or None,
+    }
+
+
+def _account(current: observability.Invocation, request: Request, response: Response) -> None:
+    """Count the request and write its log line."""
+    route, status = request.route_key, response.status
+    body = request.event.get("body") or ""
+    bytes_in = len(body) * 3 // 4 if request.event.get("isBase64Encoded") else len(body)
+    bytes_out = len(response.body)
+    code = _error_code(response)
+    current.add("Requests", Route=route, StatusClass=f"{status // 100}xx")
+    current.add("Latency", current.elapsed_ms(), Route=route)
+    current.add("BytesIn", bytes_in, Route=route)
+    current.add("BytesOut", bytes_out, Route=route)
+    if code is not None and status < 500:
+        current.add("Rejections", Reason=code)
+    latency = round(current.elapsed_ms(), 1)
+    current.fields.update(
+        status=status, latency_ms=latency, bytes_in=bytes_in, bytes_out=bytes_out, error=code
+    )
+    logger.info(
+        "%s %s %.1f ms",
+        route,
+        status,
+        latency,
+        extra={k: v for k, v in current.fields.items() if v is not None},
+    )
+
+
+def _error_code(response: Response) -> str | None:
+    if response.status < 400 or not isinstance(response.body, str):
+        return None
+    try:
+        return json.loads(response.body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def multipart_files(request: Request, max_bytes: int) -> list[bytes]:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import observability
 from .attempts import Attempt
 from .errors import ProgImageError
 
@@ -47,9 +48,14 @@ def wall_clock() -> float:
 
 
 def sqs_handler(
-    process: Process, *, allowance_seconds: float = ITEM_SECONDS, give_up: GiveUp | None = None
+    process: Process,
+    function: str,
+    *,
+    allowance_seconds: float = ITEM_SECONDS,
+    give_up: GiveUp | None = None,
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A Lambda entry point calling ``process(body_as_json, attempt)`` for each message.
+    """The Lambda entry point of ``function``, calling ``process(body_as_json, attempt)`` for
+    each message, and logging one line for each: its outcome and time.
 
     A message is started only while ``allowance_seconds`` (the time one item may need) and the
     reserve are left. ``give_up(body, attempt)``, if given, is asked about each message there
@@ -59,37 +65,60 @@ def sqs_handler(
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         failures = []
         out_of_time = False
-        for record in event.get("Records", []):
-            message_id = record["messageId"]
-            number = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-            left = seconds_left(context)
-            now = wall_clock()
-            attempt = Attempt(number, now, None if left is None else now + left)
-            out_of_time = out_of_time or (
-                left is not None and left < allowance_seconds + RESERVE_SECONDS
-            )
-            try:
-                body = json.loads(record["body"])
-                if out_of_time:
-                    if give_up is not None and give_up(body, attempt):
-                        logger.warning("message %s given up: no time left", message_id)
-                        continue
-                    logger.warning("message %s not started: no time left", message_id)
+        with observability.invocation(function) as current:
+            invocation_fields = dict(current.fields)
+            for record in event.get("Records", []):
+                current.fields = dict(invocation_fields)  # what the message adds is its own
+                message_id = record["messageId"]
+                number = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+                left = seconds_left(context)
+                now = wall_clock()
+                attempt = Attempt(number, now, None if left is None else now + left)
+                out_of_time = out_of_time or (
+                    left is not None and left < allowance_seconds + RESERVE_SECONDS
+                )
+                outcome = _handle(record, attempt, process, give_up, out_of_time)
+                if outcome in ("failed", "not started"):
                     failures.append({"itemIdentifier": message_id})
-                    continue
-                process(body, attempt)
-            except ProgImageError as error:
-                if error.status >= 500:
-                    logger.exception("message %s failed (attempt %d)", message_id, number)
-                    failures.append({"itemIdentifier": message_id})
-                else:
-                    logger.warning("message %s refused, not retried: %s", message_id, error.message)
-            except Exception:
-                logger.exception("message %s failed (attempt %d)", message_id, number)
-                failures.append({"itemIdentifier": message_id})
+                logger.info(
+                    "message %s %s",
+                    message_id,
+                    outcome,
+                    extra=current.fields
+                    | {
+                        "message_id": message_id,
+                        "attempt": number,
+                        "outcome": outcome,
+                        "latency_ms": round((wall_clock() - now) * 1000, 1),
+                    },
+                )
+            current.fields = invocation_fields
         return {"batchItemFailures": failures}
 
     return handler
+
+
+def _handle(
+    record: Message, attempt: Attempt, process: Process, give_up: GiveUp | None, no_time: bool
+) -> str:
+    """Process one message (with ``no_time``, settle it by ``give_up`` or leave it); its
+    outcome: done, refused (a 4xx, not retried), given up, not started, or failed."""
+    message_id = record["messageId"]
+    try:
+        body = json.loads(record["body"])
+        if no_time:
+            return "given up" if give_up is not None and give_up(body, attempt) else "not started"
+        process(body, attempt)
+    except ProgImageError as error:
+        if error.status >= 500:
+            logger.exception("message %s failed (attempt %d)", message_id, attempt.number)
+            return "failed"
+        logger.warning("message %s refused, not retried: %s", message_id, error.message)
+        return "refused"
+    except Exception:
+        logger.exception("message %s failed (attempt %d)", message_id, attempt.number)
+        return "failed"
+    return "done"
 
 
 def seconds_left(context: Any) -> float | None:

@@ -118,4 +118,4 @@ ROUTES = {
     "POST /jobs": credentials(idempotent(post_jobs)),
     "GET /jobs/{job_id}": credentials(get_job),
 }
-handler = router(ROUTES)
+handler = router(ROUTES, "transform")

@@ -23,4 +23,4 @@ def give_up_message(body: Any, attempt: Attempt) -> bool:
     return give_up(dependencies(), body, attempt)
 
 
-handler = sqs_handler(process_message, give_up=give_up_message)
+handler = sqs_handler(process_message, "jobs", give_up=give_up_message)

@@ -84,4 +84,4 @@ ROUTES = {
     "POST /images": credentials(idempotent(post_images)),
     "POST /uploads": credentials(idempotent(post_uploads)),
 }
-handler = router(ROUTES)
+handler = router(ROUTES, "upload")

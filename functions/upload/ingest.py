@@ -36,4 +36,4 @@ def give_up_event(body: Any, attempt: Attempt) -> bool:
     return all([give_up(dependencies(), key, attempt) for key in upload_keys(body)])
 
 
-handler = sqs_handler(ingest_event, give_up=give_up_event)
+handler = sqs_handler(ingest_event, "ingest", give_up=give_up_event)

@@ -63,7 +63,7 @@ def test_the_clock_running_out_after_the_first_item_reports_exactly_the_rest(
     clock: FakeTime,
 ) -> None:
     worker = Worker(clock)
-    handler = sqs_handler(worker.process, allowance_seconds=ALLOWANCE)
+    handler = sqs_handler(worker.process, "jobs", allowance_seconds=ALLOWANCE)
     bodies = [{"n": 0, "seconds": 45}, {"n": 1}, {"n": 2}]
     answer = handler(records(*bodies), clock.context(60))
     assert [body["n"] for body, _ in worker.seen] == [0]
@@ -72,7 +72,7 @@ def test_the_clock_running_out_after_the_first_item_reports_exactly_the_rest(
 
 def test_items_start_while_one_allowance_and_the_reserve_are_left(clock: FakeTime) -> None:
     worker = Worker(clock)
-    handler = sqs_handler(worker.process, allowance_seconds=ALLOWANCE)
+    handler = sqs_handler(worker.process, "jobs", allowance_seconds=ALLOWANCE)
     # 60 s: after 39 s, 21 s are left (start); after 39.5 s more, none.
     first = ALLOWANCE + RESERVE_SECONDS
     bodies = [{"n": 0, "seconds": 60 - first}, {"n": 1, "seconds": 0.5}, {"n": 2}, {"n": 3}]
@@ -92,7 +92,7 @@ def test_once_out_of_time_no_later_message_is_started(clock: FakeTime) -> None:
             return int(self.left.pop(0) * 1000)
 
     worker = Worker(clock)
-    handler = sqs_handler(worker.process, allowance_seconds=ALLOWANCE)
+    handler = sqs_handler(worker.process, "jobs", allowance_seconds=ALLOWANCE)
     answer = handler(records({"n": 0}, {"n": 1}, {"n": 2}), Scripted(60, 5, 60))
     assert [body["n"] for body, _ in worker.seen] == [0]
     assert failed(answer) == ["m1", "m2"]
@@ -100,7 +100,7 @@ def test_once_out_of_time_no_later_message_is_started(clock: FakeTime) -> None:
 
 def test_each_item_is_told_its_attempt_and_when_its_invocation_ends(clock: FakeTime) -> None:
     worker = Worker(clock)
-    handler = sqs_handler(worker.process, allowance_seconds=ALLOWANCE)
+    handler = sqs_handler(worker.process, "jobs", allowance_seconds=ALLOWANCE)
     handler(records({"seconds": 5}, {"seconds": 5}, receive_count=3), clock.context(60))
     (_, first), (_, second) = worker.seen
     assert (first.number, first.started, first.ends_at) == (3, EPOCH, EPOCH + 60)
@@ -110,7 +110,7 @@ def test_each_item_is_told_its_attempt_and_when_its_invocation_ends(clock: FakeT
 
 def test_without_a_context_there_is_no_limit_and_no_end(clock: FakeTime) -> None:
     worker = Worker(clock)
-    handler = sqs_handler(worker.process, allowance_seconds=ALLOWANCE)
+    handler = sqs_handler(worker.process, "jobs", allowance_seconds=ALLOWANCE)
     answer = handler(records(*[{"seconds": 1000}] * 3), None)
     assert answer == {"batchItemFailures": []}
     assert [attempt.ends_at for _, attempt in worker.seen] == [None] * 3
@@ -120,7 +120,7 @@ def test_a_client_error_is_not_redelivered_but_a_server_error_or_a_bug_is(
     clock: FakeTime,
 ) -> None:
     worker = Worker(clock)
-    handler = sqs_handler(worker.process, allowance_seconds=ALLOWANCE)
+    handler = sqs_handler(worker.process, "jobs", allowance_seconds=ALLOWANCE)
     bodies = [{"raise": "client"}, {"raise": "server"}, {"raise": "bug"}, {"n": 3}]
     answer = handler(records(*bodies), clock.context(60))
     assert len(worker.seen) == 4
@@ -129,7 +129,9 @@ def test_a_client_error_is_not_redelivered_but_a_server_error_or_a_bug_is(
 
 def test_a_message_with_no_time_left_is_offered_to_give_up(clock: FakeTime) -> None:
     worker = Worker(clock)
-    handler = sqs_handler(worker.process, allowance_seconds=ALLOWANCE, give_up=worker.give_up)
+    handler = sqs_handler(
+        worker.process, "jobs", allowance_seconds=ALLOWANCE, give_up=worker.give_up
+    )
     bodies = [{"n": 0, "seconds": 50}, {"n": 1}, {"n": 2}]
     answer = handler(records(*bodies, receive_count=5), clock.context(60))
     assert failed(answer) == ["m1", "m2"]  # not settled: delivered again
@@ -145,7 +147,7 @@ def test_a_give_up_that_fails_leaves_the_message_to_be_delivered_again(clock: Fa
         raise ServiceUnavailable("the table is throttling")
 
     worker = Worker(clock)
-    handler = sqs_handler(worker.process, allowance_seconds=ALLOWANCE, give_up=give_up)
+    handler = sqs_handler(worker.process, "jobs", allowance_seconds=ALLOWANCE, give_up=give_up)
     answer = handler(records({"seconds": 50}, {}), clock.context(60))
     assert failed(answer) == ["m1"]
 

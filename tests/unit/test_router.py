@@ -76,16 +76,16 @@ def answer(result: dict[str, Any]) -> tuple[int, Any]:
 def test_a_route_without_a_declaration_is_refused_when_the_table_is_built() -> None:
     bare = Recorder()
     with pytest.raises(TypeError, match=r"GET /images/\{id\}.*credentials.*signed.*public"):
-        router({"GET /images": credentials(bare), "GET /images/{id}": bare})  # type: ignore[dict-item]
+        router({"GET /images": credentials(bare), "GET /images/{id}": bare}, "get")  # type: ignore[dict-item]
     with pytest.raises(TypeError, match="POST /images"):
-        router({"POST /images": idempotent(bare)})  # type: ignore[dict-item]
+        router({"POST /images": idempotent(bare)}, "get")  # type: ignore[dict-item]
 
 
 @pytest.mark.parametrize("key", ["/images", "get /images", "HEAD /images", "GET images", ""])
 def test_a_table_accepts_only_route_keys_it_can_serve(key: str) -> None:
     """HEAD is served by the GET route: a HEAD entry would never be reached."""
     with pytest.raises(ValueError, match="route key"):
-        router({key: public(Recorder())})
+        router({key: public(Recorder())}, "get")
 
 
 def test_the_builders_say_what_each_route_needs() -> None:
@@ -114,7 +114,7 @@ def test_every_functions_table_declares_every_route() -> None:
 
 def test_credentials_are_checked_before_the_handler_runs() -> None:
     handler = Recorder()
-    serve = router({"POST /images": credentials(handler)})
+    serve = router({"POST /images": credentials(handler)}, "get")
     status, body = answer(serve(event("POST /images"), None))
     assert status == 401
     assert body["error"]["code"] == "unauthorized"
@@ -123,7 +123,7 @@ def test_credentials_are_checked_before_the_handler_runs() -> None:
 
 def test_the_authorizers_tenant_reaches_the_handler() -> None:
     handler = Recorder()
-    serve = router({"POST /images": credentials(handler)})
+    serve = router({"POST /images": credentials(handler)}, "get")
     assert answer(serve(event("POST /images", **{"lambda": {"tenant": "alpha"}}), None)) == (
         200,
         {"tenant": "alpha"},
@@ -133,7 +133,7 @@ def test_the_authorizers_tenant_reaches_the_handler() -> None:
 
 def test_a_malformed_tenant_in_the_context_is_no_credential() -> None:
     handler = Recorder()
-    serve = router({"POST /images": credentials(handler)})
+    serve = router({"POST /images": credentials(handler)}, "get")
     status, _ = answer(serve(event("POST /images", **{"lambda": {"tenant": "Not A Tenant"}}), None))
     assert status == 401
     assert handler.calls == []
@@ -144,7 +144,7 @@ def test_an_iam_principal_acts_for_its_mapped_tenant_and_no_other(
 ) -> None:
     monkeypatch.setenv("PROGIMAGE_IAM_TENANTS", "arn:aws:iam::123456789012:user/ci=beta")
     handler = Recorder()
-    serve = router({"GET /images": credentials(handler)})
+    serve = router({"GET /images": credentials(handler)}, "get")
     mapped = {"iam": {"userArn": "arn:aws:iam::123456789012:user/ci"}}
     assert answer(serve(event("GET /images", **mapped), None)) == (200, {"tenant": "beta"})
     stranger = {"iam": {"userArn": "arn:aws:iam::123456789012:user/someone"}}
@@ -156,13 +156,13 @@ def test_an_iam_principal_acts_for_its_mapped_tenant_and_no_other(
 def test_the_local_open_mode_names_the_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROGIMAGE_OPEN_TENANT", "default")
     handler = Recorder()
-    serve = router({"GET /images": credentials(handler)})
+    serve = router({"GET /images": credentials(handler)}, "get")
     assert answer(serve(event("GET /images"), None)) == (200, {"tenant": "default"})
 
 
 def test_head_is_checked_like_its_get() -> None:
     handler = Recorder()
-    serve = router({"GET /images": credentials(handler)})
+    serve = router({"GET /images": credentials(handler)}, "get")
     refused = serve(event("HEAD /images"), None)
     assert (refused["statusCode"], refused["body"]) == (401, "")
     allowed = serve(event("HEAD /images", **{"lambda": {"tenant": "alpha"}}), None)
@@ -173,7 +173,7 @@ def test_head_is_checked_like_its_get() -> None:
 def test_an_idempotent_route_is_scoped_to_the_checked_tenant() -> None:
     """Without credentials the idempotency table is never reached: the 401 comes first."""
     handler = Recorder()
-    serve = router({"POST /jobs": credentials(idempotent(handler))})
+    serve = router({"POST /jobs": credentials(idempotent(handler))}, "get")
     status, _ = answer(serve(event("POST /jobs", headers={"idempotency-key": "k"}), None))
     assert status == 401
     assert handler.calls == []
@@ -184,7 +184,7 @@ def test_an_idempotent_route_is_scoped_to_the_checked_tenant() -> None:
 
 def test_without_signing_keys_a_signed_route_is_open_and_names_no_tenant() -> None:
     handler = Recorder()
-    serve = router({"GET /images/{id}": signed(handler)})
+    serve = router({"GET /images/{id}": signed(handler)}, "get")
     assert answer(serve(event("GET /images/{id}"), None)) == (200, {"tenant": None})
     assert handler.calls == [(None,)]
 
@@ -194,7 +194,7 @@ def test_with_signing_keys_the_signature_is_checked_before_the_handler_runs(
 ) -> None:
     monkeypatch.setenv("PROGIMAGE_SIGNING_KEYS", MASTER.decode())
     handler = Recorder()
-    serve = router({"GET /images/{id}": signed(handler)})
+    serve = router({"GET /images/{id}": signed(handler)}, "get")
     good = signature(tenant_key(MASTER, "alpha"), PATH)
     for query in (None, {"tenant": "alpha"}, {"tenant": "beta", "sig": good}):
         status, body = answer(serve(event("GET /images/{id}", query=query), None))
@@ -216,13 +216,13 @@ def test_with_signing_keys_the_signature_is_checked_before_the_handler_runs(
 
 def test_a_public_route_needs_nothing_and_is_given_no_tenant() -> None:
     handler = Recorder()
-    serve = router({"GET /health": public(handler)})
+    serve = router({"GET /health": public(handler)}, "get")
     assert answer(serve(event("GET /health", path="/health"), None)) == (200, {"tenant": "-"})
     assert handler.calls == [()]
 
 
 def test_a_route_the_table_lacks_is_a_server_error() -> None:
-    serve = router({"GET /health": public(Recorder())})
+    serve = router({"GET /health": public(Recorder())}, "get")
     status, body = answer(serve(event("GET /nothing", path="/nothing"), None))
     assert status == 500
     assert "no route" in body["error"]["message"]

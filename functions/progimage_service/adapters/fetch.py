@@ -22,6 +22,7 @@ from collections.abc import Buffer, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
+from .. import observability
 from ..config import FetchPolicy, IPNetwork
 from ..errors import TooLarge, UpstreamError, UrlNotAllowed
 from ..inputs import echo
@@ -63,7 +64,16 @@ def fetch(url: str, policy: FetchPolicy) -> bytes:
 
     One deadline, ``policy.timeout_seconds`` from the start, bounds the whole exchange: every
     hop's lookup, connection, request, status line, headers and body, up to its last byte.
+    A url refused (a private address, a scheme not allowed ...) is counted.
     """
+    try:
+        return _fetch(url, policy)
+    except UrlNotAllowed:
+        observability.add("FetchRefusals")
+        raise
+
+
+def _fetch(url: str, policy: FetchPolicy) -> bytes:
     deadline = time.monotonic() + policy.timeout_seconds
     for _ in range(policy.max_redirects + 1):
         parts = _check_url(url, policy)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from PIL import Image
@@ -23,6 +24,21 @@ from .plan import Plan, Source, plan
 class Rendered:
     data: bytes
     format: Format
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where a render's time went, in seconds: decoding the frames (into the working mode),
+    the pixel steps, and encoding (every encode of a ``maxbytes`` search)."""
+
+    decode: float
+    steps: float
+    encode: float
+
+    @property
+    def total(self) -> float:
+        return self.decode + self.steps + self.encode
 
 
 def render(
@@ -73,8 +89,10 @@ def execute(
     box = reduce_on_load(opened, draft) if draft else None
     first = replace(shared, given=Given(planned.geometry.size, box))
     output: list[Frame] = []
-    for image, duration in frames(opened):
-        frame = working_mode(image)
+    decoding = [0.0]
+    started = time.perf_counter()
+    for decoded, duration in _decoded(opened, decoding):
+        frame = decoded
         for index, step in enumerate(planned.steps):
             frame = apply(step, frame, first if index == 0 else shared)
         output.append(Frame(frame, duration))
@@ -86,9 +104,28 @@ def execute(
         background=(planned.background or WHITE)[:3],
         loop=int(opened.image.info.get("loop", 0) or 0),
     )
+    encoding = time.perf_counter()
     if planned.max_bytes is None:
-        return Rendered(encode(output, fmt, options), fmt)
-    return Rendered(_within(output, fmt, options, planned.max_bytes), fmt)
+        data = encode(output, fmt, options)
+    else:
+        data = _within(output, fmt, options, planned.max_bytes)
+    ended = time.perf_counter()
+    timings = Timings(decoding[0], encoding - started - decoding[0], ended - encoding)
+    return Rendered(data, fmt, timings)
+
+
+def _decoded(opened: Opened, spent: list[float]) -> Iterator[tuple[Image.Image, int]]:
+    """The frames in the working mode, adding the time they took to ``spent[0]``."""
+    iterator = frames(opened)
+    while True:
+        started = time.perf_counter()
+        found = next(iterator, None)
+        if found is None:
+            return
+        image, duration = found
+        frame = working_mode(image)
+        spent[0] += time.perf_counter() - started
+        yield frame, duration
 
 
 def _within(frames_: list[Frame], fmt: Format, options: EncodeOptions, max_bytes: int) -> bytes:

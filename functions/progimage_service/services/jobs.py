@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from .. import observability
 from ..attempts import Attempt, died
 from ..auth import DEFAULT_TENANT
 from ..errors import BadRequest, ProgImageError, ServiceUnavailable, TooLarge, Unprocessable
@@ -121,7 +122,12 @@ def _failed(index: int, error: ProgImageError) -> dict[str, Any]:
 
 def _record(deps: Dependencies, job_id: str, result: dict[str, Any]) -> None:
     """Write the item's result, unless a delivery before this one did, and count that one."""
-    _count(deps, job_id, deps.jobs.record_result(job_id, result["index"], result, _expiry()))
+    recorded = deps.jobs.record_result(job_id, result["index"], result, _expiry())
+    if recorded is result:  # this delivery's: reported once
+        outcome = "succeeded" if result["status"] < 400 else "failed"
+        observability.add("JobItems", Outcome=outcome)
+        observability.annotate(job_id=job_id, index=result["index"], status=result["status"])
+    _count(deps, job_id, recorded)
 
 
 def _count(deps: Dependencies, job_id: str, result: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import observability
 from ..adapters.fetch import fetch
 from ..errors import BadRequest, InvalidImage, Unprocessable
 from ..ids import unknown
@@ -92,7 +93,14 @@ def render_bytes(
     from ..imaging.render import render
 
     images = {i: read_original(deps, i, tenant) for i in pipeline.image_ids()}
-    return render(data, pipeline, deps.settings.limits, images, **source)
+    rendered = render(data, pipeline, deps.settings.limits, images, **source)
+    fmt, timings = rendered.format.name, rendered.timings
+    observability.add("Outputs", Format=fmt)
+    observability.add("RenderTime", timings.total * 1000, Format=fmt)
+    observability.add("DecodeTime", timings.decode * 1000, Format=fmt)
+    observability.add("EncodeTime", timings.encode * 1000, Format=fmt)
+    observability.annotate(render_ms=round(timings.total * 1000, 1), output=fmt)
+    return rendered
 
 
 def render_record(deps: Dependencies, record: ImageRecord, pipeline: Pipeline) -> Rendered:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .. import observability
 from ..attempts import Attempt, died
 from ..errors import BadRequest, ProgImageError
 from ..ids import is_valid_id, new_id
@@ -132,11 +133,15 @@ def _ingest(deps: Dependencies, record: ImageRecord, key: str) -> Outcome:
     if not deps.catalog.complete(ready) and deps.catalog.get(record.id) is None:
         remove(deps, object_keys(ready))
     deps.store.delete(key)
+    observability.add("IngestOutcomes", Outcome="ready")
+    observability.annotate(image_id=record.id, tenant=record.tenant)
     return "ready"
 
 
 def _reject(deps: Dependencies, record: ImageRecord, key: str, reason: str) -> Outcome:
     deps.catalog.complete(replace(record, status="rejected", reason=reason))
+    observability.add("IngestOutcomes", Outcome="rejected")
+    observability.annotate(image_id=record.id, tenant=record.tenant, rejected=reason)
     deps.store.delete(key)
     return "rejected"
 

@@ -13,6 +13,7 @@ after the write (and finds the variant under its prefix or its markers).
 
 from __future__ import annotations
 
+from .. import observability
 from ..auth import DEFAULT_TENANT
 from ..errors import NotFound
 from ..ids import check_id, unknown
@@ -41,6 +42,7 @@ def variant(
     """
     key = variant_key(check_id(image_id), pipeline.variant_name())
     cached = deps.store.get(key)
+    _account(hit=cached is not None)
     if cached is None:
         produce(deps, ready_record(deps, image_id, tenant), pipeline, key)
         cached = deps.store.get(key)
@@ -57,9 +59,16 @@ def ensure(deps: Dependencies, tenant: str, image_id: str, pipeline: Pipeline) -
     """Make sure the tenant's variant exists (rendering it if not); return its API path."""
     record = ready_record(deps, image_id, tenant)
     key = variant_key(record.id, pipeline.variant_name())
-    if not deps.store.exists(key):
+    hit = deps.store.exists(key)
+    _account(hit)
+    if not hit:
         produce(deps, record, pipeline, key)
     return api_path(image_id, pipeline)
+
+
+def _account(hit: bool) -> None:
+    observability.add("CacheHits" if hit else "CacheMisses")
+    observability.annotate(cache="hit" if hit else "miss")
 
 
 def api_path(image_id: str, pipeline: Pipeline) -> str:
