@@ -46,4 +46,10 @@ bench-budget: $(STAMP)
 bench-localserver: $(STAMP)
 	$(BIN)/python -m bench.localserver $(BENCH_ARGS)
 
+# What uploads, variant misses and hits, and a month of storage cost on AWS, from measured
+# handler times, the template's MemorySize and the dated prices in bench/prices.py (bench/cost.py).
+bench-cost: $(STAMP)
+	$(BIN)/python -m bench.cost $(BENCH_ARGS)
+
 .PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget bench-localserver
+.PHONY: bench-cost
