@@ -574,23 +574,26 @@ def markdown(measured: dict[str, Any], images: int, hit_ratio: float) -> str:
         "",
         "### Per request, measured",
         "",
-        "CPU ms: the whole handler on one core of this machine (median), storage in memory. "
+        "CPU ms: the whole handler on one core of this machine (median of the rounds; every run "
+        "is in the JSON), storage in memory. "
         f"Lambda ms: CPU ms ÷ the function's share of a vCPU (MemorySize / {prices.MB_PER_VCPU} "
         f"MB, at most 1). Waits: {s3_ms} ms per S3 call plus its body at "
         f"{prices.latency('s3_mb_per_s'):.0f} MB/s, {ddb_ms} ms per DynamoDB call. Billed: "
         "Lambda ms + waits, rounded up to 1 ms. arm64 is assumed as fast as x86 (not measured).",
         "",
-        "| request | function (MB) | vCPU | CPU ms | Lambda ms | storage calls | waits ms "
-        "| billed ms | GB-s | response bytes |",
+        "| request | function (MB) | vCPU | CPU ms (min–max) | Lambda ms | storage calls "
+        "| waits ms | billed ms | GB-s | response bytes |",
         "|---|---|--:|--:|--:|---|--:|--:|--:|--:|",
     ]
     for name, p in paths.items():
         waits = storage_waits_ms(p["calls"])
         share = cpu_share(p["memory_mb"])
         billed = billed_ms(p["cpu_ms"], p["memory_mb"], waits)
+        runs = p["cpu_runs_ms"] or [p["cpu_ms"]]
         lines.append(
             f"| {name} | {p['function']} ({p['memory_mb']:,}) | {share:.2f} "
-            f"| {p['cpu_ms']:,.1f} | {p['cpu_ms'] / share:,.1f} | {_calls(p['calls'])} "
+            f"| {p['cpu_ms']:,.1f} ({min(runs):,.1f}–{max(runs):,.1f}) "
+            f"| {p['cpu_ms'] / share:,.1f} | {_calls(p['calls'])} "
             f"| {waits:,.1f} | {billed:,} | {billed / 1000 * p['memory_mb'] / 1024:.3f} "
             f"| {p['response_bytes']:,} |"
         )
