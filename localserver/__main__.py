@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from types import FrameType
 
+from . import logs
 from .auth import OPEN_TENANT_VARIABLE, ApiKeyError
 from .pollers import DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAY_S
 from .server import AWS_MODE_VARIABLE, LocalServer
@@ -110,7 +111,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "without keys every route is open",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="also log every request to moto"
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the functions' log level (INFO; deployed: the template's LogLevel)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also log every request to moto, and the metrics each invocation writes",
     )
     return parser.parse_args(argv)
 
@@ -183,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("localserver").setLevel(logging.INFO)
+    logs.configure(logging.getLevelName(args.log_level), args.verbose)
     # Werkzeug logs each request moto serves; only show them when asked.
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
 
@@ -210,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_keys=_api_key_specs(args.api_key),
         )
         server.start()
+        logs.show_metrics()
     except (TemplateError, ApiKeyError, OSError) as error:
         print(f"localserver: {error}", file=sys.stderr)
         return 2

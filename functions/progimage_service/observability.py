@@ -71,7 +71,7 @@ METRICS: dict[str, Metric] = {
 OTHER = "other"
 # The functions, as they name themselves in logs and metrics.
 FUNCTIONS = ("authorizer", "upload", "get", "transform", "ingest", "jobs")
-_ROUTE_KEY = re.compile(r"(GET|HEAD|POST|PUT|PATCH|DELETE) (/[a-z_]*|/\{[a-z_]+\})+")
+_ROUTE_KEY = re.compile(r"(GET|HEAD|POST|PUT|PATCH|DELETE) (/[a-z_]*|/\{[a-z_]+\+?\})+")
 # The values each dimension may take. Route keys come from the API's configuration (templates
 # such as "GET /images/{id}", never a requested path).
 _VALUES: dict[str, Callable[[str], bool]] = {
@@ -113,7 +113,7 @@ class Invocation:
             (dim, value if _VALUES[dim](value) else OTHER)
             for dim, value in sorted(dimensions.items())
         )
-        self._values.setdefault(key, {}).setdefault(name, []).append(value)
+        self._values.setdefault(key, {}).setdefault(name, []).append(round(value, 3))
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
