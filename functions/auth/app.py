@@ -50,7 +50,7 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Authorize one request; a refusal is logged and counted with its reason (API Gateway
     caches the answer for the authorizer's TTL, so a repeated key is not seen again)."""
     route = str(event.get("routeKey", ""))
@@ -67,3 +67,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         current.fields["tenant"] = tenant
         logger.debug("authorized %s", route, extra=current.fields)
         return {"isAuthorized": True, "context": {"tenant": tenant}}
+
+
+handler = observability.traced(authorize)

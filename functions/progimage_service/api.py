@@ -371,7 +371,7 @@ def router(routes: Mapping[str, Route], function: str) -> LambdaHandler:
             _account(current, request, response)
         return answer
 
-    return handler
+    return observability.traced(handler)
 
 
 def _request_fields(request: Request) -> dict[str, Any]:

@@ -7,6 +7,10 @@ request id added, and sets the level from the template's ``LogLevel``: it costs 
 import. Powertools' Logger and Metrics would cost 18-50 ms of every cold start (measured in
 docs/ARCHITECTURE.md), over this module's whole budget, for what the few lines below do.
 
+Traces: where the deployment turns tracing on (the template's ``Tracing``), each entry point is
+wrapped by Powertools' Tracer, which also records every AWS call; Powertools is imported only
+then, so a deployment without tracing pays nothing for it.
+
 Metrics are defined once, in ``METRICS``: a name, a unit and the dimensions it is reported
 by. Every dimension has a closed set of values (anything else is reported as ``other``), so no
 input can make a new series; tenants and image ids go in as metadata, never as dimensions. An
@@ -36,6 +40,7 @@ logger = logging.getLogger("progimage")
 NAMESPACE_ENV = "PROGIMAGE_METRICS_NAMESPACE"
 SERVICE_ENV = "PROGIMAGE_SERVICE"
 SAMPLE_RATE_ENV = "PROGIMAGE_DEBUG_SAMPLE_RATE"
+TRACING_ENV = "PROGIMAGE_TRACING"
 DEFAULT_NAMESPACE = "ProgImage"
 
 
@@ -191,7 +196,26 @@ def invocation(function: str, **fields: Any) -> Iterator[Invocation]:
             sink(document)
 
 
-def timed(name: str, **dimensions: str) -> Callable[[float], None]:
-    """A stopwatch: call what this returns to add the milliseconds since, as ``name``."""
-    started = time.perf_counter()
-    return lambda: add(name, (time.perf_counter() - started) * 1000, **dimensions)
+def _tracing() -> bool:
+    return os.environ.get(TRACING_ENV, "").lower() == "true"
+
+
+def traced[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
+    """The Lambda handler traced with X-Ray where tracing is on; else the handler itself."""
+    if not _tracing():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer().capture_lambda_handler(handler)
+
+
+@contextmanager
+def segment(name: str) -> Iterator[None]:
+    """A subsegment of the trace, where tracing is on: the time of one part of the work."""
+    if not _tracing():
+        yield
+        return
+    from aws_lambda_powertools import Tracer
+
+    with Tracer().provider.in_subsegment(name):
+        yield

@@ -95,7 +95,7 @@ def sqs_handler(
             current.fields = invocation_fields
         return {"batchItemFailures": failures}
 
-    return handler
+    return observability.traced(handler)
 
 
 def _handle(

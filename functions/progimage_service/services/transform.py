@@ -93,7 +93,8 @@ def render_bytes(
     from ..imaging.render import render
 
     images = {i: read_original(deps, i, tenant) for i in pipeline.image_ids()}
-    rendered = render(data, pipeline, deps.settings.limits, images, **source)
+    with observability.segment("render"):
+        rendered = render(data, pipeline, deps.settings.limits, images, **source)
     fmt, timings = rendered.format.name, rendered.timings
     observability.add("Outputs", Format=fmt)
     observability.add("RenderTime", timings.total * 1000, Format=fmt)
