@@ -8,12 +8,20 @@ def original_key(image_id: str) -> str:
 
 
 def work_prefix(image_id: str) -> str:
-    return f"work/{image_id}."
+    """The image's working copies: at ``work_key``, or (stored before that key was fixed) at
+    ``legacy_work_key``. Ids have one length, so no other image's key shares the prefix."""
+    return f"work/{image_id}"
 
 
-def work_key(image_id: str, extension: str) -> str:
-    """The reduced working copy (see imaging/working_copy.py)."""
-    return f"{work_prefix(image_id)}{extension}"
+def work_key(image_id: str) -> str:
+    """The reduced working copy (see imaging/working_copy.py). Its key does not depend on its
+    format (the object's Content-Type says it), so a miss can read it before the record."""
+    return work_prefix(image_id)
+
+
+def legacy_work_key(image_id: str, extension: str) -> str:
+    """Where a working copy was stored while its key named its format."""
+    return f"{work_prefix(image_id)}.{extension}"
 
 
 def variants_prefix(image_id: str) -> str:

@@ -75,7 +75,7 @@ def consistent(aws: Aws) -> None:
         if record["status"]["S"] == "ready":
             assert aws.object_keys(f"originals/{image_id}"), image_id
             if "work_format" in record:
-                assert aws.object_keys(f"work/{image_id}."), image_id
+                assert aws.object_keys(f"work/{image_id}"), image_id
     for key in aws.object_keys("originals/") + aws.object_keys("work/"):
         image_id = key.split("/", 1)[1].split(".", 1)[0]
         assert image_id in records, f"{key} has no record"

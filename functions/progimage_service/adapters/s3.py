@@ -43,14 +43,15 @@ class ObjectStore:
         *,
         only_if_new: bool = False,
         metadata: Mapping[str, str] | None = None,
-    ) -> bool:
-        """Write an object; with only_if_new, return False (and write nothing) if it exists."""
+    ) -> str | None:
+        """Write an object and answer its ETag; with only_if_new, answer None (and write
+        nothing) if it exists."""
         extra: dict[str, Any] = {"IfNoneMatch": "*"} if only_if_new else {}
         if metadata:
             extra["Metadata"] = dict(metadata)
         try:
             with translated("storage"):
-                self.s3.put_object(
+                response = self.s3.put_object(
                     Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
                 )
         except ClientError as error:
@@ -58,9 +59,9 @@ class ObjectStore:
                 "PreconditionFailed",
                 "ConditionalRequestConflict",
             ):
-                return False
+                return None
             raise
-        return True
+        return response["ETag"]
 
     def get(self, key: str) -> StoredObject | None:
         """Open an object for reading, or None if there is none."""

@@ -37,11 +37,34 @@ def deliver_object(
     deps: Dependencies, obj: StoredObject, etag: str, if_none_match: str | None
 ) -> Delivery:
     """Serve an opened object inline, by redirect when large, or as not modified."""
+    delivery = _without_body(deps, obj.key, obj.content_type, etag, obj.size, if_none_match)
+    if delivery is None:
+        return Delivery(obj.content_type, etag, body=obj.read())
+    obj.body.close()
+    return delivery
+
+
+def deliver_bytes(
+    deps: Dependencies,
+    key: str,
+    data: bytes,
+    content_type: str,
+    etag: str,
+    if_none_match: str | None,
+) -> Delivery:
+    """Serve bytes just stored at ``key`` (with this ETag) as if read back from it."""
+    delivery = _without_body(deps, key, content_type, etag, len(data), if_none_match)
+    return delivery or Delivery(content_type, etag, body=data)
+
+
+def _without_body(
+    deps: Dependencies, key: str, content_type: str, etag: str, size: int, if_none_match: str | None
+) -> Delivery | None:
+    """'Not modified', or a redirect to the object when it is too large to pass through Lambda;
+    None where the body is to be sent."""
     if matches(etag, if_none_match):
-        obj.body.close()
-        return Delivery(obj.content_type, etag)
-    if obj.size > deps.settings.inline_max_bytes:
-        obj.body.close()
-        url = deps.store.presigned_get(obj.key, deps.settings.presign_ttl_seconds)
-        return Delivery(obj.content_type, etag, url=url)
-    return Delivery(obj.content_type, etag, body=obj.read())
+        return Delivery(content_type, etag)
+    if size > deps.settings.inline_max_bytes:
+        url = deps.store.presigned_get(key, deps.settings.presign_ttl_seconds)
+        return Delivery(content_type, etag, url=url)
+    return None

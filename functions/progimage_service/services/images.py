@@ -10,6 +10,7 @@ from ..ids import check_id, is_valid_id, new_id, unknown
 from ..imaging.formats import FORMATS
 from ..models import ImageRecord, now_rfc3339
 from ..storage_layout import (
+    legacy_work_key,
     original_key,
     references_prefix,
     variant_of_reference,
@@ -67,7 +68,7 @@ def write_objects(
         deps.store.put(key, data, info.format.content_type)
         written.append(key)
         if copy is not None:
-            key = work_key(image_id, copy.format.extension)
+            key = work_key(image_id)
             deps.store.put(key, copy.data, copy.format.content_type)
             written.append(key)
     except BaseException:
@@ -101,7 +102,8 @@ def object_keys(record: ImageRecord) -> list[str]:
     """The objects a record stands for (its cached variants aside)."""
     keys = [original_key(record.id)]
     if record.work_format:
-        keys.append(work_key(record.id, FORMATS[record.work_format].extension))
+        extension = FORMATS[record.work_format].extension
+        keys += [work_key(record.id), legacy_work_key(record.id, extension)]
     return keys
 
 

@@ -16,11 +16,12 @@ from ..imaging.formats import FORMATS, for_extension
 from ..imaging.pipeline import Pipeline, parse_ops
 from ..inputs import echo
 from ..models import ImageRecord
-from ..storage_layout import original_key, work_key
+from ..storage_layout import legacy_work_key, original_key, work_key
 from ..wiring import Dependencies
 from .images import ready_record, store_image
 
 if TYPE_CHECKING:
+    from ..adapters.s3 import StoredObject
     from ..imaging.render import Rendered
 
 
@@ -104,9 +105,15 @@ def render_bytes(
     return rendered
 
 
-def render_record(deps: Dependencies, record: ImageRecord, pipeline: Pipeline) -> Rendered:
+def render_record(
+    deps: Dependencies,
+    record: ImageRecord,
+    pipeline: Pipeline,
+    copy: StoredObject | None = None,
+) -> Rendered:
     """Render a stored image, from its reduced working copy when the pipeline fits inside it;
-    the images it names must be its owner's.
+    the images it names must be its owner's. ``copy`` is the working copy if the caller has
+    already opened it (a miss reads it beside the record); it is closed unread if unused.
 
     A stored image that cannot be decoded is a 422, not a 415.
     """
@@ -116,18 +123,31 @@ def render_record(deps: Dependencies, record: ImageRecord, pipeline: Pipeline) -
     assert record.width is not None and record.height is not None and record.format is not None
     try:
         if record.work_format and fits(pipeline, record.width, record.height):
-            key = work_key(image_id, FORMATS[record.work_format].extension)
+            data = copy.read() if copy is not None else _read_copy(deps, record)
             return render_bytes(
                 deps,
                 tenant,
-                _read(deps, key, image_id),
+                data,
                 pipeline,
                 source_size=(record.width, record.height),
                 source_format=FORMATS[record.format],
             )
+        if copy is not None:
+            copy.body.close()
         return render_bytes(deps, tenant, _read(deps, original_key(image_id), image_id), pipeline)
     except InvalidImage as error:
         raise Unprocessable(f"the stored image cannot be processed: {error.message}") from error
+
+
+def _read_copy(deps: Dependencies, record: ImageRecord) -> bytes:
+    """The working copy's bytes: at its key, or where an image stored before that key was
+    fixed keeps it."""
+    assert record.work_format is not None
+    data = deps.store.read(work_key(record.id))
+    if data is not None:
+        return data
+    extension = FORMATS[record.work_format].extension
+    return _read(deps, legacy_work_key(record.id, extension), record.id)
 
 
 def transform(

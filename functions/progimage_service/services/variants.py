@@ -13,17 +13,24 @@ after the write (and finds the variant under its prefix or its markers).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
 from .. import observability
 from ..auth import DEFAULT_TENANT
 from ..errors import NotFound
 from ..ids import check_id, unknown
 from ..imaging.pipeline import Pipeline
 from ..models import ImageRecord
-from ..storage_layout import reference_key, variant_key
+from ..storage_layout import reference_key, variant_key, work_key
 from ..wiring import Dependencies
-from .delivery import Delivery, deliver_object
+from .delivery import Delivery, deliver_bytes, deliver_object
 from .images import ready_record
 from .transform import render_record
+
+if TYPE_CHECKING:
+    from ..adapters.s3 import StoredObject
+    from ..imaging.render import Rendered
 
 OWNER = "tenant"  # the variant object's metadata naming its owner
 
@@ -38,14 +45,20 @@ def variant(
     """Serve a stored image through a pipeline, computing and caching it on first request.
 
     With a tenant (a signed URL's), only that tenant's image is served; another's answers as
-    an unknown id does.
+    an unknown id does. A hit is one read. A miss reads the record and the working copy at
+    once, renders, writes the variant and answers the bytes it wrote (with the write's ETag);
+    it reads the variant back only when a concurrent request wrote it first.
     """
     key = variant_key(check_id(image_id), pipeline.variant_name())
     cached = deps.store.get(key)
     _account(hit=cached is not None)
     if cached is None:
-        produce(deps, ready_record(deps, image_id, tenant), pipeline, key)
-        cached = deps.store.get(key)
+        record, copy = _record_and_copy(deps, image_id, tenant)
+        rendered, etag = produce(deps, record, pipeline, key, copy)
+        if etag is not None:
+            content_type = rendered.format.content_type
+            return deliver_bytes(deps, key, rendered.data, content_type, etag, if_none_match)
+        cached = deps.store.get(key)  # the concurrent request's, which it checks itself
     if cached is None or (
         tenant is not None and cached.metadata.get(OWNER, DEFAULT_TENANT) != tenant
     ):
@@ -53,6 +66,23 @@ def variant(
             cached.body.close()
         raise unknown(image_id)
     return deliver_object(deps, cached, cached.etag, if_none_match)
+
+
+def _record_and_copy(
+    deps: Dependencies, image_id: str, tenant: str | None
+) -> tuple[ImageRecord, StoredObject | None]:
+    """The image's record (if it can be served to ``tenant``) and its working copy opened,
+    read at once: the copy's key does not depend on the record."""
+    with ThreadPoolExecutor(1) as pool:
+        opening = pool.submit(deps.store.get, work_key(image_id))
+        try:
+            record = ready_record(deps, image_id, tenant)
+        except BaseException:
+            copy = opening.result()
+            if copy is not None:
+                copy.body.close()
+            raise
+        return record, opening.result()
 
 
 def ensure(deps: Dependencies, tenant: str, image_id: str, pipeline: Pipeline) -> str:
@@ -82,23 +112,30 @@ def api_path(image_id: str, pipeline: Pipeline) -> str:
     )
 
 
-def produce(deps: Dependencies, record: ImageRecord, pipeline: Pipeline, key: str) -> None:
+def produce(
+    deps: Dependencies,
+    record: ImageRecord,
+    pipeline: Pipeline,
+    key: str,
+    copy: StoredObject | None = None,
+) -> tuple[Rendered, str | None]:
     """Render the variant and write it unless a concurrent request already has; remove it
-    (and its markers) again if the image, or one it names, was deleted meanwhile."""
-    rendered = render_record(deps, record, pipeline)
+    (and its markers) again if the image, or one it names, was deleted meanwhile. Answer the
+    rendering and the ETag written (None: a concurrent request wrote the variant first)."""
+    rendered = render_record(deps, record, pipeline, copy)
     named = sorted(set(pipeline.image_ids()))
     markers = [reference_key(image_id, key) for image_id in named]
     for marker in markers:
         deps.store.put(marker, b"", "application/octet-stream")
-    written = deps.store.put(
+    etag = deps.store.put(
         key,
         rendered.data,
         rendered.format.content_type,
         only_if_new=True,
         metadata={OWNER: record.tenant},
     )
-    if not written:
-        return  # a concurrent request wrote it, and checks it itself
+    if etag is None:
+        return rendered, None  # a concurrent request wrote it, and checks it itself
     try:
         deleted = any(deps.catalog.get(i) is None for i in [record.id, *named])
     except BaseException:
@@ -107,3 +144,4 @@ def produce(deps: Dependencies, record: ImageRecord, pipeline: Pipeline, key: st
     if deleted:
         deps.store.delete_keys([key, *markers])
         raise NotFound(f"image {record.id} or an image it names was deleted", param="id")
+    return rendered, etag

@@ -1,0 +1,124 @@
+"""The storage calls of a variant miss and hit, as the handlers make them on moto.
+
+A miss reads the variant (404), then the record and the working copy at once, writes the
+variant and checks the record again; it answers the bytes it wrote with the write's ETag and
+never reads the variant back, except when a concurrent request wrote it first. A hit is one
+read. The calls are recorded with botocore's own events on the clients the service uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from progimage_service.wiring import dependencies
+from tests.integration.conftest import Aws, call, event, with_body
+from tests.integration.test_working_copy import photo
+from transform.app import handler as transform_handler
+from upload.app import handler as upload_handler
+
+Call = tuple[str, str]  # (operation, what it names: a key, or "record")
+
+
+class Calls:
+    """The S3 and DynamoDB calls the service's clients make, in the order they were sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Call] = []
+        self.hooks: dict[Call, Callable[[], None]] = {}  # run before the call, once
+        deps = dependencies()
+        self.bucket = deps.store.bucket
+        for client in (deps.store.s3, deps.catalog.db):
+            client.meta.events.register("before-call.*.*", self._before)  # (presigning: none)
+
+    def _before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.service_model.service_name == "dynamodb":
+            name = "record" if b'"IMG#' in params["body"] else "other"
+        else:  # the key, from the request's path (path-style or virtual-hosted)
+            name = params["url_path"].split("?")[0].lstrip("/").removeprefix(f"{self.bucket}/")
+        call_ = (model.name, name)
+        self.sent.append(call_)
+        hook = self.hooks.pop(call_, None)  # each runs once
+        if hook is not None:
+            hook()
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+
+def _stored(data: bytes) -> str:
+    answer = call(upload_handler, with_body(event("post-images-raw"), data, "image/jpeg"))
+    assert answer.status == 201, answer.body
+    return answer.json()["id"]
+
+
+def _variant(image_id: str, pipeline: str, **headers: str) -> Any:
+    request = event("get-variant", id=image_id, headers=headers)
+    request["pathParameters"]["pipeline"] = pipeline
+    return call(transform_handler, request)
+
+
+@pytest.fixture
+def calls(aws: Aws) -> Calls:
+    return Calls()
+
+
+def test_a_miss_reads_the_record_and_copy_at_once_and_never_reads_back(calls: Calls) -> None:
+    image_id = _stored(photo(3000, 2000, progressive=False))  # gets a working copy
+    variant = f"variants/{image_id}/"
+    work = f"work/{image_id}"
+    # The record's read and the copy's can only both pass this barrier if they are in flight
+    # together: sent one after the other, the first would wait for the second and time out.
+    together = threading.Barrier(2, timeout=20)
+    calls.hooks[("GetItem", "record")] = together.wait
+    calls.hooks[("GetObject", work)] = together.wait
+    calls.clear()
+
+    answer = _variant(image_id, "thumbnail:64.webp")
+
+    assert answer.status == 200 and answer.headers["ETag"]
+    sent = calls.sent
+    assert sent[0][0] == "GetObject" and sent[0][1].startswith(variant)  # the 404
+    assert sorted(sent[1:3]) == [("GetItem", "record"), ("GetObject", work)]
+    assert sent[3][0] == "PutObject" and sent[3][1] == sent[0][1]
+    assert sent[4:] == [("GetItem", "record")]  # deleted meanwhile? then nothing more
+
+    calls.hooks.clear()
+    calls.clear()
+    hit = _variant(image_id, "thumbnail:64.webp", **{"if-none-match": '"x"'})
+    assert calls.sent == [("GetObject", sent[0][1])]
+    assert (hit.body, hit.headers["ETag"]) == (answer.body, answer.headers["ETag"])
+
+
+def test_a_miss_that_loses_the_race_serves_the_winner(aws: Aws, calls: Calls) -> None:
+    image_id = _stored(base64.b64decode(event("post-images-raw")["body"]))
+    first = _variant(image_id, "thumbnail:40.png")
+    key = next(k for k in aws.object_keys(f"variants/{image_id}/"))
+    winner = aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read()
+    aws.s3.delete_object(Bucket=aws.bucket, Key=key)
+
+    def someone_else_writes_first() -> None:
+        aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=winner, Metadata={"tenant": "default"})
+
+    calls.hooks[("PutObject", key)] = someone_else_writes_first
+    calls.clear()
+    answer = _variant(image_id, "thumbnail:40.png")
+    assert answer.status == 200 and answer.body == first.body
+    assert calls.sent[-1] == ("GetObject", key)  # the winner, read because the write lost
+
+
+def test_a_large_miss_redirects_to_what_it_wrote_without_reading_it(
+    aws: Aws, configure: Any
+) -> None:
+    image_id = _stored(base64.b64decode(event("post-images-raw")["body"]))
+    configure(PROGIMAGE_INLINE_MAX_BYTES="10")
+    calls = Calls()  # on the clients of the functions as now configured
+    answer = _variant(image_id, "thumbnail:40.png")
+    assert answer.status == 307
+    key = calls.sent[0][1]
+    assert key in answer.headers["Location"]
+    assert [c for c in calls.sent if c == ("GetObject", key)] == [("GetObject", key)]  # the 404
