@@ -139,3 +139,19 @@ def test_delete_and_failed_uploads_leave_no_working_copy(
     answer = call(upload_handler, with_body(event("post-images-raw"), data, "image/jpeg"))
     assert answer.status == 503
     assert not aws.object_keys()
+
+
+def test_a_copy_stored_under_its_former_key_is_still_read_and_deleted(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Working copies stored while their key named the format (work/{id}.jpg) keep serving."""
+    image_id = upload(photo(2400, 1600, progressive=False))["id"]
+    former = f"work/{image_id}.jpg"
+    source = {"Bucket": aws.bucket, "Key": f"work/{image_id}"}
+    aws.s3.copy_object(Bucket=aws.bucket, Key=former, CopySource=source)
+    aws.s3.delete_object(**source)
+    keys = reads(monkeypatch)
+    assert variant(image_id, "thumbnail:128.png").status == 200
+    assert keys == [former]
+    assert call(get_handler, event("delete-image", id=image_id)).status == 204
+    assert not aws.object_keys()
