@@ -961,9 +961,11 @@ def test_pillow_layer(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     # built (sam build) for the functions' Architecture, and declared for it
     assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
+    # layers/pillow/Makefile (bytecode compiled ahead), through the Architecture's folder
     assert layer["Metadata"] == {
-        "BuildMethod": "python3.13",
+        "BuildMethod": "makefile",
         "BuildArchitecture": {"Ref": "Architecture"},
+        "ContextPath": {"Fn::Sub": "layers/pillow/${Architecture}"},
     }
     requirements = (ROOT / "layers/pillow/requirements.txt").read_text().lower()
     assert re.search(r"^pillow\b", requirements, re.M)
