@@ -51,5 +51,11 @@ bench-localserver: $(STAMP)
 bench-cost: $(STAMP)
 	$(BIN)/python -m bench.cost $(BENCH_ARGS)
 
+# Variant misses and hits through the real handlers on moto, every S3 and DynamoDB call held to
+# a latency model of AWS (bench/miss.py, bench/latency.py): calls, round trips, p50/p95, and
+# thumbor's miss over HTTP beside them. BENCH_ARGS="--profile express --s3-get-ms 30" to vary.
+bench-miss: $(BENCH_STAMP)
+	$(BIN)/python -m bench.miss $(BENCH_ARGS)
+
 .PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget bench-localserver
-.PHONY: bench-cost
+.PHONY: bench-cost bench-miss
