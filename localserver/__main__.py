@@ -221,7 +221,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_keys=_api_key_specs(args.api_key),
         )
         server.start()
-        logs.show_metrics()
     except (TemplateError, ApiKeyError, OSError) as error:
         print(f"localserver: {error}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from . import logs
 from .apidocs import DEFAULT_DOCUMENT, RESERVED_PATHS, pages
 from .auth import (
     RouteAuth,
@@ -351,6 +352,7 @@ class LocalServer:
         except BaseException:
             self.stop()
             raise
+        logs.show_metrics()  # the functions' embedded metrics as log lines, not on stdout
         return self
 
     def _start(self) -> None:

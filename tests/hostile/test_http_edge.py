@@ -15,6 +15,7 @@ to a private address, which the SSRF guard refuses.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -77,8 +78,9 @@ def _examples(kind: str) -> int:
 
 class _PrivateResolver:
     """``socket`` for the fetch adapter: addresses are checked as the real resolver checks them
-    (it refuses the same names), and every name resolves to a private address, so the SSRF
-    guard refuses every URL with a 400 and nothing is fetched."""
+    (it refuses the same names), and every name, and every public address literal (such as
+    ``24.24``, which is 24.0.0.24), resolves to a private address, so the SSRF guard refuses
+    every URL with a 400 and nothing is fetched."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(socket, name)
@@ -86,10 +88,13 @@ class _PrivateResolver:
     @staticmethod
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
         kwargs["flags"] = socket.AI_NUMERICHOST  # no lookup: literals only, names fail
+        private = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", port))]
         try:
-            return socket.getaddrinfo(host, port, *args, **kwargs)
+            found = socket.getaddrinfo(host, port, *args, **kwargs)
         except socket.gaierror:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", port))]
+            return private
+        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in found]
+        return found if all(fetch.blocked_reason(a) for a in addresses) else private
 
 
 # --- the stage and the oracle ------------------------------------------------------------------
