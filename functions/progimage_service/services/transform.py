@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,11 +110,12 @@ def render_record(
     deps: Dependencies,
     record: ImageRecord,
     pipeline: Pipeline,
-    copy: StoredObject | None = None,
+    opening: Future[StoredObject | None] | None = None,
 ) -> Rendered:
     """Render a stored image, from its reduced working copy when the pipeline fits inside it;
-    the images it names must be its owner's. ``copy`` is the working copy if the caller has
-    already opened it (a miss reads it beside the record); it is closed unread if unused.
+    the images it names must be its owner's. ``opening`` is the working copy being opened, if
+    the caller started that (a miss does, beside the record's read): unused, it is closed unread
+    when it arrives, and the original is read without waiting for it.
 
     A stored image that cannot be decoded is a 422, not a 415.
     """
@@ -123,6 +125,7 @@ def render_record(
     assert record.width is not None and record.height is not None and record.format is not None
     try:
         if record.work_format and fits(pipeline, record.width, record.height):
+            copy = opening.result() if opening is not None else None
             data = copy.read() if copy is not None else _read_copy(deps, record)
             return render_bytes(
                 deps,
@@ -132,11 +135,18 @@ def render_record(
                 source_size=(record.width, record.height),
                 source_format=FORMATS[record.format],
             )
-        if copy is not None:
-            copy.body.close()
+        if opening is not None:
+            opening.add_done_callback(close_unread)
         return render_bytes(deps, tenant, _read(deps, original_key(image_id), image_id), pipeline)
     except InvalidImage as error:
         raise Unprocessable(f"the stored image cannot be processed: {error.message}") from error
+
+
+def close_unread(opening: Future[StoredObject | None]) -> None:
+    """Close an object being opened once it is, unread (or drop it if opening it failed)."""
+    copy = None if opening.exception() else opening.result()
+    if copy is not None:
+        copy.body.close()
 
 
 def _read_copy(deps: Dependencies, record: ImageRecord) -> bytes:

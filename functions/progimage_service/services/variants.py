@@ -13,7 +13,7 @@ after the write (and finds the variant under its prefix or its markers).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from .. import observability
@@ -26,13 +26,15 @@ from ..storage_layout import reference_key, variant_key, work_key
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_bytes, deliver_object
 from .images import ready_record
-from .transform import render_record
+from .transform import close_unread, render_record
 
 if TYPE_CHECKING:
     from ..adapters.s3 import StoredObject
     from ..imaging.render import Rendered
 
 OWNER = "tenant"  # the variant object's metadata naming its owner
+# Opens working copies while a miss reads the record (threads kept across invocations).
+_OPENER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="opener")
 
 
 def variant(
@@ -53,8 +55,8 @@ def variant(
     cached = deps.store.get(key)
     _account(hit=cached is not None)
     if cached is None:
-        record, copy = _record_and_copy(deps, image_id, tenant)
-        rendered, etag = produce(deps, record, pipeline, key, copy)
+        record, opening = _record_and_copy(deps, image_id, tenant)
+        rendered, etag = produce(deps, record, pipeline, key, opening)
         if etag is not None:
             content_type = rendered.format.content_type
             return deliver_bytes(deps, key, rendered.data, content_type, etag, if_none_match)
@@ -70,19 +72,15 @@ def variant(
 
 def _record_and_copy(
     deps: Dependencies, image_id: str, tenant: str | None
-) -> tuple[ImageRecord, StoredObject | None]:
-    """The image's record (if it can be served to ``tenant``) and its working copy opened,
-    read at once: the copy's key does not depend on the record."""
-    with ThreadPoolExecutor(1) as pool:
-        opening = pool.submit(deps.store.get, work_key(image_id))
-        try:
-            record = ready_record(deps, image_id, tenant)
-        except BaseException:
-            copy = opening.result()
-            if copy is not None:
-                copy.body.close()
-            raise
-        return record, opening.result()
+) -> tuple[ImageRecord, Future[StoredObject | None]]:
+    """The image's record (if it can be served to ``tenant``), with its working copy being
+    opened meanwhile: the copy's key does not depend on the record."""
+    opening = _OPENER.submit(deps.store.get, work_key(image_id))
+    try:
+        return ready_record(deps, image_id, tenant), opening
+    except BaseException:
+        opening.add_done_callback(close_unread)
+        raise
 
 
 def ensure(deps: Dependencies, tenant: str, image_id: str, pipeline: Pipeline) -> str:
@@ -117,12 +115,12 @@ def produce(
     record: ImageRecord,
     pipeline: Pipeline,
     key: str,
-    copy: StoredObject | None = None,
+    opening: Future[StoredObject | None] | None = None,
 ) -> tuple[Rendered, str | None]:
     """Render the variant and write it unless a concurrent request already has; remove it
     (and its markers) again if the image, or one it names, was deleted meanwhile. Answer the
     rendering and the ETag written (None: a concurrent request wrote the variant first)."""
-    rendered = render_record(deps, record, pipeline, copy)
+    rendered = render_record(deps, record, pipeline, opening)
     named = sorted(set(pipeline.image_ids()))
     markers = [reference_key(image_id, key) for image_id in named]
     for marker in markers:
