@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -64,14 +65,14 @@ def probe(handler: str, event: dict | None, warm: int) -> dict:
     return report
 
 
-def run_probe(handler: str, event: dict | None = None, warm: int = 0, env: dict | None = None):
-    """``probe`` in a new interpreter under ``-X importtime``: (its report, importtime lines)."""
-    command = [sys.executable, "-X", "importtime", "-m", "bench.coldstart", "--probe", handler]
-    command += ["--warm", str(warm)]
+def _fresh(
+    command: list[str], cwd: Any, env: Any, what: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run a probe in a new interpreter; its output, or an error with the end of its stderr."""
     done = subprocess.run(
         command,
-        input=json.dumps(event) if event is not None else "",
-        cwd=REPO,
+        input=stdin,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -79,7 +80,16 @@ def run_probe(handler: str, event: dict | None = None, warm: int = 0, env: dict 
         timeout=300,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"probe of {handler} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+    return done
+
+
+def run_probe(handler: str, event: dict | None = None, warm: int = 0, env: dict | None = None):
+    """``probe`` in a new interpreter under ``-X importtime``: (its report, importtime lines)."""
+    command = [sys.executable, "-X", "importtime", "-m", "bench.coldstart", "--probe", handler]
+    command += ["--warm", str(warm)]
+    event_text = json.dumps(event) if event is not None else ""
+    done = _fresh(command, REPO, env, f"probe of {handler}", event_text)
     timings = [
         line
         for line in done.stderr.splitlines()
@@ -277,17 +287,7 @@ def measure_renders(runs: int, warm: int, build: Path = BUILD) -> dict:
         command += ["--image", str(photo.path), "--warm", str(warm)]
         reports = []
         for _ in range(runs):
-            done = subprocess.run(
-                command,
-                cwd=code,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=300,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"render probe of {name} failed:\n{done.stderr[-3000:]}")
+            done = _fresh(command, code, env, f"render probe of {name}")
             report = json.loads(done.stdout.strip().splitlines()[-1])
             for part, folder in (("pillow", layer), ("function", code)):
                 where = report[part]["path"]
