@@ -47,6 +47,7 @@ from .events import (
 )
 from .functions import LocalFunction, SysPath, code_directories, load_handler
 from .intrinsics import REGION, Resolver
+from .moto_fidelity import atomic_dynamodb_writes
 from .pollers import (
     DEFAULT_CONCURRENCY,
     DEFAULT_RETRY_DELAY_S,
@@ -367,6 +368,7 @@ class LocalServer:
         else:
             if self.moto_port:
                 _check_port_free("127.0.0.1", self.moto_port)
+            atomic_dynamodb_writes()  # as DynamoDB's are (see moto_fidelity)
             self._moto = ThreadedMotoServer(
                 ip_address="127.0.0.1", port=self.moto_port, verbose=False
             )

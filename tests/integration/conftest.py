@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from localserver.environment import function_environment
 from localserver.intrinsics import Resolver
+from localserver.moto_fidelity import atomic_dynamodb_writes
 from localserver.resources import ProvisionContext, provision_all
 from localserver.template import Template
 
@@ -60,6 +61,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    atomic_dynamodb_writes()  # as DynamoDB's are: the tests run workers on threads
     with mock_aws():
         template = Template.load(ROOT / "template.yaml")
         resolver = Resolver(template, resources={}, stack_name="test")
