@@ -125,8 +125,8 @@ def render_record(
     assert record.width is not None and record.height is not None and record.format is not None
     try:
         if record.work_format and fits(pipeline, record.width, record.height):
-            copy = opening.result() if opening is not None else None
-            data = copy.read() if copy is not None else _read_copy(deps, record)
+            copy = opening.result() if opening is not None else deps.store.get(work_key(image_id))
+            data = copy.read() if copy is not None else _read_legacy_copy(deps, record)
             return render_bytes(
                 deps,
                 tenant,
@@ -149,13 +149,9 @@ def close_unread(opening: Future[StoredObject | None]) -> None:
         copy.body.close()
 
 
-def _read_copy(deps: Dependencies, record: ImageRecord) -> bytes:
-    """The working copy's bytes: at its key, or where an image stored before that key was
-    fixed keeps it."""
+def _read_legacy_copy(deps: Dependencies, record: ImageRecord) -> bytes:
+    """The working copy of an image stored while the copy's key named its format."""
     assert record.work_format is not None
-    data = deps.store.read(work_key(record.id))
-    if data is not None:
-        return data
     extension = FORMATS[record.work_format].extension
     return _read(deps, legacy_work_key(record.id, extension), record.id)
 
