@@ -102,7 +102,6 @@ sink: Callable[[dict[str, Any]], None] = _to_stdout
 class Invocation:
     """One request or queue message batch: its metrics and what its log line says."""
 
-    function: str
     started: float = field(default_factory=time.perf_counter)
     fields: dict[str, Any] = field(default_factory=dict)  # logged, and EMF metadata
     _values: dict[tuple[tuple[str, str], ...], dict[str, list[float]]] = field(default_factory=dict)
@@ -177,7 +176,7 @@ def invocation(function: str, **fields: Any) -> Iterator[Invocation]:
     DEBUG."""
     cold = function not in _started
     _started.add(function)
-    current = Invocation(function, fields={"cold_start": cold, **fields})
+    current = Invocation(fields={"cold_start": cold, **fields})
     if cold:
         current.add("ColdStarts", Function=function)
     level = logger.level
