@@ -35,15 +35,18 @@ class ImageRecord:
     frames: int | None = None
     created_at: str = ""
     reason: str | None = None
-    # Internal (never shown): the format of the reduced working copy, if one was made, and the
-    # tenant that owns the image (records from before tenants belong to the default one).
+    # Internal (never shown): the format of the reduced working copies, if any were made, the
+    # longest side of the smallest (None: only the 2048 px one, as images stored before the
+    # 1024 px copy have), and the tenant that owns the image (records from before tenants
+    # belong to the default one).
     work_format: str | None = None
+    work_smallest: int | None = None
     tenant: str = DEFAULT_TENANT
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON shape (internal states never leak: 'deleting' is never served)."""
         body = asdict(self)
-        del body["work_format"], body["tenant"]
+        del body["work_format"], body["work_smallest"], body["tenant"]
         if body["reason"] is None:
             del body["reason"]
         return body

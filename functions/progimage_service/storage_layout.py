@@ -13,10 +13,11 @@ def work_prefix(image_id: str) -> str:
     return f"work/{image_id}"
 
 
-def work_key(image_id: str) -> str:
-    """The reduced working copy (see imaging/working_copy.py). Its key does not depend on its
-    format (the object's Content-Type says it), so a miss can read it before the record."""
-    return work_prefix(image_id)
+def work_key(image_id: str, name: str = "") -> str:
+    """A reduced working copy, the kind ``name`` says (imaging/copies.py: the 2048 px one has
+    none). Its key does not depend on its format (the object's Content-Type says it), so a miss
+    can read it before the record."""
+    return f"{work_prefix(image_id)}-{name}" if name else work_prefix(image_id)
 
 
 def legacy_work_key(image_id: str, extension: str) -> str:

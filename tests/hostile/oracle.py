@@ -27,8 +27,9 @@ from progimage_service.errors import ProgImageError
 from progimage_service.imaging.formats import sniff
 from progimage_service.imaging.limits import Limits
 from progimage_service.imaging.pipeline import Pipeline
+from progimage_service.imaging.plan import serving_copy
 from progimage_service.imaging.render import render
-from progimage_service.imaging.working_copy import admit, fits
+from progimage_service.imaging.working_copy import admit
 
 # Small limits keep the bounds tight and the runs fast.
 LIMITS = Limits(max_bytes=4 * 1024 * 1024, max_pixels=4_000_000, max_side=4096, max_frames=50)
@@ -184,13 +185,14 @@ def judge(
         try:
             # As an upload does: a large still image also gets its reduced working copy, and a
             # pipeline that fits inside it is rendered from it too.
-            info, copy = admit(data, limits)
+            info, made = admit(data, limits)
             inspected = (info.width, info.height, info.frames)
             rendered = render(data, pipeline, limits, images)
             output = _check_output(rendered.data, limits)
-            if copy is not None and fits(pipeline, info.width, info.height):
-                size, fmt = (info.width, info.height), info.format
-                from_copy = render(copy.data, pipeline, limits, images, size, fmt)
+            size, fmt = (info.width, info.height), info.format
+            kind = serving_copy(pipeline, size, tuple(c.kind for c in made))
+            for copy in (c for c in made if c.kind == kind):
+                from_copy = render(copy.data, pipeline, limits, images, size, fmt, kind.reach)
                 _check_output(from_copy.data, limits)
         except ProgImageError as error:
             status = error.status

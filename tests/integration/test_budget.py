@@ -11,9 +11,9 @@ from unittest import mock
 from PIL import Image
 
 from progimage_service.imaging import cost, render
+from progimage_service.imaging.copies import COPIES, copy_size
 from progimage_service.imaging.decode import inspect
 from progimage_service.imaging.limits import Limits
-from progimage_service.imaging.working_copy import working_size
 from tests.integration.conftest import Aws, call, event, with_body
 from transform.app import handler as transform_handler
 from upload.app import handler as upload_handler
@@ -74,7 +74,8 @@ def test_multipart_parts_share_the_requests_budget(aws: Aws, configure: Any) -> 
     buffer = io.BytesIO()
     image.save(buffer, "PNG", compress_level=1)
     data = buffer.getvalue()
-    each = cost.upload_estimate(inspect(data, Limits()), working_size(3000, 2000)).seconds
+    sizes = [copy_size((3000, 2000), kind) for kind in COPIES]
+    each = cost.upload_estimate(inspect(data, Limits()), sizes).seconds
     configure(PROGIMAGE_WORK_SECONDS=str(each * 2.5))
     boundary = "b0undary"
     body = (
@@ -97,4 +98,4 @@ def test_multipart_parts_share_the_requests_budget(aws: Aws, configure: Any) -> 
     assert "presigned uploads" in results[2]["error"]["message"]
     assert results[2]["error"]["param"] == "pixels"
     assert len(aws.records()) == 2
-    assert len(aws.object_keys("originals/")) == 2 and len(aws.object_keys("work/")) == 2
+    assert len(aws.object_keys("originals/")) == 2 and len(aws.object_keys("work/")) == 4

@@ -5,6 +5,7 @@ the same Idempotency-Key where there is one) completes exactly once."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -77,7 +78,7 @@ def consistent(aws: Aws) -> None:
             if "work_format" in record:
                 assert aws.object_keys(f"work/{image_id}"), image_id
     for key in aws.object_keys("originals/") + aws.object_keys("work/"):
-        image_id = key.split("/", 1)[1].split(".", 1)[0]
+        image_id = re.split(r"[.-]", key.split("/", 1)[1])[0]  # work/{id}[-1024|.ext]
         assert image_id in records, f"{key} has no record"
 
 

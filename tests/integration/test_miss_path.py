@@ -17,7 +17,7 @@ import pytest
 
 from progimage_service.wiring import dependencies
 from tests.integration.conftest import Aws, call, event, with_body
-from tests.integration.test_working_copy import photo
+from tests.integration.test_working_copy import photo, reads
 from transform.app import handler as transform_handler
 from upload.app import handler as upload_handler
 
@@ -68,9 +68,9 @@ def calls(aws: Aws) -> Calls:
 
 
 def test_a_miss_reads_the_record_and_copy_at_once_and_never_reads_back(calls: Calls) -> None:
-    image_id = _stored(photo(3000, 2000, progressive=False))  # gets a working copy
+    image_id = _stored(photo(3000, 2000, progressive=False))  # gets working copies
     variant = f"variants/{image_id}/"
-    work = f"work/{image_id}"
+    work = f"work/{image_id}-1024"  # the smaller: it serves a thumbnail of any picture
     # The record's read and the copy's can only both pass this barrier if they are in flight
     # together: sent one after the other, the first would wait for the second and time out.
     together = threading.Barrier(2, timeout=20)
@@ -122,3 +122,20 @@ def test_a_large_miss_redirects_to_what_it_wrote_without_reading_it(
     key = calls.sent[0][1]
     assert key in answer.headers["Location"]
     assert [c for c in calls.sent if c == ("GetObject", key)] == [("GetObject", key)]  # the 404
+
+
+def test_a_miss_whose_opened_copy_does_not_serve_reads_the_one_that_does(
+    calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 256 px square cut from a 4:1 panorama: the miss opens the 1024 px copy (enough for
+    any picture from 2:1 to 1:2), but this one must be covered at 1024 x 256, more than the
+    copy's reach; it is closed unread and the 2048 px copy read instead, after the record."""
+    image_id = _stored(photo(4000, 1000, progressive=False))
+    read = reads(monkeypatch)
+    calls.clear()
+    answer = _variant(image_id, "resize:256:256:fill.webp")
+    assert answer.status == 200
+    small, large = f"work/{image_id}-1024", f"work/{image_id}"
+    assert sorted(calls.sent[1:3]) == [("GetItem", "record"), ("GetObject", small)]
+    assert calls.sent[3] == ("GetObject", large)
+    assert read == [large]

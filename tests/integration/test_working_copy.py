@@ -67,17 +67,28 @@ def test_variants_that_fit_come_from_the_working_copy_without_visible_loss(
 ) -> None:
     record = upload(large_progressive)
     image_id = record["id"]
-    assert aws.object_keys(f"work/{image_id}") == [f"work/{image_id}"]
-    assert "work_format" not in record
+    small, large = f"work/{image_id}-1024", f"work/{image_id}"
+    assert aws.object_keys(f"work/{image_id}") == [large, small]
+    assert "work_format" not in record and "work_smallest" not in record
 
     keys = reads(monkeypatch)
     # The contract's bar is 40 dB. The pixels a pipeline produces (lossless output) clear it
-    # with room to spare against the same variant made from the original.
-    for pipeline in ("thumbnail:256.png", "resize:1024:0.png", "resize:500:500:fill/sepia.png"):
+    # with room to spare against the same variant made from the original. Reductions to half
+    # the 1024 px copy or less, over a picture of any shape from 2:1 to 1:2, read it; the
+    # others the 2048 px copy.
+    for pipeline, read in (
+        ("thumbnail:256.png", small),
+        ("thumbnail:512.png", small),
+        ("resize:256:0.png", small),
+        ("resize:512:0.png", large),  # 1024 px high, were the picture 1:2
+        ("resize:1024:0.png", large),
+        ("resize:256:256:fill/sepia.png", small),
+        ("resize:500:500:fill/sepia.png", large),
+    ):
         keys.clear()
         answer = variant(image_id, pipeline)
         assert answer.status == 200
-        assert keys == [f"work/{image_id}"], pipeline
+        assert keys == [read], pipeline
         from_copy = decode(answer.body)
         from_original = decode(render(large_progressive, parse_path(pipeline), Limits()).data)
         assert from_copy.size == from_original.size, pipeline
@@ -89,7 +100,7 @@ def test_variants_that_fit_come_from_the_working_copy_without_visible_loss(
     # the original (both decode their JPEG at a reduced scale).
     keys.clear()
     from_copy = decode(variant(image_id, "thumbnail:256.jpg").body)
-    assert keys == [f"work/{image_id}"]
+    assert keys == [small]
     reduced = decode(large_progressive).resize(from_copy.size, Image.Resampling.LANCZOS)
     ideal = decode(encode(reduced, "JPEG", quality=85))
     thumbnail = parse_path("thumbnail:256.jpg")
@@ -141,11 +152,31 @@ def test_delete_and_failed_uploads_leave_no_working_copy(
     assert not aws.object_keys()
 
 
+def stored_before_the_smaller_copy(aws: Aws, image_id: str) -> None:
+    """Make a stored image look as one stored before the 1024 px copy: no copy, no mark."""
+    aws.s3.delete_object(Bucket=aws.bucket, Key=f"work/{image_id}-1024")
+    key = {"pk": {"S": f"IMG#{image_id}"}, "sk": {"S": "META"}}
+    aws.dynamodb.update_item(TableName=aws.table, Key=key, UpdateExpression="REMOVE work_smallest")
+
+
+def test_an_image_stored_before_the_smaller_copy_is_served_from_its_copy(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image_id = upload(photo(2400, 1600, progressive=False))["id"]
+    stored_before_the_smaller_copy(aws, image_id)
+    keys = reads(monkeypatch)
+    assert variant(image_id, "thumbnail:128.png").status == 200
+    assert keys == [f"work/{image_id}"]
+    assert call(get_handler, event("delete-image", id=image_id)).status == 204
+    assert not aws.object_keys()
+
+
 def test_a_copy_stored_under_its_former_key_is_still_read_and_deleted(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Working copies stored while their key named the format (work/{id}.jpg) keep serving."""
     image_id = upload(photo(2400, 1600, progressive=False))["id"]
+    stored_before_the_smaller_copy(aws, image_id)
     former = f"work/{image_id}.jpg"
     source = {"Bucket": aws.bucket, "Key": f"work/{image_id}"}
     aws.s3.copy_object(Bucket=aws.bucket, Key=former, CopySource=source)

@@ -17,7 +17,9 @@ from bench.coldstart import IMAGING, run_probe
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = re.findall(r"^\s+Handler: (\S+)$", (ROOT / "template.yaml").read_text(), re.M)
-LANGUAGE = {IMAGING + name for name in ("grammar", "registry", "pipeline", "formats", "limits")}
+LANGUAGE = {
+    IMAGING + name for name in ("grammar", "registry", "pipeline", "formats", "limits", "copies")
+}
 
 
 def test_every_function_of_the_template_is_probed() -> None:

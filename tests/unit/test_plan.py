@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from progimage_service.errors import ProgImageError
-from progimage_service.imaging import working_copy
+from progimage_service.imaging import copies, plan, working_copy
+from progimage_service.imaging.copies import Copy
 from progimage_service.imaging.formats import EXTENSIONS
 from progimage_service.imaging.limits import Limits
 from progimage_service.imaging.operations.table import IMPLEMENTATIONS
@@ -41,7 +42,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 LIMITS = Limits(max_pixels=4_000_000, max_side=4096)
 # Working copies are made of pictures over 2048 px a side; here over 96, so that small (fast)
 # pictures have them too. The rule that decides whether one serves is the same.
-COPY_SIDE = 96
+# The working copies, scaled down to the drawn sizes (the real ones are 1024 and 2048 px).
+SMALL_COPIES = (Copy(48, 0.5, "1024"), Copy(96, 1.0, ""))
 EXAMPLES = 200
 OUTPUTS = ("", ".png", ".jpg", ".webp")
 
@@ -117,12 +119,15 @@ def spellings(draw: Any) -> tuple[list[Spec], list[list[Spec]]]:
     return pixels + options, orders
 
 
-def _outcome(data: bytes, pipeline: Pipeline, copy: working_copy.WorkingCopy | None, info):
-    """What a stored image answers: from its working copy when the pipeline fits inside it."""
+def _outcome(data: bytes, pipeline: Pipeline, made: tuple[working_copy.WorkingCopy, ...], info):
+    """What a stored image answers: from the working copy the plan picks, if any."""
+    size = (info.width, info.height)
+    kind = plan.serving_copy(pipeline, size, tuple(c.kind for c in made))
     try:
-        if copy is not None and working_copy.fits(pipeline, info.width, info.height):
-            source = {"source_size": (info.width, info.height), "source_format": info.format}
-            rendered = render(copy.data, pipeline, LIMITS, IMAGES, **source)
+        if kind is not None:
+            (copy,) = (c for c in made if c.kind == kind)
+            source = {"source_size": size, "source_format": info.format}
+            rendered = render(copy.data, pipeline, LIMITS, IMAGES, **source, copy_reach=kind.reach)
         else:
             rendered = render(data, pipeline, LIMITS, IMAGES)
     except ProgImageError as error:
@@ -163,11 +168,14 @@ def test_every_spelling_of_one_canonical_form_renders_alike(
 ) -> None:
     canonical_specs, orders = drawn
     data = _encoded(_picture(size, seed), source_format, orientation)
-    with mock.patch.object(working_copy, "MAX_SIDE", COPY_SIDE):
-        info, copy = working_copy.admit(data, LIMITS)
+    with (
+        mock.patch.object(copies, "COPIES", SMALL_COPIES),
+        mock.patch.object(plan, "COPIES", SMALL_COPIES),
+    ):
+        info, made = working_copy.admit(data, LIMITS)
         canonical = _url(canonical_specs, ext)
         again = Pipeline(parse_ops(canonical.canonical()), canonical.format)
-        reference = _outcome(data, again, copy, info)
+        reference = _outcome(data, again, made, info)
         fmt = canonical.format
         for order in orders:
             url = _url(order, ext)
@@ -175,8 +183,8 @@ def test_every_spelling_of_one_canonical_form_renders_alike(
             for name, pipeline in (("url", url), ("objects", objects)):
                 assert pipeline.canonical() == canonical.canonical()
                 spelled = "/".join(s.text for s in order) + ext
-                what = f"{name} {spelled!r} vs {canonical.canonical()!r}, copy={copy is not None}"
-                _same(_outcome(data, pipeline, copy, info), reference, what)
+                what = f"{name} {spelled!r} vs {canonical.canonical()!r}, copies={len(made)}"
+                _same(_outcome(data, pipeline, made, info), reference, what)
 
 
 @pytest.mark.parametrize(
@@ -194,3 +202,28 @@ def test_an_output_option_written_first_takes_no_part_in_the_geometry(
     for spelling in (f"{ops}/{option}.png", f"{option}/{ops}.png"):
         out = decode(render(data, parse_path(spelling), Limits(), {}).data)
         assert out.size == expected, spelling
+
+
+@settings(max_examples=300, deadline=None)
+@given(spellings(), st.tuples(st.integers(1, 20_000), st.integers(1, 20_000)))
+def test_the_copy_read_serves_the_pipeline_and_is_the_one_a_miss_opens_where_it_can_be(
+    drawn: tuple[list[Spec], list[list[Spec]]], size: tuple[int, int]
+) -> None:
+    """A miss opens ``likely_copy`` before it knows the picture; the render reads the copy
+    ``serving_copy`` picks. That copy was made for the picture, its reduction is within its
+    reach, and it is the opened one whenever the opened one serves (else the smallest)."""
+    pipeline = _url(drawn[0], "")
+    made = copies.copies_made(size, 1)
+    chosen = plan.serving_copy(pipeline, size, made)
+    serving = [
+        c
+        for c in made
+        if plan.geometry(pipeline, size, copies.copy_size(size, c), c.reach).from_copy
+    ]
+    likely = plan.likely_copy(pipeline)
+    assert chosen == (likely if likely in serving else next(iter(serving), None))
+    if chosen is not None:
+        draft = plan.geometry(pipeline, size).draft
+        assert draft is not None
+        covered = copies.copy_size(size, chosen)
+        assert all(d <= c * chosen.reach for d, c in zip(draft, covered, strict=True))

@@ -11,7 +11,7 @@ that does not fit costs a 503 after 29 seconds and the memory it held.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,23 +227,30 @@ def estimate(
     )
 
 
-def upload_estimate(info: ImageInfo, copy: tuple[int, int] | None, alpha: bool = False) -> Estimate:
+def upload_estimate(
+    info: ImageInfo, copies: Sequence[tuple[int, int]], alpha: bool = False
+) -> Estimate:
     """What validating an upload costs: its first frame decoded (a JPEG at 1/8), or, where it
-    gets a working copy of ``copy`` size, the decode at the copy's scale, its reduction and its
-    encode (JPEG, or WebP where there is alpha: WebP's cost is counted). Pillow reduces a
-    picture with ``alpha`` from a premultiplied copy of the whole decoded frame: one more."""
+    gets working copies of ``copies`` sizes (smallest first), the decode at the largest copy's
+    scale, each reduction (from the next larger frame) and each encode (JPEG, or WebP where
+    there is alpha: WebP's cost is counted). Pillow reduces a picture with ``alpha`` from a
+    premultiplied copy of the whole decoded frame: one more."""
     fmt, width, height = info.format.name, info.width, info.height
-    target = copy or (max(1, width // 8), max(1, height // 8))
+    target = copies[-1] if copies else (max(1, width // 8), max(1, height // 8))
     decoded = decode_size(width, height, fmt, target)
     pixels = decoded[0] * decoded[1]
     seconds = _decode_seconds(fmt, decoded, (width, height), info.scans)
     parts = [(f"decode {fmt} {decoded[0]}x{decoded[1]}", seconds)]
-    peak = FRAME * pixels
-    if copy is not None:
+    peak = FRAME * pixels + (FRAME * pixels if alpha and copies else 0)
+    source = pixels
+    for copy in reversed(copies):
         out = copy[0] * copy[1]
-        work = (RESIZE * pixels + ENCODE["webp"] * out) / MP
+        work = (RESIZE * source + ENCODE["webp"] * out) / MP
         parts.append((f"working copy {copy[0]}x{copy[1]}", work))
-        peak += FRAME * out + ENCODER["webp"] * out + (FRAME * pixels if alpha else 0)
+        peak += FRAME * out
+        source = out
+    if copies:
+        peak += ENCODER["webp"] * copies[-1][0] * copies[-1][1]
     ordered = tuple(sorted(parts, key=lambda part: -part[1]))
     total = sum(s for _, s in parts)
     return Estimate(total, BASE + peak, ordered, (width, height), (), 1, fmt, decoded)

@@ -48,14 +48,15 @@ def render(
     images: Mapping[str, bytes] | None = None,
     source_size: tuple[int, int] | None = None,
     source_format: Format | None = None,
+    copy_reach: float = 1.0,
 ) -> Rendered:
     """The pipeline's output: upright, sRGB, metadata stripped, animation kept if it can be.
 
     ``images`` holds the bytes of every other image the pipeline refers to (masks, watermarks).
     ``source_size`` and ``source_format`` describe the picture asked for when ``data`` is a
-    reduced working copy of it (which must serve the pipeline: see working_copy.fits): the
+    reduced working copy of it (which must serve the pipeline: see plan.serving_copy): the
     first pixel step sizes its result from the original's size, and the output keeps the
-    original's format.
+    original's format; ``copy_reach`` is the share of its size that copy serves (Copy.reach).
     """
     opened = open_image(data, limits)
     shown = displayed(opened)
@@ -63,7 +64,7 @@ def render(
         source = Source(*shown, opened.format, opened.frames)
     else:
         fmt = source_format or opened.format
-        source = Source(*source_size, fmt, opened.frames, shown, opened.format)
+        source = Source(*source_size, fmt, opened.frames, shown, opened.format, copy_reach)
     planned = plan(pipeline, source)
     if source.copy is not None and not planned.geometry.from_copy:
         raise ValueError("this pipeline cannot be rendered from a working copy (see fits)")

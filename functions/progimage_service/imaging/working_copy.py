@@ -1,8 +1,10 @@
-"""The reduced working copy made at upload: variants that fit inside it are computed from it.
+"""The reduced working copies made at upload: variants they serve are computed from them.
 
 Decoding a 24 MP progressive JPEG costs far more than any thumbnail made from it; a baseline
 copy of at most 2048 px a side, upright and in sRGB, is decoded in a fraction of the time and,
-at this quality, gives variants that cannot be told from those made from the original.
+at this quality, gives variants that cannot be told from those made from the original. A second
+copy of 1024 px serves small outputs (thumbnails) from a quarter of the bytes. The render plan
+says which copies a picture gets and which one serves a pipeline (plan.COPIES).
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ from dataclasses import dataclass
 from PIL import Image
 
 from .colour import working_mode
+from .copies import Copy, copies_made, copy_size
 from .cost import check_budget, upload_estimate
 from .decode import ImageInfo, Opened, describe, frames, reduce_on_load, verify
 from .encode import EncodeOptions, Frame, encode
 from .formats import FORMATS, Format
 from .limits import Limits
 from .operations.geometry import REDUCING_GAP
-from .pipeline import Pipeline
-from .plan import geometry
 
-MAX_SIDE = 2048
 QUALITY = 95
 SMALLER_UPLOAD = (
     "send fewer or smaller images per request, or use presigned uploads (POST /uploads)"
@@ -30,56 +30,42 @@ SMALLER_UPLOAD = (
 
 @dataclass(frozen=True)
 class WorkingCopy:
+    kind: Copy
     data: bytes
     format: Format
     width: int
     height: int
 
 
-def working_size(width: int, height: int) -> tuple[int, int]:
-    scale = MAX_SIDE / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def copy_size(info: ImageInfo) -> tuple[int, int] | None:
-    """The working copy's size for a large still image; None where the original is as good."""
-    if info.frames > 1 or max(info.width, info.height) <= MAX_SIDE:
-        return None
-    return working_size(info.width, info.height)
-
-
-def admit(data: bytes, limits: Limits) -> tuple[ImageInfo, WorkingCopy | None]:
-    """Validate an upload within the request's budget and make its working copy, decoding it
-    once: the copy's decode checks the pixels where there is a copy, else the first frame is
-    decoded (cheaply) for that alone."""
+def admit(data: bytes, limits: Limits) -> tuple[ImageInfo, tuple[WorkingCopy, ...]]:
+    """Validate an upload within the request's budget and make its working copies (smallest
+    first), decoding it once: the largest copy's decode checks the pixels where there is a
+    copy, else the first frame is decoded (cheaply) for that alone."""
     opened, info = describe(data, limits)
-    size = copy_size(info)
+    picture = (info.width, info.height)
+    kinds = copies_made(picture, info.frames)
+    sizes = [copy_size(picture, kind) for kind in kinds]
     alpha = "A" in opened.image.getbands() or "transparency" in opened.image.info
-    cost = upload_estimate(info, size, alpha)
-    check_budget(cost, limits, SMALLER_UPLOAD, param="pixels")
-    if size is None:
+    check_budget(upload_estimate(info, sizes, alpha), limits, SMALLER_UPLOAD, param="pixels")
+    if not kinds:
         verify(opened)
-        return info, None
-    return info, _working_copy(opened, size)
+        return info, ()
+    return info, _working_copies(opened, kinds, sizes)
 
 
-def _working_copy(opened: Opened, size: tuple[int, int]) -> WorkingCopy:
-    box = reduce_on_load(opened, size)
+def _working_copies(
+    opened: Opened, kinds: tuple[Copy, ...], sizes: list[tuple[int, int]]
+) -> tuple[WorkingCopy, ...]:
+    """Each copy resampled from the next larger one (the largest from the decoded frame)."""
+    box = reduce_on_load(opened, sizes[-1])
     image, _ = next(frames(opened))
-    image = working_mode(image).resize(
-        size, Image.Resampling.LANCZOS, box, reducing_gap=REDUCING_GAP
-    )
-    alpha = image.mode in ("LA", "RGBA")
-    fmt = FORMATS["webp" if alpha else "jpeg"]
+    image = working_mode(image)
+    fmt = FORMATS["webp" if image.mode in ("LA", "RGBA") else "jpeg"]
     options = EncodeOptions(quality=QUALITY)
-    return WorkingCopy(encode([Frame(image, 0)], fmt, options), fmt, *size)
-
-
-def fits(pipeline: Pipeline, width: int, height: int) -> bool:
-    """Can the pipeline be computed from the working copy of a width x height picture?
-
-    Only when its first pixel step reduces the picture to a size the copy still covers: any
-    other first step (a crop by coordinates, a full-size filter) needs the original. The render
-    plan decides it, by the rule that gives the first pixel step its geometry.
-    """
-    return geometry(pipeline, (width, height), working_size(width, height)).from_copy
+    made: list[WorkingCopy] = []
+    for kind, size in reversed(list(zip(kinds, sizes, strict=True))):
+        image = image.resize(size, Image.Resampling.LANCZOS, box, reducing_gap=REDUCING_GAP)
+        box = None
+        data = encode([Frame(image, 0)], fmt, options)
+        made.append(WorkingCopy(kind, data, fmt, *size))
+    return tuple(reversed(made))

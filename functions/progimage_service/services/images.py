@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import BadRequest, NotFound, NotReady
 from ..ids import check_id, is_valid_id, new_id, unknown
+from ..imaging.copies import COPIES, Copy, copies_made
 from ..imaging.formats import FORMATS
 from ..models import ImageRecord, now_rfc3339
 from ..storage_layout import (
@@ -32,7 +33,7 @@ def describe(
     data: bytes,
     info: ImageInfo,
     created_at: str,
-    work_format: str | None,
+    copies: tuple[WorkingCopy, ...],
 ) -> ImageRecord:
     """The ready record of validated bytes."""
     return ImageRecord(
@@ -47,7 +48,8 @@ def describe(
         sha256=hashlib.sha256(data).hexdigest(),
         frames=info.frames,
         created_at=created_at,
-        work_format=work_format,
+        work_format=copies[0].format.name if copies else None,
+        work_smallest=copies[0].kind.side if copies else None,
     )
 
 
@@ -56,26 +58,23 @@ def write_objects(
     tenant: str,
     image_id: str,
     data: bytes,
-    admitted: tuple[ImageInfo, WorkingCopy | None],
+    admitted: tuple[ImageInfo, tuple[WorkingCopy, ...]],
 ) -> ImageRecord:
-    """Write the original and, for a large still image, its reduced working copy (both as
-    ``working_copy.admit`` found them); return the record describing them. If any write fails,
+    """Write the original and, for a large still image, its reduced working copies (all as
+    ``working_copy.admit`` made them); return the record describing them. If any write fails,
     what was written is removed again."""
-    info, copy = admitted
+    info, copies = admitted
+    objects = [(original_key(image_id), data, info.format.content_type)]
+    objects += [(work_key(image_id, c.kind.name), c.data, c.format.content_type) for c in copies]
     written: list[str] = []
     try:
-        key = original_key(image_id)
-        deps.store.put(key, data, info.format.content_type)
-        written.append(key)
-        if copy is not None:
-            key = work_key(image_id)
-            deps.store.put(key, copy.data, copy.format.content_type)
+        for key, body, content_type in objects:
+            deps.store.put(key, body, content_type)
             written.append(key)
     except BaseException:
         remove(deps, written)
         raise
-    work_format = copy.format.name if copy else None
-    return describe(image_id, tenant, data, info, now_rfc3339(), work_format)
+    return describe(image_id, tenant, data, info, now_rfc3339(), copies)
 
 
 def remove(deps: Dependencies, keys: list[str]) -> None:
@@ -101,10 +100,19 @@ def store_image(deps: Dependencies, tenant: str, data: bytes) -> ImageRecord:
 def object_keys(record: ImageRecord) -> list[str]:
     """The objects a record stands for (its cached variants aside)."""
     keys = [original_key(record.id)]
+    keys += [work_key(record.id, copy.name) for copy in working_copies(record)]
     if record.work_format:
-        extension = FORMATS[record.work_format].extension
-        keys += [work_key(record.id), legacy_work_key(record.id, extension)]
+        keys.append(legacy_work_key(record.id, FORMATS[record.work_format].extension))
     return keys
+
+
+def working_copies(record: ImageRecord) -> tuple[Copy, ...]:
+    """The kinds of working copy stored for an image, smallest first."""
+    if not record.work_format or record.width is None or record.height is None:
+        return ()
+    smallest = record.work_smallest or COPIES[-1].side
+    made = copies_made((record.width, record.height), record.frames or 1)
+    return tuple(c for c in made if c.side >= smallest)
 
 
 def ready_record(deps: Dependencies, image_id: str, tenant: str | None) -> ImageRecord:

@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import observability
 from ..adapters.fetch import fetch
@@ -19,11 +19,19 @@ from ..inputs import echo
 from ..models import ImageRecord
 from ..storage_layout import legacy_work_key, original_key, work_key
 from ..wiring import Dependencies
-from .images import ready_record, store_image
+from .images import ready_record, store_image, working_copies
 
 if TYPE_CHECKING:
     from ..adapters.s3 import StoredObject
+    from ..imaging.copies import Copy
     from ..imaging.render import Rendered
+
+
+class Opening(NamedTuple):
+    """A working copy being opened (by a miss, while it reads the record)."""
+
+    kind: Copy
+    stored: Future[StoredObject | None]
 
 
 @dataclass(frozen=True)
@@ -107,37 +115,34 @@ def render_bytes(
 
 
 def render_record(
-    deps: Dependencies,
-    record: ImageRecord,
-    pipeline: Pipeline,
-    opening: Future[StoredObject | None] | None = None,
+    deps: Dependencies, record: ImageRecord, pipeline: Pipeline, opening: Opening | None = None
 ) -> Rendered:
-    """Render a stored image, from its reduced working copy when the pipeline fits inside it;
-    the images it names must be its owner's. ``opening`` is the working copy being opened, if
-    the caller started that (a miss does, beside the record's read): unused, it is closed unread
-    when it arrives, and the original is read without waiting for it.
+    """Render a stored image, from the working copy the render plan picks where one serves the
+    pipeline; the images it names must be its owner's. ``opening`` is a working copy being
+    opened, if the caller started that (a miss does, beside the record's read): unused, it is
+    closed unread when it arrives, and what is used is read without waiting for it.
 
     A stored image that cannot be decoded is a 422, not a 415.
     """
-    from ..imaging.working_copy import fits
+    from ..imaging.plan import serving_copy
 
     image_id, tenant = record.id, record.tenant
     assert record.width is not None and record.height is not None and record.format is not None
+    size = (record.width, record.height)
+    copy = serving_copy(pipeline, size, working_copies(record))
+    if opening is not None and opening.kind != copy:
+        opening.stored.add_done_callback(close_unread)
+        opening = None
     try:
-        if record.work_format and fits(pipeline, record.width, record.height):
-            copy = opening.result() if opening is not None else deps.store.get(work_key(image_id))
-            data = copy.read() if copy is not None else _read_legacy_copy(deps, record)
-            return render_bytes(
-                deps,
-                tenant,
-                data,
-                pipeline,
-                source_size=(record.width, record.height),
-                source_format=FORMATS[record.format],
-            )
-        if opening is not None:
-            opening.add_done_callback(close_unread)
-        return render_bytes(deps, tenant, _read(deps, original_key(image_id), image_id), pipeline)
+        if copy is None:
+            data = _read(deps, original_key(image_id), image_id)
+            return render_bytes(deps, tenant, data, pipeline)
+        stored = (
+            opening.stored.result() if opening else deps.store.get(work_key(image_id, copy.name))
+        )
+        data = stored.read() if stored is not None else _read_legacy_copy(deps, record)
+        source = {"source_size": size, "source_format": FORMATS[record.format]}
+        return render_bytes(deps, tenant, data, pipeline, **source, copy_reach=copy.reach)
     except InvalidImage as error:
         raise Unprocessable(f"the stored image cannot be processed: {error.message}") from error
 

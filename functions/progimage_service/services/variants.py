@@ -13,7 +13,7 @@ after the write (and finds the variant under its prefix or its markers).
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from .. import observability
@@ -26,10 +26,9 @@ from ..storage_layout import reference_key, variant_key, work_key
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_bytes, deliver_object
 from .images import ready_record
-from .transform import close_unread, render_record
+from .transform import Opening, close_unread, render_record
 
 if TYPE_CHECKING:
-    from ..adapters.s3 import StoredObject
     from ..imaging.render import Rendered
 
 OWNER = "tenant"  # the variant object's metadata naming its owner
@@ -55,7 +54,7 @@ def variant(
     cached = deps.store.get(key)
     _account(hit=cached is not None)
     if cached is None:
-        record, opening = _record_and_copy(deps, image_id, tenant)
+        record, opening = _record_and_copy(deps, image_id, pipeline, tenant)
         rendered, etag = produce(deps, record, pipeline, key, opening)
         if etag is not None:
             content_type = rendered.format.content_type
@@ -71,15 +70,18 @@ def variant(
 
 
 def _record_and_copy(
-    deps: Dependencies, image_id: str, tenant: str | None
-) -> tuple[ImageRecord, Future[StoredObject | None]]:
-    """The image's record (if it can be served to ``tenant``), with its working copy being
-    opened meanwhile: the copy's key does not depend on the record."""
-    opening = _OPENER.submit(deps.store.get, work_key(image_id))
+    deps: Dependencies, image_id: str, pipeline: Pipeline, tenant: str | None
+) -> tuple[ImageRecord, Opening]:
+    """The image's record (if it can be served to ``tenant``), with the working copy the
+    pipeline most likely reads being opened meanwhile: its key does not depend on the record."""
+    from ..imaging.plan import likely_copy
+
+    kind = likely_copy(pipeline)
+    opening = Opening(kind, _OPENER.submit(deps.store.get, work_key(image_id, kind.name)))
     try:
         return ready_record(deps, image_id, tenant), opening
     except BaseException:
-        opening.add_done_callback(close_unread)
+        opening.stored.add_done_callback(close_unread)
         raise
 
 
@@ -115,7 +117,7 @@ def produce(
     record: ImageRecord,
     pipeline: Pipeline,
     key: str,
-    opening: Future[StoredObject | None] | None = None,
+    opening: Opening | None = None,
 ) -> tuple[Rendered, str | None]:
     """Render the variant and write it unless a concurrent request already has; remove it
     (and its markers) again if the image, or one it names, was deleted meanwhile. Answer the
