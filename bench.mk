@@ -58,4 +58,9 @@ bench-miss: $(BENCH_STAMP)
 	$(BIN)/python -m bench.miss $(BENCH_ARGS)
 
 .PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget bench-localserver
-.PHONY: bench-cost bench-miss
+.PHONY: bench-cost bench-miss bench-copies
+
+# The working copies an upload makes: bytes stored, upload time, and each output size rendered
+# from the original and from each copy, with its PSNR (bench/copies.py).
+bench-copies: $(STAMP)
+	$(BIN)/python -m bench.copies $(BENCH_ARGS)
