@@ -46,6 +46,9 @@ class Settings:
 
     bucket: str
     table: str
+    # A bucket of its own for the variant cache (storage_layout.is_cache_key), such as an S3
+    # Express One Zone directory bucket; empty: the cache shares the bucket.
+    cache_bucket: str = ""
     limits: Limits = field(default_factory=Limits)
     # API Gateway and Lambda carry about 6 MB per response, base64 inflates by 4/3: above this the
     # answer is a 307 to a presigned URL instead of inline bytes.
@@ -96,6 +99,7 @@ def _settings(variables: Environment) -> Settings:
     return Settings(
         bucket=env["PROGIMAGE_BUCKET"],
         table=env["PROGIMAGE_TABLE"],
+        cache_bucket=env.get("PROGIMAGE_CACHE_BUCKET", ""),
         limits=Limits(
             max_bytes=max_bytes,
             max_pixels=_int("PROGIMAGE_MAX_PIXELS", default.max_pixels),

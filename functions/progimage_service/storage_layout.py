@@ -62,3 +62,12 @@ def image_id_of_upload(key: str) -> str | None:
 def result_key(batch_id: str, index: int, extension: str) -> str:
     """Ephemeral batch and job results (lifecycle: one day)."""
     return f"results/{batch_id}/{index:05d}.{extension}"
+
+
+def is_cache_key(key: str) -> bool:
+    """Whether a key (or a prefix) belongs to the variant cache, which a cache bucket holds when
+    one is configured: variants, which are rendered again when missing, and their ``refs/``
+    markers, kept beside what they stand for. Working copies are not: a missing one makes its
+    image unreadable (services/transform.py), and ``work/{id}`` is not a directory, which a
+    directory bucket could not list."""
+    return key.startswith(("variants/", "refs/"))

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 
 from .adapters.dynamodb import Catalog, IdempotencyTable, JobTable
-from .adapters.s3 import ObjectStore
+from .adapters.s3 import ObjectStore, RoutedStore, Store
 from .adapters.secrets import Secret
 from .adapters.sqs import Queue
 from .config import Environment, Settings, environment, settings, signing_keys
+from .storage_layout import is_cache_key
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,11 @@ class Dependencies:
     settings: Settings
 
     @cached_property
-    def store(self) -> ObjectStore:
-        return ObjectStore(self.settings.bucket)
+    def store(self) -> Store:
+        regional = ObjectStore(self.settings.bucket)
+        if not self.settings.cache_bucket:
+            return regional
+        return RoutedStore(regional, ObjectStore(self.settings.cache_bucket), is_cache_key)
 
     @cached_property
     def catalog(self) -> Catalog:

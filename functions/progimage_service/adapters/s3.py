@@ -1,8 +1,9 @@
-"""The S3 object store: originals and cached variants in one bucket."""
+"""The S3 object store: originals and cached variants in one bucket, or the variant cache in a
+bucket of its own (an S3 Express One Zone directory bucket, see the architecture note)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,3 +152,75 @@ class ObjectStore:
         return self.s3.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl_seconds
         )
+
+
+class RoutedStore:
+    """The regional store and a cache store behind one interface: keys for which ``is_cache``
+    holds are read and written in the cache bucket, every other key in the regional one.
+
+    Deleting (and listing, to delete) a cache key reaches both buckets, so that what the
+    regional bucket cached before the cache bucket was configured goes with its image too.
+    """
+
+    def __init__(
+        self, regional: ObjectStore, cache: ObjectStore, is_cache: Callable[[str], bool]
+    ) -> None:
+        self.regional = regional
+        self.cache = cache
+        self.is_cache = is_cache
+
+    def _for(self, key: str) -> ObjectStore:
+        return self.cache if self.is_cache(key) else self.regional
+
+    def _holding(self, key: str) -> tuple[ObjectStore, ...]:
+        """The stores a key (or a prefix) may be found in."""
+        return (self.cache, self.regional) if self.is_cache(key) else (self.regional,)
+
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        *,
+        only_if_new: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str | None:
+        return self._for(key).put(
+            key, data, content_type, only_if_new=only_if_new, metadata=metadata
+        )
+
+    def get(self, key: str) -> StoredObject | None:
+        return self._for(key).get(key)
+
+    def read(self, key: str) -> bytes | None:
+        return self._for(key).read(key)
+
+    def exists(self, key: str) -> bool:
+        return self._for(key).exists(key)
+
+    def delete(self, key: str) -> None:
+        for store in self._holding(key):
+            store.delete(key)
+
+    def keys(self, prefix: str) -> Iterator[list[str]]:
+        for store in self._holding(prefix):
+            yield from store.keys(prefix)
+
+    def delete_keys(self, keys: list[str]) -> None:
+        for store in (self.cache, self.regional):
+            store.delete_keys([key for key in keys if store in self._holding(key)])
+
+    def delete_prefix(self, prefix: str) -> int:
+        return sum(store.delete_prefix(prefix) for store in self._holding(prefix))
+
+    def presigned_post(
+        self, key: str, content_type: str, max_bytes: int, ttl_seconds: int
+    ) -> dict[str, Any]:
+        return self._for(key).presigned_post(key, content_type, max_bytes, ttl_seconds)
+
+    def presigned_get(self, key: str, ttl_seconds: int) -> str:
+        return self._for(key).presigned_get(key, ttl_seconds)
+
+
+# What the services are given: one bucket, or the regional bucket and a cache bucket.
+Store = ObjectStore | RoutedStore
