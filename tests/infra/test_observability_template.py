@@ -114,7 +114,13 @@ def test_operations_parameters(sam: dict[str, Any]) -> None:
         assert pattern.fullmatch(good), good
     for bad in ("none", "arn:aws:sqs:us-east-1:123456789012:q", TOPIC + " ", "my-topic"):
         assert not pattern.fullmatch(bad), bad
-    assert set(sam["Conditions"]) == {"UseApiKeyAuth", "SignUrls", "TraceFunctions", "NotifyAlarms"}
+    assert set(sam["Conditions"]) == {
+        "UseApiKeyAuth",
+        "SignUrls",
+        "TraceFunctions",
+        "NotifyAlarms",
+        "ExpressCache",
+    }
     assert sam["Conditions"]["TraceFunctions"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Enabled"]}
     assert sam["Conditions"]["NotifyAlarms"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]

@@ -430,11 +430,14 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _normalize_resource(resource: Any) -> str:
-    """Map a policy Resource to "bucket", "bucket:<suffix>", "table", "table/<suffix>",
-    "queue:<logical id>" or "secret:<logical id>"; anything not rooted at the images bucket,
-    table, a queue or one of the template's secrets (by its ARN, what Ref answers) fails."""
+    """Map a policy Resource to "bucket", "bucket:<suffix>", "cache-bucket", "table",
+    "table/<suffix>", "queue:<logical id>" or "secret:<logical id>"; anything not rooted at the
+    images bucket, the cache bucket, the table, a queue or one of the template's secrets (by its
+    ARN, what Ref answers) fails."""
     if resource == {"Fn::GetAtt": ["ImagesBucket", "Arn"]}:
         return "bucket"
+    if resource == {"Fn::GetAtt": ["ExpressCacheBucket", "Arn"]}:
+        return "cache-bucket"  # CacheBucket=express: the directory bucket
     if resource == {"Fn::GetAtt": ["ImagesTable", "Arn"]}:
         return "table"
     for secret in SECRETS:
@@ -899,6 +902,8 @@ COMMON_ENVIRONMENT = {
 }
 # ... and whether the functions are traced, chosen by the Tracing parameter
 TRACING_ENVIRONMENT = {"Fn::If": ["TraceFunctions", "true", "false"]}
+# ... and the variant cache's own bucket, with CacheBucket=express (test_express_cache_template.py)
+CACHE_BUCKET_ENVIRONMENT = {"Fn::If": ["ExpressCache", {"Ref": "ExpressCacheBucket"}, ""]}
 
 
 def _no_echo_parameters(template: dict[str, Any]) -> set[str]:
@@ -912,6 +917,7 @@ def test_the_sam_template_names_secrets_in_the_environment(sam: dict[str, Any]) 
     assert env == {
         **COMMON_ENVIRONMENT,
         "PROGIMAGE_TRACING": TRACING_ENVIRONMENT,
+        "PROGIMAGE_CACHE_BUCKET": CACHE_BUCKET_ENVIRONMENT,
         "PROGIMAGE_SIGNING_KEYS_SECRET": {"Fn::If": ["SignUrls", {"Ref": SIGNING_KEYS_SECRET}, ""]},
     }
     for name in ALL_FUNCTIONS:
@@ -935,6 +941,7 @@ def test_no_function_environment_holds_a_secret(
         expected = {
             **COMMON_ENVIRONMENT,
             "PROGIMAGE_TRACING": "false",
+            "PROGIMAGE_CACHE_BUCKET": "",
             "PROGIMAGE_SIGNING_KEYS_SECRET": signing,
         }
         if name == AUTHORIZER:
@@ -1135,9 +1142,13 @@ def _granted(cfn: dict[str, Any], function: str) -> set[tuple[str, str]]:
             actions = _as_list(statement["Action"])
             for action in actions:
                 assert isinstance(action, str) and "*" not in action, action
-                assert action.split(":", 1)[0] in ("s3", "dynamodb", "sqs", "secretsmanager"), (
-                    action
-                )
+                assert action.split(":", 1)[0] in (
+                    "s3",
+                    "s3express",
+                    "dynamodb",
+                    "sqs",
+                    "secretsmanager",
+                ), action
             for resource in _as_list(statement["Resource"]):
                 assert resource != "*"
                 where = _normalize_resource(resource)
@@ -1147,6 +1158,8 @@ def _granted(cfn: dict[str, Any], function: str) -> set[tuple[str, str]]:
                         assert where.startswith("bucket"), (action, where)
                         # bucket-level actions on the bucket ARN, object actions on object ARNs
                         assert on_bucket == (action == "s3:ListBucket"), (action, where)
+                    elif action.startswith("s3express:"):
+                        assert where == "cache-bucket", (action, where)
                     elif action.startswith("sqs:"):
                         assert where.startswith("queue:"), (action, where)
                     elif action.startswith("secretsmanager:"):
