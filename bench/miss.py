@@ -1,6 +1,7 @@
 """Variant misses and hits as they would run on AWS: storage calls, round trips, latency.
 
-    python -m bench.miss [--runs N] [--profile regional|express] [--s3-get-ms MS ...]
+    python -m bench.miss [--runs N] [--profile regional|express] [--cache-profile express]
+                         [--s3-get-ms MS ...]
 
 A 12 MP JPEG is stored through the upload handler, then each request runs through its real
 handler in this process, storage on moto (in-process, as the integration tests run it, with the
@@ -19,7 +20,10 @@ Each run uses an image of its own (``--runs`` + 1 uploads; the first is a warm-u
 Pillow and creates the clients), so that nothing cached in the process from an earlier run of
 the same image makes a miss cheaper than a first request. Printed: for each request, the calls
 of its median run in order with their start and end, and which overlapped; then the calls, the
-sequential round trips and the wall-clock p50/p95 over the runs; and, when thumbor is installed
+sequential round trips and the wall-clock p50/p95 over the runs; the same runs with the variant
+cache in a bucket of its own (template parameter CacheBucket=express: variants and their markers
+charged at ``--cache-profile``'s figures, originals and working copies at the profile's); and,
+when thumbor is installed
 (``make bench`` installs it), thumbor's miss for the same thumbnail over HTTP on its own server.
 Everything measured goes to ``bench/results/miss.json``.
 """
@@ -52,6 +56,7 @@ from .latency import (
     LatencyModel,
     modelled,
     overlap_groups,
+    recharged,
     round_trips,
     storage_ms,
 )
@@ -372,7 +377,49 @@ def _short(call: Call) -> str:
     return f"{service} {operation}" + (f" ({call.status})" if call.status >= 300 else "")
 
 
-def markdown(paths: list[Measured], model: LatencyModel, profile: str, thumbor: dict | None) -> str:
+def with_cache_bucket(path: Measured, model: LatencyModel, cache: LatencyModel) -> list[float]:
+    """The path's modelled latencies had the variant cache been in a bucket of its own, with
+    ``cache``'s figures: the same runs, their calls charged as the store routes them."""
+    from progimage_service.storage_layout import is_cache_key
+
+    return [
+        wall - modelled(recharged(calls, model, cache, is_cache_key))[1]
+        for wall, calls in zip(path.walls_ms, path.runs, strict=True)
+    ]
+
+
+def cache_bucket_table(
+    paths: list[Measured], model: LatencyModel, profile: str, cache_profile: str
+) -> list[str]:
+    """Each path's p50/p95 with the cache in the images bucket beside a cache bucket's."""
+    cache = PROFILES[cache_profile]
+    lines = [
+        f"### The variant cache in an {cache_profile} bucket (CacheBucket=express)",
+        "",
+        f"The same runs, S3 calls on variants/ and refs/ charged at the {cache_profile} "
+        f"profile's figures, originals and working copies at the {profile} profile's.",
+        "",
+        f"| path | {profile} p50 ms | {profile} p95 ms | {cache_profile} cache p50 ms "
+        f"| {cache_profile} cache p95 ms |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for path in paths:
+        routed = with_cache_bucket(path, model, cache)
+        lines.append(
+            f"| {path.name} {path.request} | {percentile(path.modelled_ms, 50):.1f} "
+            f"| {percentile(path.modelled_ms, 95):.1f} | {percentile(routed, 50):.1f} "
+            f"| {percentile(routed, 95):.1f} |"
+        )
+    return [*lines, ""]
+
+
+def markdown(
+    paths: list[Measured],
+    model: LatencyModel,
+    profile: str,
+    thumbor: dict | None,
+    cache_profile: str = "express",
+) -> str:
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     lines = [
         f"## Misses and hits as on AWS ({profile} profile)",
@@ -439,6 +486,7 @@ def markdown(paths: list[Measured], model: LatencyModel, profile: str, thumbor: 
         "storage: time with at least one storage call in flight; rest: everything else (the "
         "render, the handler's own work, the SDK's CPU beyond the model).",
         "",
+        *cache_bucket_table(paths, model, profile, cache_profile),
         "| path | storage calls of the median run (∥: in the same round trip) |",
         "|---|---|",
     ]
@@ -500,6 +548,12 @@ def main(argv: list[str] | None = None) -> int:
         "original (seconds each)",
     )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="regional")
+    parser.add_argument(
+        "--cache-profile",
+        choices=sorted(PROFILES),
+        default="express",
+        help="the model of a bucket of its own for the variant cache, printed beside",
+    )
     parser.add_argument("--no-thumbor", action="store_true", help="skip thumbor's row")
     parser.add_argument("--json", type=Path, default=RESULTS / "miss.json")
     _model_arguments(parser)
@@ -526,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "profile": args.profile,
                 "model": asdict(model),
+                "cache_profile": args.cache_profile,
                 "input": {"description": photo.description, "bytes": len(data)},
                 "paths": [
                     {
@@ -533,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
                         "request": p.request,
                         "walls_ms": p.walls_ms,
                         "modelled_ms": p.modelled_ms,
+                        "cache_bucket_ms": with_cache_bucket(
+                            p, model, PROFILES[args.cache_profile]
+                        ),
                         "runs": [[asdict(c) for c in calls] for calls in p.runs],
                     }
                     for p in paths
@@ -542,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
             indent=1,
         )
     )
-    print(markdown(paths, model, args.profile, thumbor))
+    print(markdown(paths, model, args.profile, thumbor, args.cache_profile))
     return 0
 
 

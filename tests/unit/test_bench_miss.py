@@ -14,6 +14,7 @@ from bench.latency import (
     LatencyModel,
     modelled,
     overlap_groups,
+    recharged,
     round_trips,
     storage_ms,
 )
@@ -102,6 +103,46 @@ def test_modelled_takes_a_round_trips_latest_call() -> None:
     timeline, overshoot = modelled(calls)
     assert overshoot == 15
     assert timeline[2].start_ms == 30
+
+
+def test_a_cache_bucket_charges_only_cache_keys_at_its_figures() -> None:
+    # A miss's shape: the variant's 404, the working copy's GET, the variant's PUT, one after
+    # another, each held to the regional model.
+    regional, express = PROFILES["regional"], PROFILES["express"]
+    shapes = [
+        ("GetObject", "variants/{id}/x.webp", 404, 0, 0),
+        ("GetObject", "work/{id}", 200, 0, MB),
+        ("PutObject", "variants/{id}/x.webp", 200, MB // 2, 0),
+    ]
+    calls, start = [], 0.0
+    for operation, key, status, sent, received in shapes:
+        charged = regional.charge_ms("s3", operation, status, sent, received)
+        calls.append(
+            Call(
+                "s3",
+                operation,
+                key,
+                status,
+                sent,
+                received,
+                "MainThread",
+                start,
+                start + charged,
+                charged,
+                0.0,
+            )
+        )
+        start += charged
+    routed = recharged(calls, regional, express, lambda key: key.startswith("variants/"))
+    assert [c.charged_ms for c in routed] == [
+        express.s3_head_ms,
+        calls[1].charged_ms,  # the working copy stays regional
+        express.s3_put_ms + 0.5 * express.s3_put_ms_per_mb,
+    ]
+    _, saved = modelled(routed)
+    assert saved == pytest.approx(
+        regional.s3_head_ms - express.s3_head_ms + regional.s3_put_ms - express.s3_put_ms
+    )
 
 
 class FakeClock:
