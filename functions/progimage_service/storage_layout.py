@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from .imaging.copies import COPIES
+
+# The extensions a working copy's key named before the key was fixed (JPEG, or WebP for alpha).
+LEGACY_WORK_EXTENSIONS = ("jpg", "webp")
+
 
 def original_key(image_id: str) -> str:
     return f"originals/{image_id}"
-
-
-def work_prefix(image_id: str) -> str:
-    """The image's working copies: at ``work_key``, or (stored before that key was fixed) at
-    ``legacy_work_key``. Ids have one length, so no other image's key shares the prefix."""
-    return f"work/{image_id}"
 
 
 def work_key(image_id: str, name: str = "") -> str:
     """A reduced working copy, the kind ``name`` says (imaging/copies.py: the 2048 px one has
     none). Its key does not depend on its format (the object's Content-Type says it), so a miss
     can read it before the record."""
-    return f"{work_prefix(image_id)}-{name}" if name else work_prefix(image_id)
+    return f"work/{image_id}-{name}" if name else f"work/{image_id}"
 
 
 def legacy_work_key(image_id: str, extension: str) -> str:
     """Where a working copy was stored while its key named its format."""
-    return f"{work_prefix(image_id)}.{extension}"
+    return f"work/{image_id}.{extension}"
+
+
+def work_keys(image_id: str) -> list[str]:
+    """Every key an image's working copies may have: deleted by name, not listed (a directory
+    bucket lists only prefixes that end in a slash)."""
+    keys = [work_key(image_id, copy.name) for copy in COPIES]
+    return keys + [legacy_work_key(image_id, ext) for ext in LEGACY_WORK_EXTENSIONS]
 
 
 def variants_prefix(image_id: str) -> str:
@@ -65,9 +71,8 @@ def result_key(batch_id: str, index: int, extension: str) -> str:
 
 
 def is_cache_key(key: str) -> bool:
-    """Whether a key (or a prefix) belongs to the variant cache, which a cache bucket holds when
-    one is configured: variants, which are rendered again when missing, and their ``refs/``
-    markers, kept beside what they stand for. Working copies are not: a missing one makes its
-    image unreadable (services/transform.py), and ``work/{id}`` is not a directory, which a
-    directory bucket could not list."""
-    return key.startswith(("variants/", "refs/"))
+    """Whether a key (or a prefix) belongs to the cache, which a cache bucket holds when one is
+    configured: what is made again when it is missing, variants (rendered again) and working
+    copies (made again from the original: services/transform.py), and the variants' ``refs/``
+    markers, kept beside what they stand for."""
+    return key.startswith(("variants/", "refs/", "work/"))

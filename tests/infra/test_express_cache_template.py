@@ -31,8 +31,15 @@ ZONE = "use1-az4"
 EXPRESS = {"CacheBucket": "express", "CacheZoneId": ZONE}
 BUCKET = "ExpressCacheBucket"
 SESSION = ("s3express:CreateSession", "cache-bucket")
-# The functions that touch variants/ and refs/ (reads, writes, deletes): ReadWrite sessions.
-CACHE_FUNCTIONS = {"GetFunction", "TransformFunction", "JobWorkerFunction"}
+# The functions that touch variants/, refs/ or work/ (reads, writes, deletes): ReadWrite
+# sessions. Upload and Ingest write working copies.
+CACHE_FUNCTIONS = {
+    "GetFunction",
+    "TransformFunction",
+    "JobWorkerFunction",
+    "UploadFunction",
+    "IngestFunction",
+}
 
 
 @pytest.fixture(scope="module")

@@ -56,8 +56,9 @@ def test_the_store_routes_cache_keys_to_the_cache_bucket(aws: Aws, cache: Aws) -
     store = dependencies().store
     assert isinstance(store, RoutedStore)
     assert (store.regional.bucket, store.cache.bucket) == (aws.bucket, CACHE)
-    assert is_cache_key("variants/x/thumbnail:32.png") and is_cache_key("refs/x/")
-    for key in ("originals/x", "work/x", "uploads/x", "results/b/00000.png"):
+    for key in ("variants/x/thumbnail:32.png", "refs/x/", "work/x", "work/x-1024"):
+        assert is_cache_key(key), key
+    for key in ("originals/x", "uploads/x", "results/b/00000.png"):
         assert not is_cache_key(key), key
 
 
@@ -133,3 +134,27 @@ def test_a_conditional_write_to_the_cache_bucket_loses_to_an_existing_one(cache:
         {"tenant": "t"},
     )
     assert store.exists(key) and cache.object_keys("variants/") == [key]
+
+
+def test_working_copies_live_in_the_cache_bucket_and_are_made_again_when_missing(
+    aws: Aws, cache: Aws
+) -> None:
+    """An image stored before the cache bucket was configured has its copies in the images
+    bucket: the first miss that needs one makes it again in the cache bucket, and a delete
+    removes both."""
+    from tests.integration.test_working_copy import photo, upload
+
+    image_id = upload(photo(2400, 1600, progressive=False))["id"]
+    copies = sorted(cache.object_keys("work/"))
+    assert copies == [f"work/{image_id}", f"work/{image_id}-1024"]
+    assert aws.object_keys("work/") == []
+    before = {k: cache.s3.get_object(Bucket=CACHE, Key=k)["Body"].read() for k in copies}
+    for key in copies:  # as if stored before: in the images bucket
+        aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=before[key])
+        cache.s3.delete_object(Bucket=CACHE, Key=key)
+
+    assert variant(image_id, "thumbnail:64.png").status == 200
+    after = {k: cache.s3.get_object(Bucket=CACHE, Key=k)["Body"].read() for k in copies}
+    assert after == before  # made again, byte for byte as the upload made them
+    assert call(get_handler, event("delete-image", id=image_id)).status == 204
+    assert aws.object_keys() == [] and cache.object_keys() == []

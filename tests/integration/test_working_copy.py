@@ -186,3 +186,38 @@ def test_a_copy_stored_under_its_former_key_is_still_read_and_deleted(
     assert keys == [former]
     assert call(get_handler, event("delete-image", id=image_id)).status == 204
     assert not aws.object_keys()
+
+
+def test_a_missing_working_copy_is_made_again_as_the_upload_made_it(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image_id = upload(photo(2400, 1600, progressive=False))["id"]
+    copies = aws.object_keys(f"work/{image_id}")
+    before = {k: aws.s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read() for k in copies}
+    for key in copies:
+        aws.s3.delete_object(Bucket=aws.bucket, Key=key)
+    keys = reads(monkeypatch)
+    assert variant(image_id, "thumbnail:128.png").status == 200
+    assert keys == [f"originals/{image_id}"]
+    after = {k: aws.s3.get_object(Bucket=aws.bucket, Key=k)["Body"].read() for k in copies}
+    assert after == before
+
+
+def test_copies_made_again_for_an_image_deleted_meanwhile_go_with_it(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image_id = upload(photo(2400, 1600, progressive=False))["id"]
+    for key in aws.object_keys(f"work/{image_id}"):
+        aws.s3.delete_object(Bucket=aws.bucket, Key=key)
+    store = dependencies().store
+    real_put = store.put
+
+    def put_then_deleted(key: str, *args: Any, **kwargs: Any) -> str | None:
+        etag = real_put(key, *args, **kwargs)
+        if key == f"work/{image_id}-1024":  # a DELETE lands after the first copy is written
+            assert call(get_handler, event("delete-image", id=image_id)).status == 204
+        return etag
+
+    monkeypatch.setattr(store, "put", put_then_deleted)
+    assert variant(image_id, "thumbnail:128.png").status == 404
+    assert aws.object_keys() == []

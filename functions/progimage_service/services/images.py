@@ -8,16 +8,14 @@ from typing import TYPE_CHECKING
 from ..errors import BadRequest, NotFound, NotReady
 from ..ids import check_id, is_valid_id, new_id, unknown
 from ..imaging.copies import COPIES, Copy, copies_made
-from ..imaging.formats import FORMATS
 from ..models import ImageRecord, now_rfc3339
 from ..storage_layout import (
-    legacy_work_key,
     original_key,
     references_prefix,
     variant_of_reference,
     variants_prefix,
     work_key,
-    work_prefix,
+    work_keys,
 )
 from ..wiring import Dependencies
 from .delivery import Delivery, deliver_object, matches
@@ -99,11 +97,7 @@ def store_image(deps: Dependencies, tenant: str, data: bytes) -> ImageRecord:
 
 def object_keys(record: ImageRecord) -> list[str]:
     """The objects a record stands for (its cached variants aside)."""
-    keys = [original_key(record.id)]
-    keys += [work_key(record.id, copy.name) for copy in working_copies(record)]
-    if record.work_format:
-        keys.append(legacy_work_key(record.id, FORMATS[record.work_format].extension))
-    return keys
+    return [original_key(record.id), *(work_keys(record.id) if record.work_format else [])]
 
 
 def working_copies(record: ImageRecord) -> tuple[Copy, ...]:
@@ -170,7 +164,7 @@ def delete_image(deps: Dependencies, tenant: str, image_id: str) -> None:
     if not deps.catalog.mark_deleting(check_id(image_id), tenant):
         raise unknown(image_id)
     remove_variants(deps, image_id)
-    deps.store.delete_prefix(work_prefix(image_id))
+    deps.store.delete_keys(work_keys(image_id))
     deps.store.delete(original_key(image_id))
     deps.catalog.delete(image_id)
 

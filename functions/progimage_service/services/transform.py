@@ -137,10 +137,7 @@ def render_record(
         if copy is None:
             data = _read(deps, original_key(image_id), image_id)
             return render_bytes(deps, tenant, data, pipeline)
-        stored = (
-            opening.stored.result() if opening else deps.store.get(work_key(image_id, copy.name))
-        )
-        data = stored.read() if stored is not None else _read_legacy_copy(deps, record)
+        data = _copy_bytes(deps, record, copy, opening)
         source = {"source_size": size, "source_format": FORMATS[record.format]}
         return render_bytes(deps, tenant, data, pipeline, **source, copy_reach=copy.reach)
     except InvalidImage as error:
@@ -154,11 +151,33 @@ def close_unread(opening: Future[StoredObject | None]) -> None:
         copy.body.close()
 
 
-def _read_legacy_copy(deps: Dependencies, record: ImageRecord) -> bytes:
-    """The working copy of an image stored while the copy's key named its format."""
-    assert record.work_format is not None
-    extension = FORMATS[record.work_format].extension
-    return _read(deps, legacy_work_key(record.id, extension), record.id)
+def _copy_bytes(
+    deps: Dependencies, record: ImageRecord, copy: Copy, opening: Opening | None
+) -> bytes:
+    """A working copy's bytes: as opened, or read; for an image stored while the copy's key
+    named its format, under that key; else (a cache bucket lost it, or holds none yet) made
+    again from the original."""
+    stored = opening.stored.result() if opening else deps.store.get(work_key(record.id, copy.name))
+    if stored is None and record.work_smallest is None and record.work_format is not None:
+        stored = deps.store.get(legacy_work_key(record.id, FORMATS[record.work_format].extension))
+    return stored.read() if stored is not None else _remade(deps, record, copy)
+
+
+def _remade(deps: Dependencies, record: ImageRecord, copy: Copy) -> bytes:
+    """Make an image's working copies again from its original, as its upload did (the same
+    bytes), and store them. If the image was deleted meanwhile, they go again (as a variant
+    does: see variants.produce)."""
+    from ..imaging.working_copy import admit
+
+    _, made = admit(_read(deps, original_key(record.id), record.id), deps.settings.limits)
+    keys = [work_key(record.id, c.kind.name) for c in made]
+    for key, remade in zip(keys, made, strict=True):
+        deps.store.put(key, remade.data, remade.format.content_type)
+    observability.annotate(copies_remade=len(made))
+    if deps.catalog.get(record.id) is None:
+        deps.store.delete_keys(keys)
+        raise unknown(record.id)
+    return next(c.data for c in made if c.kind == copy)
 
 
 def transform(
