@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+import zlib
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageStat
@@ -43,3 +45,47 @@ def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **params)
     return buffer.getvalue()
+
+
+# Adam7's passes: the first column and row of each, and its steps across and down.
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2))
+_ADAM7 += ((0, 1, 1, 2),)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # samples per pixel of each colour type
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def raw_png(
+    samples: bytes,
+    size: tuple[int, int],
+    colour_type: int,
+    bit_depth: int = 8,
+    interlace: bool = False,
+    chunks: tuple[tuple[bytes, bytes], ...] = (),
+) -> bytes:
+    """A PNG of ``samples`` (rows top to bottom, 8 or 16 bits a sample, big-endian) as any
+    encoder may write it, where Pillow's writer cannot: 16-bit colour, Adam7 interlacing.
+    ``chunks`` go between IHDR and the image data (PLTE, tRNS, gAMA...)."""
+    width, height = size
+    pixel = PNG_CHANNELS[colour_type] * bit_depth // 8
+    assert len(samples) == width * height * pixel, "one sample per channel of every pixel"
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    scanlines = bytearray()
+    for x0, y0, dx, dy in passes:
+        for y in range(y0, height, dy):
+            row = samples[y * width * pixel : (y + 1) * width * pixel]
+            pixels = [row[x * pixel : (x + 1) * pixel] for x in range(x0, width, dx)]
+            if pixels:
+                scanlines += b"\0" + b"".join(pixels)  # filter type 0: the row as it is
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, int(interlace))
+    body = b"".join(png_chunk(kind, data) for kind, data in chunks)
+    return (
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", header)
+        + body
+        + png_chunk(b"IDAT", zlib.compress(bytes(scanlines)))
+        + png_chunk(b"IEND", b"")
+    )

@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image
 
 from progimage_service.imaging.formats import sniff
-from tests.images import TESTDATA
+from tests.images import TESTDATA, raw_png
 
 SIZE = (40, 24)
 
@@ -56,6 +56,16 @@ def _exif_orientation(value: int) -> Image.Exif:
 def _png_palette_with_transparency() -> bytes:
     image = picture("P")
     return save(image, "PNG", transparency=0)
+
+
+def _png(colour_type: int, bit_depth: int, interlace: bool) -> bytes:
+    """The picture as a PNG Pillow cannot write (16-bit colour, Adam7): each sample v at 16
+    bits is v * 257."""
+    mode = {0: "L", 2: "RGB", 4: "LA", 6: "RGBA"}[colour_type]
+    samples = picture(mode).tobytes()
+    if bit_depth == 16:
+        samples = bytes(byte for value in samples for byte in (value, value))
+    return raw_png(samples, SIZE, colour_type, bit_depth, interlace)
 
 
 def _bmp_rle8() -> bytes:
@@ -104,6 +114,9 @@ def generated() -> dict[str, bytes]:
         "png-bilevel": save(p("1"), "PNG"),
         "png-16bit": save(p("L").convert("I;16"), "PNG"),
         "png-exif-8": save(p(), "PNG", exif=_exif_orientation(8)),
+        "png-rgba16-adam7": _png(6, 16, interlace=True),
+        "png-rgb16": _png(2, 16, interlace=False),
+        "png-la-adam7": _png(4, 8, interlace=True),
         "apng": _animated("PNG", "RGBA", disposal=[0, 1, 2], blend=[0, 1, 0]),
         "apng-hidden-default": _animated("PNG", "RGB", default_image=True),
         "gif-still": save(p("P"), "GIF"),

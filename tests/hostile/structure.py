@@ -15,6 +15,8 @@ from typing import Any
 from hypothesis import strategies as st
 from PIL import ImageCms
 
+from tests.images import PNG_SIGNATURE, png_chunk
+
 from .oracle import LIMITS
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
@@ -100,8 +102,6 @@ GENERIC: list[Mutation] = [flip_bytes, truncate, insert_bytes, delete_range, rep
 
 # --- PNG (and APNG) ---------------------------------------------------------------------------
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
 
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     """The chunks (type, body) up to the first one that does not fit."""
@@ -113,10 +113,6 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
         pos += 12 + length
     return chunks
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def png_join(chunks: list[tuple[bytes, bytes]]) -> bytes:
