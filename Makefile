@@ -38,10 +38,12 @@ check-python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 13) else \
 		f"Python 3.13 is needed (the Lambda runtime); {sys.executable} is {v[0]}.{v[1]}")'
 
-$(STAMP): requirements-dev.txt functions/requirements.txt layers/pillow/requirements.txt | check-python
+$(STAMP): requirements-dev.txt functions/requirements.txt layers/pillow/requirements.txt \
+		layers/pillow/requirements-nodeps.txt | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -r layers/pillow/requirements-nodeps.txt
 	touch $@
 
 # checkov pins old boto3 and packaging releases: it gets a virtual environment of its own.

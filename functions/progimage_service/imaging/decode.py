@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from ..errors import InvalidImage, TooLarge
 from .formats import Format, sniff
 from .gif import GifLayout, gif_layout
 from .integrity import check_complete
 from .limits import Limits
+from .png import decode_png, plain_after_pixels
 from .webp import WebpLayout, webp_layout
 
 _ORIENTATION_TAG = 0x0112
@@ -57,6 +58,7 @@ class Opened:
     format: Format
     frames: int
     orientation: int
+    data: bytes  # the file the image was opened from
 
 
 def open_image(data: bytes, limits: Limits) -> Opened:
@@ -78,7 +80,8 @@ def open_image(data: bytes, limits: Limits) -> Opened:
         # counting them would walk every IFD of a TIFF, in quadratic time.
         frames = getattr(image, "n_frames", 1) if fmt.animated else 1
     limits.check_frames(frames, *image.size)
-    return Opened(image=image, format=fmt, frames=frames, orientation=_orientation(image))
+    orientation = _orientation(image, data)
+    return Opened(image=image, format=fmt, frames=frames, orientation=orientation, data=data)
 
 
 def _check_layout(layout: GifLayout | WebpLayout, limits: Limits) -> None:
@@ -190,8 +193,10 @@ def frames(opened: Opened) -> Iterator[tuple[Image.Image, int]]:
         for index in range(opened.frames):
             if index:
                 opened.image.seek(index)
-            opened.image.load()
-            frame = opened.image.copy() if detach else opened.image
+            frame = decode_png(opened.data, opened.image)  # None: Pillow decodes it
+            if frame is None:
+                opened.image.load()
+                frame = opened.image.copy() if detach else opened.image
             if frame.size != size:  # a GIF frame beyond the screen: Pillow grew the canvas
                 frame = frame.crop((0, 0, *size))
             duration = int(opened.image.info.get("duration", 0) or 0)
@@ -203,12 +208,23 @@ def _upright(image: Image.Image, orientation: int) -> Image.Image:
     return image.transpose(Image.Transpose[method]) if method is not None else image
 
 
-def _orientation(image: Image.Image) -> int:
+def _orientation(image: Image.Image, data: bytes) -> int:
     try:
-        value = image.getexif().get(_ORIENTATION_TAG, 1)
+        value = _exif(image, data).get(_ORIENTATION_TAG, 1)
     except Exception:  # corrupt EXIF: the pixels are still an image, shown as stored
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _exif(image: Image.Image, data: bytes) -> Image.Exif:
+    """The image's EXIF (and XMP orientation), without decoding its pixels where it can be.
+
+    Pillow's PNG plugin decodes the whole image first, for the chunks that may follow the
+    pixels; where none that it would parse does, what the header gave is all there is.
+    """
+    if isinstance(image, PngImagePlugin.PngImageFile) and plain_after_pixels(data):
+        return Image.Image.getexif(image)
+    return image.getexif()
 
 
 @contextmanager
