@@ -57,8 +57,13 @@ bench-cost: $(STAMP)
 bench-miss: $(BENCH_STAMP)
 	$(BIN)/python -m bench.miss $(BENCH_ARGS)
 
+# PNG decoding by Pillow, libspng (imaging/png.py) and libvips on every kind of PNG, and the
+# thumbnail end to end with each (bench/png.py). BENCH_ARGS="--quick" for a smoke run.
+bench-png: $(BENCH_STAMP)
+	$(BIN)/python -m bench.png $(BENCH_ARGS)
+
 .PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget bench-localserver
-.PHONY: bench-cost bench-miss bench-copies
+.PHONY: bench-cost bench-miss bench-copies bench-png
 
 # The working copies an upload makes: bytes stored, upload time, and each output size rendered
 # from the original and from each copy, with its PSNR (bench/copies.py).
