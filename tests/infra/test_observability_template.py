@@ -120,6 +120,7 @@ def test_operations_parameters(sam: dict[str, Any]) -> None:
         "TraceFunctions",
         "NotifyAlarms",
         "ExpressCache",
+        "AllowCors",
     }
     assert sam["Conditions"]["TraceFunctions"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Enabled"]}
     assert sam["Conditions"]["NotifyAlarms"] == {

@@ -293,7 +293,8 @@ def _holds(template: dict[str, Any], name: str, parameters: dict[str, Any]) -> b
 def _language_extensions(sam: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
     """What AWS::LanguageExtensions does to this template before SAM sees it: every Fn::If in
     the resources and the globals whose condition depends on parameters only is resolved
-    (AWS::NoValue dropping its key or list item)."""
+    (AWS::NoValue dropping its key or list item), and every Fn::Split of a parameter (SAM takes
+    the HttpApi's CORS origins only as a list)."""
 
     def resolve(node: Any) -> Any:
         if isinstance(node, list):
@@ -305,6 +306,10 @@ def _language_extensions(sam: dict[str, Any], parameters: dict[str, Any]) -> dic
         if set(node) == {"Fn::If"}:
             name, if_true, if_false = node["Fn::If"]
             return resolve(if_true if _holds(sam, name, parameters) else if_false)
+        if set(node) == {"Fn::Split"}:
+            delimiter, source = node["Fn::Split"]
+            if isinstance(source, dict) and source.get("Ref") in parameters:
+                return str(parameters[source["Ref"]]).split(delimiter)
         resolved = {key: resolve(item) for key, item in node.items()}
         return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
