@@ -155,6 +155,8 @@ def _banner(server: LocalServer) -> str:
         lines.append(line)
     for source in server.queue_sources:
         lines.append(f"  SQS {source.describe()}")
+    if server.cors is not None:
+        lines.append(f"  CORS: browsers on {server.cors.describe()} (API and buckets)")
     if server.openapi is not None:
         lines.append(f"  API document: {server.url}/openapi.json, docs: {server.url}/docs")
     if server.api_keys:

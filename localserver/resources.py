@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from .intrinsics import ACCOUNT_ID, REGION, Resolver, references, to_string
+from .intrinsics import ACCOUNT_ID, NO_VALUE, REGION, Resolver, references, to_string
 from .template import FUNCTION_TYPE, ResourceSpec, Template, TemplateError
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,11 @@ def s3_bucket(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResource:
         s3.put_bucket_notification_configuration(
             Bucket=name, NotificationConfiguration=notifications
         )
-    ctx.note_ignored(spec, ["BucketName", "NotificationConfiguration", "Tags"])
+    cors = ctx.resolver.resolve(spec.properties.get("CorsConfiguration"))
+    if cors and cors is not NO_VALUE:
+        # moto answers preflights and the other requests by these rules (see moto_fidelity)
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration=bucket_cors(cors))
+    ctx.note_ignored(spec, ["BucketName", "NotificationConfiguration", "CorsConfiguration", "Tags"])
     return LocalResource(
         spec.logical_id,
         spec.type,
@@ -159,6 +163,36 @@ def s3_directory_bucket(spec: ResourceSpec, ctx: ProvisionContext) -> LocalResou
     ctx.note_ignored(spec, ["BucketName"])
     arn = f"arn:aws:s3express:{ctx.region}:{ctx.account_id}:bucket/{name}"
     return LocalResource(spec.logical_id, spec.type, name, ref=name, attributes={"Arn": arn})
+
+
+_CORS_RULE_KEYS = {  # CloudFormation's CorsRules keys -> the S3 API's
+    "Id": "ID",
+    "AllowedOrigins": "AllowedOrigins",
+    "AllowedMethods": "AllowedMethods",
+    "AllowedHeaders": "AllowedHeaders",
+    "ExposedHeaders": "ExposeHeaders",
+    "MaxAge": "MaxAgeSeconds",
+}
+
+
+def bucket_cors(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved ``CorsConfiguration`` as ``PutBucketCors`` takes it."""
+    rules = []
+    for rule in config.get("CorsRules") or []:
+        unknown = set(rule) - set(_CORS_RULE_KEYS)
+        if unknown:
+            raise TemplateError(f"CorsRules: unknown keys {sorted(unknown)}")
+        rules.append(
+            {
+                _CORS_RULE_KEYS[key]: int(to_string(value))
+                if key == "MaxAge"
+                else to_string(value)
+                if key == "Id"
+                else [to_string(item) for item in value]
+                for key, value in rule.items()
+            }
+        )
+    return {"CORSRules": rules}
 
 
 def _filter(configuration: dict[str, Any]) -> dict[str, Any]:

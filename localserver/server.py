@@ -34,6 +34,7 @@ from .auth import (
     route_authorizations,
     tenant_environment,
 )
+from .cors import CorsRules, api_cors
 from .environment import EnvironmentPatch, function_environment, local_aws_environment
 from .events import (
     HttpResponse,
@@ -47,7 +48,7 @@ from .events import (
 )
 from .functions import LocalFunction, SysPath, code_directories, load_handler
 from .intrinsics import REGION, Resolver
-from .moto_fidelity import atomic_dynamodb_writes
+from .moto_fidelity import atomic_dynamodb_writes, s3_cors_as_configured
 from .pollers import (
     DEFAULT_CONCURRENCY,
     DEFAULT_RETRY_DELAY_S,
@@ -81,6 +82,9 @@ class Gateway:
 
     ``pages`` are the local server's own answers to ``GET`` (and ``HEAD``) of reserved paths
     (the OpenAPI document and its docs page); they take precedence over the template's routes.
+
+    ``cors``: the API's CORS rules (None: no CORS). A preflight ``OPTIONS`` is then answered
+    here, whatever the path, and every answer to an allowed ``Origin`` gets the CORS headers.
     """
 
     def __init__(
@@ -91,8 +95,10 @@ class Gateway:
         enforce_limits: bool = True,
         pages: Mapping[str, HttpResponse] | None = None,
         guard: RouteGuard | None = None,
+        cors: CorsRules | None = None,
     ) -> None:
         self.routes = routes
+        self.cors = cors
         self.functions = functions
         self.enforce_limits = enforce_limits
         self.pages = dict(pages or {})
@@ -103,14 +109,25 @@ class Gateway:
         request_id = new_request_id()
         method = environ["REQUEST_METHOD"]
         raw_path, raw_query = raw_path_and_query(environ)
+        origin = environ.get("HTTP_ORIGIN")
+        preflight = self.cors is not None and method == "OPTIONS"
         page = self.pages.get(raw_path) if method in ("GET", "HEAD") else None
-        match = None if page else self.routes.match(method, raw_path)
-        if page is not None:
+        match = None if page or preflight else self.routes.match(method, raw_path)
+        if self.cors is not None and preflight:
+            response = HttpResponse(204, self.cors.preflight_headers(origin), b"")
+        elif page is not None:
             response = HttpResponse(page.status, list(page.headers), page.body)
         elif match is None:
             response = message_response(404, "Not Found")
         else:
             response = self._invoke(environ, match, request_id)
+        if self.cors is not None and not preflight:
+            # API Gateway's, whatever the function said
+            response.headers = [
+                (name, value)
+                for name, value in response.headers
+                if not name.lower().startswith("access-control-")
+            ] + self.cors.response_headers(origin)
         response.headers.append(("apigw-requestid", request_id))
         request_log.info(
             "%s %s -> %d in %.1f ms [%s -> %s]",
@@ -118,7 +135,13 @@ class Gateway:
             f"{raw_path}?{raw_query}" if raw_query else raw_path,
             response.status,
             (time.perf_counter() - started) * 1000,
-            match.route.route_key if match else "local page" if page else "no route",
+            match.route.route_key
+            if match
+            else "local page"
+            if page
+            else "CORS preflight"
+            if preflight
+            else "no route",
             match.route.function if match else "-",
         )
         # A HEAD request gets the status and headers (Content-Length: the body's) but no body.
@@ -303,6 +326,7 @@ class LocalServer:
         self._specs: dict[str, FunctionSpec] = {}  # the functions that are created
         self.routes = RouteTable([])
         self.route_auth: dict[str, RouteAuth] = {}  # route key -> how AWS would authorize it
+        self.cors: CorsRules | None = None  # the HttpApi's CorsConfiguration (None: no CORS)
         self.workers: list[BackgroundWorker] = []
         self.queue_sources: list[QueueSource] = []
         self._pollers: SqsPollers | None = None
@@ -369,6 +393,7 @@ class LocalServer:
             if self.moto_port:
                 _check_port_free("127.0.0.1", self.moto_port)
             atomic_dynamodb_writes()  # as DynamoDB's are (see moto_fidelity)
+            s3_cors_as_configured()  # the buckets' CORS rules, not moto's CORS for all
             self._moto = ThreadedMotoServer(
                 ip_address="127.0.0.1", port=self.moto_port, verbose=False
             )
@@ -394,6 +419,11 @@ class LocalServer:
             if not (spec.condition and not self._resolver.condition(spec.condition))
         }
         self.route_auth = route_authorizations(self.template, self._resolver, self._specs)
+        self.cors = api_cors(
+            self.template,
+            self._resolver,
+            (event.api for spec in self._specs.values() for event in spec.http_events),
+        )
         self._apply_environment()
 
         routes: list[Route] = []
@@ -428,6 +458,7 @@ class LocalServer:
             enforce_limits=self.enforce_limits,
             pages=local_pages,
             guard=guard,
+            cors=self.cors,
         )
         self._http = make_server(
             self.host, self.port, gateway, threaded=True, request_handler=_QuietRequestHandler
