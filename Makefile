@@ -7,14 +7,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint format generate check-python checkov-venv clean
+.PHONY: serve test lint format generate check-python checkov-venv chromium clean
 
 serve: $(STAMP)
 	$(BIN)/python -m localserver --port $(PORT) $(ARGS)
 
 # Lint, then every test but sam local (in parallel), then the template and the built
-# application under `sam local` (Docker, with a locally built Lambda image).
-test: $(STAMP) sam-venv checkov-venv
+# application under `sam local` (Docker, with the Lambda image pulled or built).
+test: $(STAMP) sam-venv checkov-venv chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2
@@ -55,6 +55,11 @@ $(CHECKOV_STAMP): tests/infra/requirements.txt | check-python
 	$(PYTHON) -m venv .venv-checkov
 	.venv-checkov/bin/pip install --quiet -r tests/infra/requirements.txt
 	touch $@
+
+# The browser example's test (tests/browser) drives Debian's Chromium, installed where it is
+# missing and root can; elsewhere that test skips, saying so.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" -ne 0 ] || scripts/apt-install.sh chromium
 
 clean:
 	rm -rf $(VENV) .venv-sam .venv-checkov .aws-sam .pytest_cache .ruff_cache
