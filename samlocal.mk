@@ -1,8 +1,8 @@
 # `sam local` against what `sam build` produced, included from the Makefile.
 #
 # test-sam-local makes sure Docker runs and has the Lambda runtime image (lambda-image/build.sh:
-# builds it when missing and starts dockerd when it is not running, as root; a machine where
-# both are there needs neither root nor the script's work, see lambda-image/README.md), builds
+# the image that is there, else pulled, else built from Debian as root; starting dockerd also
+# needs root; without root it stops naming the ways out, see lambda-image/README.md), builds
 # the application, then runs tests/sam_local against a moto server on 127.0.0.1:
 # `sam local invoke` of every function, every sample event in events/ through
 # `sam local start-lambda`, and `sam local start-api` over HTTP.

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Make `sam local` work on a machine that cannot pull the Lambda base image.
+# Make sure Docker runs and has the Lambda base image that `sam local` uses, on any machine:
 #
-#   1. installs Debian's docker.io (and debootstrap, only when the image must be built), unless
-#      already there, waiting for any other apt/dpkg run to finish first;
-#   2. starts dockerd unless one already answers, and waits until it does;
-#   3. unless it is already there, builds a stand-in for public.ecr.aws/lambda/python:3.13-x86_64
-#      (Debian trixie's Python 3.13, the awslambdaric runtime interface client and boto3 in
-#      /var/runtime, a /var/runtime/bootstrap that starts it) and imports it under the tags
-#      `sam local` looks for.
+#   1. Docker answers (Docker Desktop, rootless Docker, a running dockerd; no root needed):
+#      the image is used if it is there, else pulled; only if it cannot be pulled does the
+#      script go on, as root, to build it, and without root it stops, naming the two ways out
+#      (make the image pullable, or run as root to build it).
+#   2. Docker does not answer: as root, installs Debian's docker.io if missing (waiting for any
+#      other apt/dpkg run, scripts/apt-install.sh) and starts dockerd, then uses, pulls or
+#      builds the image as above; without root it stops, saying what to start.
+#   3. Building: a stand-in for public.ecr.aws/lambda/python:3.13-x86_64 (Debian trixie's
+#      Python 3.13, the awslambdaric runtime interface client and boto3 in /var/runtime, a
+#      /var/runtime/bootstrap that starts it), imported under the tags `sam local` looks for.
 #
 # Every step is skipped when its result is already there, so running it again costs a second.
-# A machine that can pull the real image does not need this script (see README.md here).
-# Needs root for anything it has to do (apt-get, debootstrap, dockerd). Settings, as environment
-# variables:
+# Settings, as environment variables:
 #   LAMBDA_IMAGE        image to create        (public.ecr.aws/lambda/python:3.13-x86_64)
 #   LAMBDA_IMAGE_ALIAS  second tag for it      (public.ecr.aws/lambda/python:3.13)
 #   DEBIAN_SUITE        Debian release         (trixie: its python3 is 3.13)
@@ -22,7 +23,8 @@
 #   PIP_PYTHON          Python whose pip downloads the wheels (python3)
 #   DOCKERD_FLAGS       dockerd options        (--bridge=none --iptables=false)
 #   DOCKERD_LOG         dockerd's log file     (/var/log/dockerd.log)
-#   FORCE=1             rebuild the image even if it exists
+#   PULL_TIMEOUT        seconds a pull may take (300)
+#   FORCE=1             build the image even if it exists or could be pulled
 
 set -euo pipefail
 
@@ -38,60 +40,55 @@ PIP_PYTHON=${PIP_PYTHON:-python3}
 DOCKERD_FLAGS=${DOCKERD_FLAGS:---bridge=none --iptables=false}
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 FORCE=${FORCE:-0}
+PULL_TIMEOUT=${PULL_TIMEOUT:-300}
 
 log() { printf '[lambda-image] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 now() { date +%s; }
 START=$(now)
 
-# Nothing to do (and no need for root) when Docker answers and has the image.
-if [ "$FORCE" != 1 ] && command -v docker >/dev/null 2>&1 \
-    && docker image inspect "$LAMBDA_IMAGE" >/dev/null 2>&1; then
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+apt_install() { "$ROOT/scripts/apt-install.sh" "$@"; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+have_image() {
+    [ "$FORCE" != 1 ] && docker image inspect "$LAMBDA_IMAGE" >/dev/null 2>&1 || return 1
     docker image inspect "$LAMBDA_IMAGE_ALIAS" >/dev/null 2>&1 \
         || docker tag "$LAMBDA_IMAGE" "$LAMBDA_IMAGE_ALIAS"
-    log "dockerd is running and $LAMBDA_IMAGE is there"
-    exit 0
-fi
+}
 
-[ "$(id -u)" -eq 0 ] || die "run as root (apt-get, debootstrap and dockerd need it)"
+pulled() {
+    [ "$FORCE" != 1 ] || return 1
+    log "docker pull $LAMBDA_IMAGE (at most ${PULL_TIMEOUT}s)"
+    timeout "$PULL_TIMEOUT" docker pull --quiet "$LAMBDA_IMAGE" >/dev/null 2>&1 || {
+        log "$LAMBDA_IMAGE cannot be pulled here"
+        return 1
+    }
+    docker tag "$LAMBDA_IMAGE" "$LAMBDA_IMAGE_ALIAS"
+    log "pulled $LAMBDA_IMAGE ($(($(now) - START))s)"
+}
+
+WAYS_OUT="either make $LAMBDA_IMAGE pullable (a network that reaches public.ecr.aws, or a \
+registry mirror Docker uses, or \`docker load\` of a saved copy), or run this script as root \
+(sudo $0), which builds it from Debian"
+
+# Where Docker answers without root (Docker Desktop, rootless Docker, a user in the docker
+# group): the image that is there, else the one that can be pulled; only building needs root.
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    if have_image; then
+        log "dockerd is running and $LAMBDA_IMAGE is there"
+        exit 0
+    fi
+    pulled && exit 0
+    is_root || die "$LAMBDA_IMAGE is not there and cannot be pulled; $WAYS_OUT."
+elif ! is_root; then
+    die "Docker does not answer: start it (Docker Desktop, rootless dockerd), or run this \
+script as root (sudo $0), which installs and starts dockerd; then, for the image, $WAYS_OUT."
+fi
 case "$(uname -m)" in
     x86_64) ;;
     *) die "this builds an x86_64 image; $(uname -m) is not supported" ;;
 esac
-
-# ----------------------------------------------------------------------------------- apt
-apt_busy() {
-    # Another apt or dpkg run holds (or is about to take) the lock.
-    pgrep -x 'apt|apt-get|aptitude|dpkg|unattended-upgr' >/dev/null 2>&1 && return 0
-    if command -v fuser >/dev/null 2>&1; then
-        fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock \
-            >/dev/null 2>&1 && return 0
-    fi
-    return 1
-}
-
-wait_for_apt() {
-    local waited=0
-    while apt_busy; do
-        [ "$waited" -eq 0 ] && log "another apt/dpkg run holds the lock; waiting for it"
-        [ "$waited" -ge 900 ] && die "apt/dpkg still busy after ${waited}s"
-        sleep 2
-        waited=$((waited + 2))
-    done
-}
-
-APT_UPDATED=0
-apt_install() {
-    wait_for_apt
-    local apt=(apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
-    if [ "$APT_UPDATED" -eq 0 ]; then
-        log "apt-get update"
-        DEBIAN_FRONTEND=noninteractive "${apt[@]}" update -qq
-        APT_UPDATED=1
-    fi
-    log "apt-get install $*"
-    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
-}
 
 if ! command -v dockerd >/dev/null 2>&1; then
     apt_install docker.io
@@ -122,12 +119,12 @@ else
 fi
 
 # ----------------------------------------------------------------------------------- image
-if [ "$FORCE" != 1 ] && docker image inspect "$LAMBDA_IMAGE" >/dev/null 2>&1; then
-    docker image inspect "$LAMBDA_IMAGE_ALIAS" >/dev/null 2>&1 \
-        || docker tag "$LAMBDA_IMAGE" "$LAMBDA_IMAGE_ALIAS"
+if have_image; then
     log "$LAMBDA_IMAGE is there"
     exit 0
 fi
+pulled && exit 0
+log "building $LAMBDA_IMAGE from Debian instead"
 
 command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
 "$PIP_PYTHON" -m pip --version >/dev/null 2>&1 || die "$PIP_PYTHON has no pip (set PIP_PYTHON)"
