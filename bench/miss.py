@@ -20,12 +20,12 @@ Each run uses an image of its own (``--runs`` + 1 uploads; the first is a warm-u
 Pillow and creates the clients), so that nothing cached in the process from an earlier run of
 the same image makes a miss cheaper than a first request. Printed: for each request, the calls
 of its median run in order with their start and end, and which overlapped; then the calls, the
-sequential round trips and the wall-clock p50/p95 over the runs; the same runs with the variant
-cache in a bucket of its own (template parameter CacheBucket=express: variants and their markers
-charged at ``--cache-profile``'s figures, originals and working copies at the profile's); and,
-when thumbor is installed
-(``make bench`` installs it), thumbor's miss for the same thumbnail over HTTP on its own server.
-Everything measured goes to ``bench/results/miss.json``.
+sequential round trips and the wall-clock p50/p95 over the runs; the same runs with the cache
+in a bucket of its own (template parameter CacheBucket=express: variants, their markers and
+working copies charged at ``--cache-profile``'s figures, originals and the catalog at the
+profile's); and, when thumbor is installed (``make bench`` installs it), thumbor's miss for
+the same thumbnail over HTTP on its own server. Everything measured goes to
+``bench/results/miss.json``.
 """
 
 from __future__ import annotations
@@ -394,10 +394,10 @@ def cache_bucket_table(
     """Each path's p50/p95 with the cache in the images bucket beside a cache bucket's."""
     cache = PROFILES[cache_profile]
     lines = [
-        f"### The variant cache in an {cache_profile} bucket (CacheBucket=express)",
+        f"### The cache in an {cache_profile} bucket (CacheBucket=express)",
         "",
-        f"The same runs, S3 calls on variants/ and refs/ charged at the {cache_profile} "
-        f"profile's figures, originals and working copies at the {profile} profile's.",
+        f"The same runs, S3 calls on variants/, refs/ and work/ charged at the {cache_profile} "
+        f"profile's figures, originals at the {profile} profile's.",
         "",
         f"| path | {profile} p50 ms | {profile} p95 ms | {cache_profile} cache p50 ms "
         f"| {cache_profile} cache p95 ms |",

@@ -20,6 +20,10 @@ def now_rfc3339() -> str:
     return rfc3339(datetime.now(UTC))
 
 
+# The record's fields the API never shows (see ImageRecord).
+INTERNAL_FIELDS = ("work_format", "work_smallest", "tenant")
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     """An image's metadata, as `GET /images/{id}/info` shows it."""
@@ -46,7 +50,8 @@ class ImageRecord:
     def to_json(self) -> dict[str, Any]:
         """The public JSON shape (internal states never leak: 'deleting' is never served)."""
         body = asdict(self)
-        del body["work_format"], body["work_smallest"], body["tenant"]
+        for name in INTERNAL_FIELDS:
+            del body[name]
         if body["reason"] is None:
             del body["reason"]
         return body

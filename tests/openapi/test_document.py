@@ -24,7 +24,7 @@ from progimage_service.config import Settings
 from progimage_service.ids import new_id
 from progimage_service.imaging.formats import EXTENSIONS, FORMATS
 from progimage_service.imaging.registry import MAX_OPERATIONS, REGISTRY
-from progimage_service.models import ImageRecord
+from progimage_service.models import INTERNAL_FIELDS, ImageRecord
 from progimage_service.services.batch import MAX_BATCH_ITEMS
 from progimage_service.services.jobs import MAX_JOB_ITEMS
 from progimage_service.services.uploads import CONTENT_TYPES, MAX_UPLOADS
@@ -282,7 +282,7 @@ def test_formats(document: dict[str, Any]) -> None:
 
 
 def test_the_image_record_is_the_model(document: dict[str, Any]) -> None:
-    shown = {f.name for f in dataclasses.fields(ImageRecord)} - {"work_format", "tenant"}
+    shown = {f.name for f in dataclasses.fields(ImageRecord)} - set(INTERNAL_FIELDS)
     record = schema(document, "ImageRecord")
     assert set(record["properties"]) == shown
     assert set(record["required"]) == shown - {"reason"}
@@ -300,6 +300,7 @@ def test_the_image_record_is_the_model(document: dict[str, Any]) -> None:
         frames=1,
         created_at="2026-01-02T03:04:05.678Z",
         work_format="webp",
+        work_smallest=1024,
     )
     check.validate(ready.to_json())
     check.validate(ImageRecord(image_id, "pending", created_at=ready.created_at).to_json())
