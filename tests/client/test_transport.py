@@ -7,6 +7,7 @@ import json
 import socket
 import time
 
+import httpx
 import progimage
 import pytest
 from progimage import AsyncProgImage, ProgImage
@@ -166,6 +167,17 @@ def test_a_timeout_is_retried_for_a_get_then_raises_timeout(scripted: Scripted) 
         client.info(IMAGE_RECORD["id"])
     assert "timed out after 2 attempts" in str(caught.value)
     assert len(scripted.received) == 2
+
+
+def test_a_per_call_timeout_overrides_the_clients(scripted: Scripted) -> None:
+    scripted.script(Reply(200, IMAGE_RECORD, delay=1.0), Reply(200, IMAGE_RECORD, delay=0.5))
+    with fast(scripted.url, max_retries=0) as client:
+        with pytest.raises(progimage.Timeout):
+            client.info(IMAGE_RECORD["id"], timeout=0.2)
+        assert client.info(IMAGE_RECORD["id"], timeout=5).id == IMAGE_RECORD["id"]
+    with fast(scripted.url, timeout=0.2, max_retries=0) as client:
+        scripted.script(Reply(200, IMAGE_RECORD, delay=0.5))
+        assert client.info(IMAGE_RECORD["id"], timeout=httpx.Timeout(5)).ready
 
 
 def test_a_read_timeout_on_a_post_is_retried_with_the_same_key() -> None:

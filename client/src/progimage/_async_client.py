@@ -22,6 +22,7 @@ from ._base import (
     Item,
     Send,
     T,
+    TimeoutLike,
     download_format,
     partial_path,
     source_name,
@@ -61,6 +62,7 @@ class AsyncProgImage(BaseClient):
         presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD,
         ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
         headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -75,6 +77,7 @@ class AsyncProgImage(BaseClient):
             presign_threshold=presign_threshold,
             ingest_timeout=ingest_timeout,
             headers=headers,
+            auth=auth,
         )
         self._http = httpx.AsyncClient(
             headers=self._headers,
@@ -105,7 +108,7 @@ class AsyncProgImage(BaseClient):
     def _build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
         return self._http.build_request(method, url, **kwargs)
 
-    async def _run(self, flow: Flow[T]) -> T:
+    async def _run(self, flow: Flow[T], timeout: TimeoutLike = None) -> T:
         value: Any = None
         error: BaseException | None = None
         while True:
@@ -116,14 +119,15 @@ class AsyncProgImage(BaseClient):
             value, error = None, None
             try:
                 if isinstance(action, Send):
-                    value = await self._send(action)
+                    value = await self._send(action, timeout)
                 else:
                     await asyncio.sleep(action.seconds)
             except httpx.TransportError as transport_error:
                 error = transport_error
 
-    async def _send(self, action: Send) -> httpx.Response:
-        response = await self._http.send(action.request, stream=True)
+    async def _send(self, action: Send, timeout: TimeoutLike) -> httpx.Response:
+        auth = self._prepare(action, timeout)
+        response = await self._http.send(action.request, stream=True, auth=auth)
         try:
             if action.sink is not None and response.status_code == 200:
                 partial = partial_path(action.sink)
@@ -150,6 +154,7 @@ class AsyncProgImage(BaseClient):
         idempotency_key: str | None = None,
         presigned: bool | None = None,
         wait: bool = True,
+        timeout: TimeoutLike = None,
     ) -> ImageRecord:
         """Store one image and return its record (see :meth:`ProgImage.upload`)."""
         return await self._run(
@@ -159,7 +164,8 @@ class AsyncProgImage(BaseClient):
                 idempotency_key=idempotency_key,
                 presigned=presigned,
                 wait=wait,
-            )
+            ),
+            timeout,
         )
 
     async def upload_many(
@@ -171,6 +177,7 @@ class AsyncProgImage(BaseClient):
         raise_on_error: bool = False,
         presigned: bool | None = None,
         wait: bool = True,
+        timeout: TimeoutLike = None,
     ) -> list[UploadResult]:
         """Upload many images concurrently, at most ``concurrency`` at a time; one
         :class:`UploadResult` per source, in order (see :meth:`ProgImage.upload_many`)."""
@@ -188,7 +195,9 @@ class AsyncProgImage(BaseClient):
                     result = UploadResult(
                         index,
                         source_name(source),
-                        image=await self.upload(source, presigned=presigned, wait=wait),
+                        image=await self.upload(
+                            source, presigned=presigned, wait=wait, timeout=timeout
+                        ),
                     )
                 except (ProgImageError, OSError, ValueError, TypeError) as error:
                     result = UploadResult(index, source_name(source), error=error)
@@ -209,9 +218,10 @@ class AsyncProgImage(BaseClient):
         pipeline: PipelineLike | None = None,
         *,
         format: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> bytes:
         """The bytes of an image: the original, converted to ``format``, or a variant."""
-        return (await self._run(self._get_flow(image_id, pipeline, format))).content
+        return (await self._run(self._get_flow(image_id, pipeline, format), timeout)).content
 
     async def download(
         self,
@@ -220,25 +230,26 @@ class AsyncProgImage(BaseClient):
         pipeline: PipelineLike | None = None,
         *,
         format: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> Path:
         """Save an image (or a variant) to ``dest`` (see :meth:`ProgImage.download`)."""
         path = Path(os.fspath(dest))
         fmt = format or download_format(path, pipeline)
-        await self._run(self._get_flow(image_id, pipeline, fmt, sink=path))
+        await self._run(self._get_flow(image_id, pipeline, fmt, sink=path), timeout)
         return path
 
-    async def info(self, image_id: str) -> ImageRecord:
+    async def info(self, image_id: str, *, timeout: TimeoutLike = None) -> ImageRecord:
         """The image's record."""
-        return await self._run(self._info_flow(image_id))
+        return await self._run(self._info_flow(image_id), timeout)
 
     async def list(
-        self, *, page_size: int = 50, limit: int | None = None
+        self, *, page_size: int = 50, limit: int | None = None, timeout: TimeoutLike = None
     ) -> AsyncIterator[ImageRecord]:
         """Every stored image, newest first (``async for``), fetching pages as it goes."""
         cursor: str | None = None
         count = 0
         while True:
-            page = await self.list_page(limit=page_size, cursor=cursor)
+            page = await self.list_page(limit=page_size, cursor=cursor, timeout=timeout)
             for record in page.images:
                 if limit is not None and count >= limit:
                     return
@@ -248,17 +259,19 @@ class AsyncProgImage(BaseClient):
             if not cursor:
                 return
 
-    async def list_page(self, *, limit: int | None = None, cursor: str | None = None) -> ImagePage:
+    async def list_page(
+        self, *, limit: int | None = None, cursor: str | None = None, timeout: TimeoutLike = None
+    ) -> ImagePage:
         """One page of images, and the cursor of the next page (None: the last page)."""
-        return await self._run(self._page_flow(limit, cursor))
+        return await self._run(self._page_flow(limit, cursor), timeout)
 
-    async def delete(self, image_id: str) -> None:
+    async def delete(self, image_id: str, *, timeout: TimeoutLike = None) -> None:
         """Delete an image, its variants and its record."""
-        await self._run(self._delete_flow(image_id))
+        await self._run(self._delete_flow(image_id), timeout)
 
-    async def fetch(self, url: str) -> bytes:
+    async def fetch(self, url: str, *, timeout: TimeoutLike = None) -> bytes:
         """The bytes at a URL from a batch or job result."""
-        return (await self._run(self._fetch_flow(url))).content
+        return (await self._run(self._fetch_flow(url), timeout)).content
 
     # -- transformations -------------------------------------------------------------------
 
@@ -271,6 +284,7 @@ class AsyncProgImage(BaseClient):
         format: str | None = ...,
         store: Literal[False] = ...,
         idempotency_key: str | None = ...,
+        timeout: TimeoutLike = ...,
     ) -> bytes: ...
 
     @overload
@@ -282,6 +296,7 @@ class AsyncProgImage(BaseClient):
         format: str | None = ...,
         store: Literal[True],
         idempotency_key: str | None = ...,
+        timeout: TimeoutLike = ...,
     ) -> ImageRecord: ...
 
     async def transform(
@@ -292,27 +307,41 @@ class AsyncProgImage(BaseClient):
         format: str | None = None,
         store: bool = False,
         idempotency_key: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> bytes | ImageRecord:
         """Transform an image (see :meth:`ProgImage.transform`)."""
         return await self._run(
-            self._transform_flow(source, pipeline, format, store, idempotency_key)
+            self._transform_flow(source, pipeline, format, store, idempotency_key), timeout
         )
 
     # -- batches and jobs --------------------------------------------------------------------
 
-    async def batch(self, items: Iterable[Item | Mapping[str, Any]]) -> builtins.list[BatchResult]:
+    async def batch(
+        self, items: Iterable[Item | Mapping[str, Any]], *, timeout: TimeoutLike = None
+    ) -> builtins.list[BatchResult]:
         """Run up to 100 transformations in one request; one result per item, in order."""
-        return await self._run(self._batch_flow(items))
+        return await self._run(self._batch_flow(items), timeout)
 
     async def submit_job(
-        self, items: Iterable[Item | Mapping[str, Any]], *, idempotency_key: str | None = None
+        self,
+        items: Iterable[Item | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> Job:
         """Queue up to 10,000 items for asynchronous processing; returns the queued job."""
-        return await self._run(self._submit_flow(items, idempotency_key))
+        return await self._run(self._submit_flow(items, idempotency_key), timeout)
 
-    async def job(self, job_id: str, *, limit: int | None = None, cursor: str | None = None) -> Job:
+    async def job(
+        self,
+        job_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        timeout: TimeoutLike = None,
+    ) -> Job:
         """A job's state, with one page of its results."""
-        return await self._run(self._job_flow(job_id, limit, cursor))
+        return await self._run(self._job_flow(job_id, limit, cursor), timeout)
 
     async def wait_for_job(
         self,
@@ -321,19 +350,22 @@ class AsyncProgImage(BaseClient):
         timeout: float | None = None,
         poll_interval: float = 2.0,
         on_progress: Callable[[Job], object] | None = None,
+        request_timeout: TimeoutLike = None,
     ) -> Job:
         """Poll until the job is done and return it (see :meth:`ProgImage.wait_for_job`)."""
         job_id = job_id.job_id if isinstance(job_id, Job) else job_id
-        return await self._run(self._wait_job_flow(job_id, timeout, poll_interval, on_progress))
+        return await self._run(
+            self._wait_job_flow(job_id, timeout, poll_interval, on_progress), request_timeout
+        )
 
     async def job_results(
-        self, job_id: str | Job, *, page_size: int = 100
+        self, job_id: str | Job, *, page_size: int = 100, timeout: TimeoutLike = None
     ) -> AsyncIterator[BatchResult]:
         """Every result of a job so far, in item order (``async for``)."""
         job_id = job_id.job_id if isinstance(job_id, Job) else job_id
         cursor: str | None = None
         while True:
-            job = await self.job(job_id, limit=page_size, cursor=cursor)
+            job = await self.job(job_id, limit=page_size, cursor=cursor, timeout=timeout)
             for result in job.results:
                 yield result
             cursor = job.next_cursor

@@ -52,6 +52,8 @@ SIGNING_KEY_ENV = "PROGIMAGE_SIGNING_KEY"
 TENANT_ENV = "PROGIMAGE_TENANT"
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+TimeoutLike = float | httpx.Timeout | None
+"""A per-call timeout: seconds, or an ``httpx.Timeout``; None: the client's."""
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_PRESIGN_THRESHOLD = 4 * 1024 * 1024
 """Above this many bytes an upload goes straight to storage through a presigned POST: a direct
@@ -209,12 +211,16 @@ class BaseClient:
         presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD,
         ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
         headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         url = base_url or os.environ.get(URL_ENV)
         if not url:
             raise ValueError(
-                f"no ProgImage URL: pass base_url=... or set the environment variable {URL_ENV}"
+                f"no ProgImage URL: pass base_url=... (--url) or set the environment variable "
+                f"{URL_ENV}"
             )
+        if auth is not None and api_key is not None:
+            raise ValueError("give api_key or auth, not both: both would set Authorization")
         if not url.lower().startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {url!r}")
         if max_retries < 0:
@@ -222,7 +228,11 @@ class BaseClient:
         if presign_threshold < 0:
             raise ValueError("presign_threshold must be 0 or more")
         self.base_url = url.rstrip("/")
-        self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        # With auth (SigV4), requests carry no API key: not even one from the environment.
+        self.auth = auth
+        self.api_key = (
+            api_key if api_key is not None or auth is not None else os.environ.get(API_KEY_ENV)
+        ) or None
         key = signing_key if signing_key is not None else os.environ.get(SIGNING_KEY_ENV) or None
         self.signing_key: bytes | None = key.encode() if isinstance(key, str) else key
         # The tenant whose key signing_key is (None: "default", whose URLs name no tenant).
@@ -287,6 +297,15 @@ class BaseClient:
 
     def _build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
         raise NotImplementedError  # the sync and async clients build with their httpx client
+
+    def _prepare(self, action: Send, timeout: TimeoutLike) -> httpx.Auth | None:
+        """Apply a per-call ``timeout`` (None: the client's) to the action's request, and say
+        which auth signs it: the client's for the API's origin, none for a storage URL."""
+        if timeout is not None:
+            action.request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        if self.auth is not None and _same_origin(action.request.url, self._origin):
+            return self.auth
+        return None
 
     def _request(
         self,

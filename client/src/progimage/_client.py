@@ -23,6 +23,7 @@ from ._base import (
     Item,
     Send,
     T,
+    TimeoutLike,
     download_format,
     source_name,
     write_atomically,
@@ -58,6 +59,12 @@ class ProgImage(BaseClient):
     straight to storage through a presigned POST; the client then waits up to
     ``ingest_timeout`` seconds for the server to accept them.
 
+    ``auth`` signs the API's requests instead of an API key, any ``httpx.Auth``: for a stage
+    deployed in IAM mode, ``progimage.iam.SigV4Auth()`` (``pip install 'progimage[iam]'``)
+    signs them with SigV4 and the standard AWS credentials. It never signs presigned storage
+    URLs. ``timeout`` is each request's (``httpx.Timeout`` or seconds; None: none); every
+    method also takes a ``timeout=`` for its own requests (None there: the client's).
+
     A client holds a pool of connections: use it as a context manager, or call :meth:`close`.
     It may be shared between threads.
     """
@@ -76,6 +83,7 @@ class ProgImage(BaseClient):
         presign_threshold: int = DEFAULT_PRESIGN_THRESHOLD,
         ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
         headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -90,6 +98,7 @@ class ProgImage(BaseClient):
             presign_threshold=presign_threshold,
             ingest_timeout=ingest_timeout,
             headers=headers,
+            auth=auth,
         )
         self._http = httpx.Client(
             headers=self._headers,
@@ -120,7 +129,7 @@ class ProgImage(BaseClient):
     def _build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
         return self._http.build_request(method, url, **kwargs)
 
-    def _run(self, flow: Flow[T]) -> T:
+    def _run(self, flow: Flow[T], timeout: TimeoutLike = None) -> T:
         value: Any = None
         error: BaseException | None = None
         while True:
@@ -131,14 +140,15 @@ class ProgImage(BaseClient):
             value, error = None, None
             try:
                 if isinstance(action, Send):
-                    value = self._send(action)
+                    value = self._send(action, timeout)
                 else:
                     time.sleep(action.seconds)
             except httpx.TransportError as transport_error:
                 error = transport_error
 
-    def _send(self, action: Send) -> httpx.Response:
-        response = self._http.send(action.request, stream=True)
+    def _send(self, action: Send, timeout: TimeoutLike) -> httpx.Response:
+        auth = self._prepare(action, timeout)
+        response = self._http.send(action.request, stream=True, auth=auth)
         try:
             if action.sink is not None and response.status_code == 200:
                 write_atomically(response.iter_bytes(), action.sink)
@@ -158,6 +168,7 @@ class ProgImage(BaseClient):
         idempotency_key: str | None = None,
         presigned: bool | None = None,
         wait: bool = True,
+        timeout: TimeoutLike = None,
     ) -> ImageRecord:
         """Store one image and return its record.
 
@@ -179,7 +190,8 @@ class ProgImage(BaseClient):
                 idempotency_key=idempotency_key,
                 presigned=presigned,
                 wait=wait,
-            )
+            ),
+            timeout,
         )
 
     def upload_many(
@@ -191,6 +203,7 @@ class ProgImage(BaseClient):
         raise_on_error: bool = False,
         presigned: bool | None = None,
         wait: bool = True,
+        timeout: TimeoutLike = None,
     ) -> list[UploadResult]:
         """Upload many images concurrently; one :class:`UploadResult` per source, in order.
 
@@ -209,7 +222,7 @@ class ProgImage(BaseClient):
                 return UploadResult(
                     index,
                     source_name(source),
-                    image=self.upload(source, presigned=presigned, wait=wait),
+                    image=self.upload(source, presigned=presigned, wait=wait, timeout=timeout),
                 )
             except (ProgImageError, OSError, ValueError, TypeError) as error:
                 return UploadResult(index, source_name(source), error=error)
@@ -233,13 +246,14 @@ class ProgImage(BaseClient):
         pipeline: PipelineLike | None = None,
         *,
         format: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> bytes:
         """The bytes of an image: the original, converted to ``format``, or a variant.
 
         ``pipeline`` is a :class:`~progimage.Pipeline` or the URL form
         (``"thumbnail:256.webp"``); variants are made once and then served from the cache.
         """
-        return self._run(self._get_flow(image_id, pipeline, format)).content
+        return self._run(self._get_flow(image_id, pipeline, format), timeout).content
 
     def download(
         self,
@@ -248,6 +262,7 @@ class ProgImage(BaseClient):
         pipeline: PipelineLike | None = None,
         *,
         format: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> Path:
         """Save an image (or a variant) to ``dest``, streaming; the file appears complete or
         not at all. Without a format in ``pipeline`` or ``format``, the extension of ``dest``
@@ -255,20 +270,22 @@ class ProgImage(BaseClient):
         original's format."""
         path = Path(os.fspath(dest))
         format = format or download_format(path, pipeline)
-        self._run(self._get_flow(image_id, pipeline, format, sink=path))
+        self._run(self._get_flow(image_id, pipeline, format, sink=path), timeout)
         return path
 
-    def info(self, image_id: str) -> ImageRecord:
+    def info(self, image_id: str, *, timeout: TimeoutLike = None) -> ImageRecord:
         """The image's record: status, format, size, dimensions, checksum, creation time."""
-        return self._run(self._info_flow(image_id))
+        return self._run(self._info_flow(image_id), timeout)
 
-    def list(self, *, page_size: int = 50, limit: int | None = None) -> Iterator[ImageRecord]:
+    def list(
+        self, *, page_size: int = 50, limit: int | None = None, timeout: TimeoutLike = None
+    ) -> Iterator[ImageRecord]:
         """Every stored image, newest first, fetching pages of ``page_size`` as it goes
         (at most ``limit`` images if given)."""
         cursor: str | None = None
         count = 0
         while True:
-            page = self.list_page(limit=page_size, cursor=cursor)
+            page = self.list_page(limit=page_size, cursor=cursor, timeout=timeout)
             for record in page.images:
                 if limit is not None and count >= limit:
                     return
@@ -278,17 +295,19 @@ class ProgImage(BaseClient):
             if not cursor:
                 return
 
-    def list_page(self, *, limit: int | None = None, cursor: str | None = None) -> ImagePage:
+    def list_page(
+        self, *, limit: int | None = None, cursor: str | None = None, timeout: TimeoutLike = None
+    ) -> ImagePage:
         """One page of images, and the cursor of the next page (None: the last page)."""
-        return self._run(self._page_flow(limit, cursor))
+        return self._run(self._page_flow(limit, cursor), timeout)
 
-    def delete(self, image_id: str) -> None:
+    def delete(self, image_id: str, *, timeout: TimeoutLike = None) -> None:
         """Delete an image, its variants and its record (``NotFound`` if there is none)."""
-        self._run(self._delete_flow(image_id))
+        self._run(self._delete_flow(image_id), timeout)
 
-    def fetch(self, url: str) -> bytes:
+    def fetch(self, url: str, *, timeout: TimeoutLike = None) -> bytes:
         """The bytes at a URL from a batch or job result (a variant path or a result link)."""
-        return self._run(self._fetch_flow(url)).content
+        return self._run(self._fetch_flow(url), timeout).content
 
     # -- transformations -------------------------------------------------------------------
 
@@ -301,6 +320,7 @@ class ProgImage(BaseClient):
         format: str | None = ...,
         store: Literal[False] = ...,
         idempotency_key: str | None = ...,
+        timeout: TimeoutLike = ...,
     ) -> bytes: ...
 
     @overload
@@ -312,6 +332,7 @@ class ProgImage(BaseClient):
         format: str | None = ...,
         store: Literal[True],
         idempotency_key: str | None = ...,
+        timeout: TimeoutLike = ...,
     ) -> ImageRecord: ...
 
     def transform(
@@ -322,6 +343,7 @@ class ProgImage(BaseClient):
         format: str | None = None,
         store: bool = False,
         idempotency_key: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> bytes | ImageRecord:
         """Transform an image and return the result's bytes, or with ``store=True`` store the
         result as a new image and return its record.
@@ -330,27 +352,42 @@ class ProgImage(BaseClient):
         local image: bytes, a ``pathlib.Path`` or a binary file. A stored image without
         ``store`` is served as a cached variant.
         """
-        return self._run(self._transform_flow(source, pipeline, format, store, idempotency_key))
+        return self._run(
+            self._transform_flow(source, pipeline, format, store, idempotency_key), timeout
+        )
 
     # -- batches and jobs --------------------------------------------------------------------
 
-    def batch(self, items: Iterable[Item | Mapping[str, Any]]) -> builtins.list[BatchResult]:
+    def batch(
+        self, items: Iterable[Item | Mapping[str, Any]], *, timeout: TimeoutLike = None
+    ) -> builtins.list[BatchResult]:
         """Run up to 100 transformations in one request; one result per item, in order.
 
         A failed item does not fail the others: check ``result.ok`` or call
         ``result.raise_for_error()``.
         """
-        return self._run(self._batch_flow(items))
+        return self._run(self._batch_flow(items), timeout)
 
     def submit_job(
-        self, items: Iterable[Item | Mapping[str, Any]], *, idempotency_key: str | None = None
+        self,
+        items: Iterable[Item | Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> Job:
         """Queue up to 10,000 items for asynchronous processing; returns the queued job."""
-        return self._run(self._submit_flow(items, idempotency_key))
+        return self._run(self._submit_flow(items, idempotency_key), timeout)
 
-    def job(self, job_id: str, *, limit: int | None = None, cursor: str | None = None) -> Job:
+    def job(
+        self,
+        job_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        timeout: TimeoutLike = None,
+    ) -> Job:
         """A job's state, with one page of its results."""
-        return self._run(self._job_flow(job_id, limit, cursor))
+        return self._run(self._job_flow(job_id, limit, cursor), timeout)
 
     def wait_for_job(
         self,
@@ -359,19 +396,24 @@ class ProgImage(BaseClient):
         timeout: float | None = None,
         poll_interval: float = 2.0,
         on_progress: Callable[[Job], object] | None = None,
+        request_timeout: TimeoutLike = None,
     ) -> Job:
         """Poll until the job is done and return it; ``on_progress(job)`` is called whenever
         its progress changes. Raises :class:`~progimage.errors.WaitTimeout` after ``timeout``
-        seconds (``None``: wait as long as it takes)."""
+        seconds (``None``: wait as long as it takes); ``request_timeout`` is each poll's."""
         job_id = job_id.job_id if isinstance(job_id, Job) else job_id
-        return self._run(self._wait_job_flow(job_id, timeout, poll_interval, on_progress))
+        return self._run(
+            self._wait_job_flow(job_id, timeout, poll_interval, on_progress), request_timeout
+        )
 
-    def job_results(self, job_id: str | Job, *, page_size: int = 100) -> Iterator[BatchResult]:
+    def job_results(
+        self, job_id: str | Job, *, page_size: int = 100, timeout: TimeoutLike = None
+    ) -> Iterator[BatchResult]:
         """Every result of a job so far, in item order, fetching pages as it goes."""
         job_id = job_id.job_id if isinstance(job_id, Job) else job_id
         cursor: str | None = None
         while True:
-            job = self.job(job_id, limit=page_size, cursor=cursor)
+            job = self.job(job_id, limit=page_size, cursor=cursor, timeout=timeout)
             yield from job.results
             cursor = job.next_cursor
             if not cursor:
