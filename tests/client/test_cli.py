@@ -91,7 +91,7 @@ def test_upload_failures_set_the_exit_code(
     code, out, err = run(capsys, "upload", "--json", str(tmp_path / "missing.png"), str(bad))
     assert code == 2  # the first failure: a missing file
     results = json.loads(out)
-    assert results[0]["error"]["code"] == "FileNotFoundError"
+    assert results[0]["error"]["code"] == "not_found"  # the server's codes, for local errors too
     assert results[1]["error"]["status"] == 415
 
 
@@ -287,7 +287,23 @@ def test_a_missing_or_wrong_api_key_exits_5(cli_env, capsys, files: list[Path]) 
 
 def test_no_url_is_a_usage_error(env: pytest.MonkeyPatch, capsys) -> None:
     code, _, err = run(capsys, "info", MISSING_ID)
-    assert code == 1 and "PROGIMAGE_URL" in err
+    assert code == 1 and "--url" in err and "PROGIMAGE_URL" in err
+    code, out, _ = run(capsys, "--json", "info", MISSING_ID)
+    assert code == 1 and json.loads(out)["error"]["code"] == "usage_error"
+
+
+def test_json_errors_use_snake_case_codes(
+    env: pytest.MonkeyPatch, capsys, scripted: Scripted, tmp_path: Path
+) -> None:
+    scripted.stop()
+    code, out, _ = run(capsys, "--url", scripted.url, "--retries", "0", "--json", "ls")
+    assert code == 4 and json.loads(out)["error"]["code"] == "transport_error"
+    code, out, _ = run(
+        capsys, "--url", scripted.url, "--json", "transform", str(tmp_path / "x.png"), "sepia"
+    )
+    assert code == 2 and json.loads(out)["error"]["code"] == "not_found"
+    code, out, _ = run(capsys, "--url", scripted.url, "--iam", "--api-key", "k", "--json", "ls")
+    assert code == 1 and "not both" in json.loads(out)["error"]["message"]
 
 
 def test_server_and_network_errors_exit_4(

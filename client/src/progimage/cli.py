@@ -3,8 +3,11 @@
 Run ``progimage --help`` (and ``progimage COMMAND --help``). The service's URL and API key come
 from ``--url``/``--api-key`` or the environment variables ``PROGIMAGE_URL`` and
 ``PROGIMAGE_API_KEY``; a tenant's URL signing key from ``--signing-key``/``--tenant`` or
-``PROGIMAGE_SIGNING_KEY``/``PROGIMAGE_TENANT``. ``--json`` prints machine-readable output on
-stdout (errors included). ``progimage signing-key TENANT`` is for operators: it derives a
+``PROGIMAGE_SIGNING_KEY``/``PROGIMAGE_TENANT``. A stage deployed in IAM mode takes ``--iam``
+(or ``PROGIMAGE_IAM=1``) instead of an API key: requests are signed with SigV4 and the standard
+AWS credentials (``pip install 'progimage[iam]'``). ``--json`` prints machine-readable output on
+stdout, errors included, as ``{"error": {"code", "message", ...}}`` with the server's snake_case
+codes. ``progimage signing-key TENANT`` is for operators: it derives a
 tenant's signing key from the server's master key, and needs no service.
 
 Exit codes (see :data:`EXIT_CODES`): 0 success; 1 usage error; 2 not found (an image, a job or
@@ -23,6 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
+
+import httpx
 
 from . import errors
 from ._base import Item, infer_format
@@ -43,6 +48,7 @@ EXIT_AUTH = 5
 EXIT_INTERRUPTED = 130
 
 MASTER_KEY_ENV = "PROGIMAGE_SIGNING_MASTER_KEY"
+IAM_ENV = "PROGIMAGE_IAM"
 
 EXIT_CODES = {
     EXIT_OK: "success",
@@ -155,15 +161,6 @@ def _record_line(record: ImageRecord) -> str:
         f"{record.id}  {record.status:<8}  {(record.format or '-'):<5}  {size:>11}  "
         f"{record.bytes if record.bytes is not None else '-':>10}  {created}"
     )
-
-
-def _error_json(error: BaseException) -> dict[str, Any]:
-    if isinstance(error, errors.APIError):
-        return error.to_dict()
-    message = error.message if isinstance(error, errors.ProgImageError) else str(error)
-    if isinstance(error, OSError) and error.filename and str(error.filename) not in message:
-        message = f"{error.strerror or message}: {error.filename}"
-    return {"code": type(error).__name__, "message": message}
 
 
 def _describe(error: BaseException) -> str:
@@ -302,7 +299,7 @@ def cmd_rm(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
             client.delete(image_id)
         except errors.ProgImageError as error:
             first_error = first_error or error
-            results.append({"id": image_id, "deleted": False, "error": _error_json(error)})
+            results.append({"id": image_id, "deleted": False, "error": errors.error_dict(error)})
             out.error(f"{image_id}: {_describe(error)}")
         else:
             results.append({"id": image_id, "deleted": True})
@@ -462,6 +459,7 @@ _GLOBAL_DEFAULTS: dict[str, Any] = {
     "api_key": None,
     "signing_key": None,
     "tenant": None,
+    "iam": False,
     "timeout": None,
     "retries": None,
     "json": False,
@@ -487,6 +485,13 @@ def _common_options() -> argparse.ArgumentParser:
         type=_tenant,
         default=suppress,
         help="the tenant the signing key is of (env PROGIMAGE_TENANT; default: default)",
+    )
+    group.add_argument(
+        "--iam",
+        action="store_true",
+        default=suppress,
+        help=f"sign requests with SigV4 and the AWS credentials, for a stage in IAM mode "
+        f"(env {IAM_ENV}=1; needs pip install 'progimage[iam]')",
     )
     group.add_argument("--timeout", type=float, default=suppress, help="seconds per request")
     group.add_argument("--retries", type=int, default=suppress, help="retries per request")
@@ -619,6 +624,17 @@ def _job_usage(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
 # --- entry point --------------------------------------------------------------------------
 
 
+def _iam_auth(args: argparse.Namespace) -> httpx.Auth | None:
+    """SigV4 signing for ``--iam`` (or ``PROGIMAGE_IAM=1``), else None."""
+    if not (args.iam or os.environ.get(IAM_ENV, "").lower() in ("1", "true", "yes")):
+        return None
+    if args.api_key is not None:
+        raise UsageError("give --api-key or --iam, not both")
+    from .iam import SigV4Auth  # botocore: the iam extra
+
+    return SigV4Auth()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -645,9 +661,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.api_key,
                 signing_key=args.signing_key,
                 tenant=args.tenant,
+                auth=_iam_auth(args),
                 **options,
             )
-        except ValueError as error:
+        except (ValueError, ImportError) as error:
             raise UsageError(str(error)) from None
         with client:
             return int(args.handler(client, args, out))
@@ -655,11 +672,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.error("interrupted")
         return EXIT_INTERRUPTED
     except UsageError as error:
+        if out.as_json:
+            out.json({"error": {"code": "usage_error", "message": str(error)}})
         out.error(str(error))
         return EXIT_USAGE
     except (errors.ProgImageError, OSError, ValueError, TypeError) as error:
         if out.as_json:
-            out.json({"error": _error_json(error)})
+            out.json({"error": errors.error_dict(error)})
         out.error(_describe(error))
         return exit_code(error)
 

@@ -27,12 +27,13 @@ its HTTP status (so a code this client does not know yet still lands on the righ
     │       ├── InternalError       500 internal_error
     │       ├── UpstreamError       502 upstream_error (a remote source failed)
     │       └── ServiceUnavailable  503 service_unavailable
-    ├── TransportError              no answer: connection refused, reset, DNS, TLS...
-    │   └── Timeout                 no answer in time
-    └── WaitTimeout                 waiting for an upload or a job took longer than allowed
+    ├── TransportError              transport_error: no answer (connection refused, reset...)
+    │   └── Timeout                 timeout: no answer in time
+    └── WaitTimeout                 wait_timeout: an upload or a job took longer than allowed
 
 Mistakes in the calling code (a bad pipeline argument, a source of the wrong type) raise
-``ValueError`` or ``TypeError`` before any request is sent.
+``ValueError`` or ``TypeError`` before any request is sent. :func:`error_dict` gives any of
+them as the API's JSON error shape, with a snake_case ``code``.
 """
 
 from __future__ import annotations
@@ -68,12 +69,15 @@ __all__ = [
     "UpstreamError",
     "UrlNotAllowed",
     "WaitTimeout",
+    "error_dict",
     "error_from_response",
 ]
 
 
 class ProgImageError(Exception):
     """Base of every error this package raises on purpose."""
+
+    code: str = "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -93,7 +97,6 @@ class APIError(ProgImageError):
     """
 
     status: int = 0
-    code: str = "error"
 
     def __init__(
         self,
@@ -247,13 +250,19 @@ class ServiceUnavailable(ServerError):
 class TransportError(ProgImageError):
     """No answer from the server (after the configured retries): connection refused, reset..."""
 
+    code = "transport_error"
+
 
 class Timeout(TransportError):
     """The server did not answer in time (after the configured retries)."""
 
+    code = "timeout"
+
 
 class WaitTimeout(ProgImageError, TimeoutError):
     """Waiting for an upload to be ingested, or for a job to finish, took too long."""
+
+    code = "wait_timeout"
 
 
 _CODED: tuple[type[APIError], ...] = (
@@ -365,3 +374,19 @@ def error_from_response(
         body = text
     request_id = headers.get("x-request-id") or headers.get("apigw-requestid")
     return error_from_body(status, body, request_id=request_id, retry_after=retry_after)
+
+
+def error_dict(error: BaseException) -> dict[str, Any]:
+    """Any error as the API's JSON error shape ``{"code", "message", ...}``: an API error as
+    the server answered it (with its status), this package's others by their ``code``, a missing
+    local file as ``not_found`` and other bad local input (a file, an argument) as
+    ``bad_request``."""
+    if isinstance(error, APIError):
+        return error.to_dict()
+    if isinstance(error, ProgImageError):
+        return {"code": error.code, "message": error.message}
+    message = str(error) or type(error).__name__
+    if isinstance(error, OSError) and error.filename:
+        message = f"{error.strerror or message}: {error.filename}"
+    code = "not_found" if isinstance(error, FileNotFoundError) else "bad_request"
+    return {"code": code, "message": message}

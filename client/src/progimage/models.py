@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from .errors import APIError, ProgImageError, error_from_body
+from .errors import APIError, error_dict, error_from_body
 
 __all__ = [
     "BatchResult",
@@ -249,12 +249,5 @@ class UploadResult:
         if self.image is not None:
             data["image"] = self.image.to_dict()
         if self.error is not None:
-            data["error"] = _error_dict(self.error)
+            data["error"] = error_dict(self.error)
         return data
-
-
-def _error_dict(error: Exception) -> dict[str, Any]:
-    if isinstance(error, APIError):
-        return error.to_dict()
-    message = error.message if isinstance(error, ProgImageError) else str(error)
-    return {"code": type(error).__name__, "message": message}
