@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from . import logs
-from .auth import OPEN_TENANT_VARIABLE, ApiKeyError
+from .auth import IAM, OPEN_TENANT_VARIABLE, ApiKeyError, access_key_id
+from .intrinsics import REGION
 from .pollers import DEFAULT_CONCURRENCY, DEFAULT_RETRY_DELAY_S
 from .server import AWS_MODE_VARIABLE, LocalServer
 from .template import TemplateError
@@ -125,6 +126,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _key_lines(server: LocalServer) -> list[str]:
+    """How callers present the server's API keys, per tenant."""
+    keys_of = Counter(server.api_keys.values())
+    tenants = ", ".join(
+        f"{tenant} ({keys_of[tenant]} key{'s' if keys_of[tenant] > 1 else ''})"
+        for tenant in server.tenants
+    )
+    iam = any(auth.authorization_type == IAM for auth in server.route_auth.values())
+    how = "Authorization: Bearer <key>"
+    if iam:
+        how += f"; AWS_IAM routes: SigV4 in {REGION}, the key as the secret access key"
+    lines = [
+        f"  Auth: routes marked [...] need one of {len(server.api_keys)} API key(s) "
+        f"({how}); tenants: {tenants}"
+    ]
+    if iam:
+        for tenant in server.tenants:
+            ids = ", ".join(
+                access_key_id(key) for key, owner in server.api_keys.items() if owner == tenant
+            )
+            lines.append(f"    {tenant}'s access key ids: {ids}")
+    return lines
+
+
 def _banner(server: LocalServer) -> str:
     lines = [f"ProgImage local server: {server.url}  ({server.template.path.name})"]
     if server.in_memory:
@@ -160,15 +185,7 @@ def _banner(server: LocalServer) -> str:
     if server.openapi is not None:
         lines.append(f"  API document: {server.url}/openapi.json, docs: {server.url}/docs")
     if server.api_keys:
-        keys_of = Counter(server.api_keys.values())
-        tenants = ", ".join(
-            f"{tenant} ({keys_of[tenant]} key{'s' if keys_of[tenant] > 1 else ''})"
-            for tenant in server.tenants
-        )
-        lines.append(
-            f"  Auth: routes marked [...] need one of {len(server.api_keys)} API key(s) "
-            f"(Authorization: Bearer <key>); tenants: {tenants}"
-        )
+        lines += _key_lines(server)
     else:
         open_tenant = server.environment.get(OPEN_TENANT_VARIABLE)
         acting = (

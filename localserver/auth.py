@@ -18,11 +18,11 @@ tenant ``default``). The server enforces the routes' authorization only when it 
   the function as ``TENANT:SHA256HEX`` entries in ``PROGIMAGE_API_KEY_HASHES`` (so it needs no
   secret store). Answers are not cached (``ReauthorizeEvery`` is ignored): each request calls
   the authorizer.
-- ``AWS_IAM`` cannot be checked locally (no SigV4): the route takes the same keys as
-  ``Authorization: Bearer <key>`` instead, compared in constant time; anything else is a 403,
-  as API Gateway answers an unsigned request. The caller is then the IAM user named after the
-  key's tenant (``requestContext.authorizer.iam``), and ``PROGIMAGE_IAM_TENANTS`` maps each
-  tenant's user ARN to the tenant.
+- ``AWS_IAM`` routes take SigV4-signed requests (:mod:`localserver.sigv4`): each key is the
+  secret access key of one access key (id :func:`access_key_id`) of the IAM user named after
+  its tenant; an unsigned, unknown, stale or tampered request is a 403, as API Gateway answers.
+  The caller is then that user (``requestContext.authorizer.iam``), and
+  ``PROGIMAGE_IAM_TENANTS`` maps each tenant's user ARN to the tenant.
 - JWT authorizers are not emulated: those routes are open (the server says so).
 
 Without keys every route is open, and ``PROGIMAGE_OPEN_TENANT`` tells the functions that their
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -54,6 +53,7 @@ from .events import (
 from .functions import LocalFunction
 from .intrinsics import ACCOUNT_ID, REGION, Resolver
 from .routes import RouteMatch
+from .sigv4 import AccessKey, SignatureRefused, verify
 from .template import Template, TemplateError
 
 log = logging.getLogger(__name__)
@@ -123,12 +123,18 @@ def _iam_id(prefix: str, seed: str, length: int) -> str:
     return prefix + digest[: length - len(prefix)]
 
 
-def iam_identity(tenant: str, digest: str) -> dict[str, Any]:
-    """``requestContext.authorizer.iam`` of payload 2.0 for the caller with the key of this
-    ``digest``: the tenant's IAM user, the key standing in for one of its access keys."""
+def access_key_id(key: str) -> str:
+    """The access key id of the access key an API key stands for, in ``AWS_IAM`` routes'
+    signatures (the key is its secret): ``AKIA`` and 16 characters, stable across restarts."""
+    return _iam_id("AKIA", key_digest(key), 20)
+
+
+def iam_identity(tenant: str, access_key: str) -> dict[str, Any]:
+    """``requestContext.authorizer.iam`` of payload 2.0 for the caller that signed with this
+    access key: the tenant's IAM user."""
     user_id = _iam_id("AIDA", f"user/{tenant}", 21)
     return {
-        "accessKey": _iam_id("AKIA", digest, 20),
+        "accessKey": access_key,
         "accountId": ACCOUNT_ID,
         "callerId": user_id,
         "cognitoIdentity": None,
@@ -337,8 +343,10 @@ class RouteGuard:
         """``api_keys`` maps each key to its tenant (see :func:`parse_api_keys`)."""
         self.authorizations = dict(authorizations)
         self.functions = functions
-        self._keys = tuple((key_digest(key), tenant) for key, tenant in api_keys.items())
-        if not self._keys:
+        self._access_keys = {
+            access_key_id(key): AccessKey(key, tenant) for key, tenant in api_keys.items()
+        }
+        if not self._access_keys:
             raise ValueError("a RouteGuard needs at least one API key")
         for route_key, auth in self.authorizations.items():
             if auth.authorizer is not None and auth.authorizer.function not in functions:
@@ -350,31 +358,33 @@ class RouteGuard:
                 log.warning("route %s: JWT authorizers are not emulated, it is open", route_key)
 
     def check(
-        self, environ: dict[str, Any], match: RouteMatch, request_id: str
+        self, environ: dict[str, Any], match: RouteMatch, request_id: str, body: bytes
     ) -> tuple[HttpResponse | None, dict[str, Any] | None]:
         """(a refusal to answer instead of calling the route, the event's
         ``requestContext.authorizer``), either possibly None."""
         auth = self.authorizations.get(match.route.route_key, RouteAuth())
         if auth.authorization_type == IAM:
-            return self._check_key(environ)
+            return self._check_signature(environ, body)
         if auth.authorizer is None:
             return None, None
         return self._call_authorizer(auth.authorizer, environ, match, request_id)
 
-    def _check_key(
-        self, environ: dict[str, Any]
+    def _check_signature(
+        self, environ: dict[str, Any], body: bytes
     ) -> tuple[HttpResponse | None, dict[str, Any] | None]:
-        """An ``AWS_IAM`` route: a key as ``Authorization: Bearer <key>`` makes the caller its
-        tenant's IAM user; anything else is a 403."""
-        scheme, _, key = request_headers(environ).get("authorization", "").partition(" ")
-        presented = key_digest(key.strip()).encode() if scheme.lower() == "bearer" else b""
-        matched = None
-        for digest, tenant in self._keys:  # every entry, each in constant time
-            if hmac.compare_digest(presented, digest.encode()):
-                matched = (tenant, digest)
-        if matched is None:
-            return message_response(403, "Forbidden"), None
-        return None, {"iam": iam_identity(*matched)}
+        """An ``AWS_IAM`` route: a request signed with one of the keys' access keys is its
+        tenant's IAM user calling; anything else is a 403 (see :mod:`localserver.sigv4`)."""
+        raw_path, raw_query = raw_path_and_query(environ)
+        method = environ["REQUEST_METHOD"]
+        headers = request_headers(environ)
+        try:
+            key_id, key = verify(
+                method, raw_path, raw_query, headers, body, self._access_keys, REGION
+            )
+        except SignatureRefused as refusal:
+            log.info("%s %s: SigV4 refused: %s", method, raw_path, refusal)
+            return message_response(403, str(refusal)), None
+        return None, {"iam": iam_identity(key.tenant, key_id)}
 
     def _call_authorizer(
         self,

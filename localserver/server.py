@@ -160,7 +160,7 @@ class Gateway:
             return message_response(413, "Request Entity Too Large")
         authorizer = None
         if self.guard is not None:
-            refusal, authorizer = self.guard.check(environ, match, request_id)
+            refusal, authorizer = self.guard.check(environ, match, request_id, body)
             if refusal is not None:
                 return refusal
         event = build_event(
@@ -270,8 +270,8 @@ class LocalServer:
 
     ``api_keys``: ``TENANT:KEY`` (or a bare ``KEY``, of tenant ``default``) specs; enforce the
     template's route authorization with them (its Lambda authorizers, run with the keys'
-    ``TENANT:SHA256HEX`` entries in ``PROGIMAGE_API_KEY_HASHES``; ``AWS_IAM`` routes take the keys
-    as ``Authorization: Bearer <key>``, their callers being the tenants' IAM users), see
+    ``TENANT:SHA256HEX`` entries in ``PROGIMAGE_API_KEY_HASHES``; ``AWS_IAM`` routes take
+    requests signed with SigV4, each key the secret of an access key of its tenant's IAM user), see
     :mod:`localserver.auth`. Bad specs raise :class:`~localserver.auth.ApiKeyError`. Without
     keys every route is open and ``PROGIMAGE_OPEN_TENANT=default`` says so to the functions.
     """

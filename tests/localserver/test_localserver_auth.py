@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from localserver import LocalServer
 from localserver.auth import (
@@ -30,10 +33,11 @@ from localserver.auth import (
     JWT,
     OPEN,
     ApiKeyError,
+    access_key_id,
     parse_api_keys,
     route_authorizations,
 )
-from localserver.intrinsics import Resolver
+from localserver.intrinsics import REGION, Resolver
 from localserver.template import Template, TemplateError
 
 from .test_localserver_cli import CliProcess
@@ -198,6 +202,14 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def sigv4(url: str, key: str) -> dict[str, str]:
+    """Headers that sign an empty POST to ``url`` with the access key that ``key`` is the
+    secret of."""
+    request = AWSRequest("POST", url, data=b"")
+    SigV4Auth(Credentials(access_key_id(key), key), "execute-api", REGION).add_auth(request)
+    return dict(request.headers.items())
+
+
 def test_routes_take_their_authorization_from_the_template(server: LocalServer) -> None:
     kinds = {key: auth.authorization_type for key, auth in server.route_auth.items()}
     assert kinds == {
@@ -330,26 +342,29 @@ def check_iam_ids(iam: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in iam.items() if k not in ("accessKey", "callerId", "userId")}
 
 
-def test_aws_iam_routes_take_the_keys_as_bearer_tokens(
+def test_aws_iam_routes_take_requests_signed_with_the_keys(
     server: LocalServer, app: ModuleType
 ) -> None:
     url = f"{server.url}/iam"
-    for headers in ({}, bearer("wrong"), {"Authorization": "key-one"}, bearer("")):
+    for headers in ({}, bearer("key-one"), {"Authorization": "key-one"}, bearer("")):
         answer = requests.post(url, headers=headers, timeout=10)
         assert answer.status_code == 403
         assert answer.json() == {"message": "Forbidden"}
+    unknown = requests.post(url, headers=sigv4(url, "not-a-key"), timeout=10)
+    assert unknown.status_code == 403 and "security token" in unknown.json()["message"]
     callers = {}
     for key, tenant in TENANTS.items():
-        answer = requests.post(url, headers=bearer(key), timeout=10)
+        answer = requests.post(url, headers=sigv4(url, key), timeout=10)
         assert answer.status_code == 200
         iam = answer.json()["requestContext"]["authorizer"]["iam"]
         assert check_iam_ids(iam) == iam_caller(tenant)
+        assert iam["accessKey"] == access_key_id(key)
         callers[tenant] = iam
     assert app.CALLS == []
     # one IAM user per tenant, and each key stands for one access key of it
     assert len({iam["userId"] for iam in callers.values()}) == 3
     assert len({iam["accessKey"] for iam in callers.values()}) == 3
-    again = requests.post(url, headers=bearer("key-two"), timeout=10)
+    again = requests.post(url, headers=sigv4(url, "key-two"), timeout=10)
     assert again.json()["requestContext"]["authorizer"]["iam"] == callers["beta"]
 
 
@@ -419,7 +434,7 @@ def test_parameters_choose_the_default_authorizer(auth_template: Path, server: L
             assert iam.route_auth["POST /things/{id}"].authorization_type == IAM
             url = f"{iam.url}/things/1"
             assert requests.post(url, timeout=10).status_code == 403
-            answer = requests.post(url, headers=bearer("key-two"), timeout=10)
+            answer = requests.post(url, headers=sigv4(url, "key-two"), timeout=10)
             assert answer.status_code == 200
             authorizer = answer.json()["requestContext"]["authorizer"]
             assert check_iam_ids(authorizer["iam"]) == iam_caller("beta")
@@ -648,9 +663,12 @@ def test_api_keys_on_the_command_line(auth_template: Path) -> None:
         process.wait_for(r"POST /things/\{id\} +-> EchoFunction  \[KeyAuth -> KeyAuthFunction\]")
         process.wait_for(
             r"Auth: routes marked \[\.\.\.\] need one of 4 API key\(s\) "
-            r"\(Authorization: Bearer <key>\); tenants: alpha \(2 keys\), beta \(1 key\), "
+            r"\(Authorization: Bearer <key>; AWS_IAM routes: SigV4 in us-east-1, the key as "
+            r"the secret access key\); tenants: alpha \(2 keys\), beta \(1 key\), "
             r"default \(1 key\)$"
         )
+        ids = ", ".join(access_key_id(key) for key in ("from-flag", "second-alpha"))
+        process.wait_for(rf"    alpha's access key ids: {ids}$")
         process.wait_for(r"Press Ctrl-C to stop")
         for key in ("from-env", "second-alpha", "from-flag", "bare-key"):
             assert key not in "".join(process.seen)
