@@ -19,6 +19,8 @@ import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from localserver import Template
+from localserver.auth import IAM, route_authorizations
+from localserver.intrinsics import Resolver
 from progimage_service import errors
 from progimage_service.config import Settings
 from progimage_service.ids import new_id
@@ -114,6 +116,7 @@ def test_the_reserved_local_paths_are_not_documented_routes(document: dict[str, 
 
 
 IMAGE_BYTES_PATHS = ("/images/{id}", "/images/{id}/{pipeline}")
+CREDENTIALS = [{"apiKey": []}, {"sigv4": []}]  # an API key, or in IAM mode a SigV4 signature
 
 
 def test_routes_that_need_credentials_declare_the_api_key(document: dict[str, Any]) -> None:
@@ -127,8 +130,26 @@ def test_routes_that_need_credentials_declare_the_api_key(document: dict[str, An
         schemes = {name for requirement in operation.get("security", []) for name in requirement}
         assert ("apiKey" not in schemes) == is_open, f"{method} {path}"
         if not is_open:
-            assert operation["security"] == [{"apiKey": []}], f"{method} {path}"
+            assert operation["security"] == CREDENTIALS, f"{method} {path}"
             assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
+
+
+def test_every_route_iam_mode_guards_takes_sigv4(document: dict[str, Any]) -> None:
+    """In IAM mode the template's default authorizer is ``AWS_IAM``: each route that takes it
+    lists the ``sigv4`` scheme, as the common ``x-amazon-apigateway-authtype`` convention
+    describes it, and no other route does."""
+    template = Template.load(ROOT / "template.yaml")
+    resolver = Resolver(template, resources={}, parameter_overrides={"AuthMode": "IAM"})
+    kinds = {
+        tuple(key.replace("+}", "}").split(" ", 1)): auth.authorization_type
+        for key, auth in route_authorizations(template, resolver, template.functions).items()
+    }
+    for method, path, operation in operations(document):
+        schemes = {name for requirement in operation.get("security", []) for name in requirement}
+        assert ("sigv4" in schemes) == (kinds[(method, path)] == IAM), f"{method} {path}"
+    scheme = document["components"]["securitySchemes"]["sigv4"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+    assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"
 
 
 def test_only_the_image_bytes_are_open(document: dict[str, Any]) -> None:
@@ -136,7 +157,7 @@ def test_only_the_image_bytes_are_open(document: dict[str, Any]) -> None:
     open_operations = {
         (method, path)
         for method, path, operation in operations(document)
-        if operation["security"] != [{"apiKey": []}]
+        if operation["security"] != CREDENTIALS
     }
     assert open_operations == {
         (method, path) for method in ("GET", "HEAD") for path in IMAGE_BYTES_PATHS
