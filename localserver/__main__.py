@@ -133,10 +133,12 @@ def _key_lines(server: LocalServer) -> list[str]:
         f"{tenant} ({keys_of[tenant]} key{'s' if keys_of[tenant] > 1 else ''})"
         for tenant in server.tenants
     )
-    iam = any(auth.authorization_type == IAM for auth in server.route_auth.values())
-    how = "Authorization: Bearer <key>"
+    kinds = {auth.authorization_type for auth in server.route_auth.values() if not auth.is_open}
+    iam = IAM in kinds
+    ways = ["Authorization: Bearer <key>"] if kinds - {IAM} else []
     if iam:
-        how += f"; AWS_IAM routes: SigV4 in {REGION}, the key as the secret access key"
+        ways.append(f"AWS_IAM routes: SigV4 in {REGION}, the key as the secret access key")
+    how = "; ".join(ways)
     lines = [
         f"  Auth: routes marked [...] need one of {len(server.api_keys)} API key(s) "
         f"({how}); tenants: {tenants}"
