@@ -161,6 +161,8 @@ def test_no_credentials_and_no_botocore_are_clear_errors(
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
     with pytest.raises(ValueError, match="no AWS credentials"):
         SigV4Auth(REGION)
+    with pytest.raises(ValueError, match=r"no AWS credentials: .*no-such-profile"):
+        SigV4Auth(REGION, profile="no-such-profile")
     monkeypatch.setitem(sys.modules, "botocore.auth", None)  # as if botocore were missing
     monkeypatch.delitem(sys.modules, "progimage.iam")
     with pytest.raises(ImportError, match=r"pip install 'progimage\[iam\]'"):

@@ -27,6 +27,7 @@ try:
     from botocore.auth import SigV4Auth as _Signer
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
+    from botocore.exceptions import BotoCoreError
 except ImportError as error:  # pragma: no cover - depends on what is installed
     raise ImportError("SigV4 signing needs botocore: pip install 'progimage[iam]'") from error
 
@@ -74,7 +75,10 @@ class SigV4Auth(httpx.Auth):
         profile: str | None = None,
     ) -> None:
         session = botocore.session.Session(profile=profile)
-        found = credentials if credentials is not None else session.get_credentials()
+        try:
+            found = credentials if credentials is not None else session.get_credentials()
+        except BotoCoreError as error:  # a missing profile, an unreachable credential source...
+            raise ValueError(f"no AWS credentials: {error}") from error
         if found is None:
             raise ValueError(
                 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
