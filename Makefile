@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint format generate check-python checkov-venv chromium clean
+.PHONY: serve test lint format generate lock check-python checkov-venv chromium clean
 
 serve: $(STAMP)
 	$(BIN)/python -m localserver --port $(PORT) $(ARGS)
@@ -38,12 +38,12 @@ check-python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 13) else \
 		f"Python 3.13 is needed (the Lambda runtime); {sys.executable} is {v[0]}.{v[1]}")'
 
-$(STAMP): requirements-dev.txt functions/requirements.txt layers/pillow/requirements.txt \
-		layers/pillow/requirements-nodeps.txt | check-python
+# Every environment installs from its lock, made by `make lock` from the requirements files
+# (the inputs): exact versions, each file checked against the lock's hashes, nothing resolved.
+$(STAMP): requirements-dev.lock | check-python
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -r layers/pillow/requirements-nodeps.txt
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e ./client
 	touch $@
 
 # checkov pins old boto3 and packaging releases: it gets a virtual environment of its own.
@@ -51,15 +51,39 @@ CHECKOV_STAMP := .venv-checkov/.installed
 
 checkov-venv: $(CHECKOV_STAMP)
 
-$(CHECKOV_STAMP): tests/infra/requirements.txt | check-python
+$(CHECKOV_STAMP): tests/infra/requirements.lock | check-python
 	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/pip install --quiet -r tests/infra/requirements.txt
+	.venv-checkov/bin/pip install --quiet --require-hashes --no-deps -r tests/infra/requirements.lock
 	touch $@
 
 # The browser example's test (tests/browser) drives Debian's Chromium, installed where it is
 # missing and root can; elsewhere that test skips, saying so.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" -ne 0 ] || scripts/apt-install.sh chromium
+
+# Resolve every requirements input into its lock, with the hashes of each pinned release's files,
+# for Python 3.13 (the Lambda runtime's). Run it after changing an input; LOCK_FLAGS=--upgrade
+# moves every pin to the newest release the inputs allow (otherwise the locks' pins are kept
+# where the inputs still allow them). Environments that meet keep the dev lock's versions (-c),
+# which the tests ran with. The functions' and the layer's are resolved for Lambda's Linux
+# (the layer once per architecture); the others for any platform (--universal, with markers).
+# The functions' lock leaves out botocore and what it alone needs: the Lambda runtime has them.
+LOCK_FLAGS ?=
+LOCK = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 $(LOCK_FLAGS)
+RUNTIME_PACKAGES := botocore python-dateutil six urllib3
+
+lock: $(STAMP)
+	$(LOCK) --universal requirements-dev.txt --no-emit-package progimage -o requirements-dev.lock
+	$(LOCK) --python-platform x86_64-manylinux_2_28 functions/requirements.txt \
+		-c requirements-dev.lock $(RUNTIME_PACKAGES:%=--no-emit-package %) -o functions/requirements.lock
+	$(LOCK) --python-platform x86_64-manylinux_2_28 layers/pillow/requirements.txt \
+		-c requirements-dev.lock -o layers/pillow/x86_64/requirements.lock
+	$(LOCK) --python-platform aarch64-manylinux_2_28 layers/pillow/requirements.txt \
+		-c requirements-dev.lock -o layers/pillow/arm64/requirements.lock
+	$(LOCK) --universal tests/infra/requirements.txt -o tests/infra/requirements.lock
+	$(LOCK) --universal requirements-sam.txt -o requirements-sam.lock
+	$(LOCK) --universal bench/requirements.txt -c requirements-dev.lock -o bench/requirements.lock
+	$(LOCK) --universal --no-deps bench/requirements-nodeps.txt -o bench/requirements-nodeps.lock
 
 clean:
 	rm -rf $(VENV) .venv-sam .venv-checkov .aws-sam .pytest_cache .ruff_cache

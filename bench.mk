@@ -2,16 +2,17 @@
 #
 # `make bench` measures ProgImage's imaging core against pyvips, thumbor's PIL engine and naive
 # Pillow (see bench/README.md); `make bench-quick` is a smoke run on small inputs. The peers are
-# dev-only: they go into the dev venv from bench/requirements*.txt, never into the service.
+# dev-only: they go into the dev venv from the locks of bench/requirements*.txt (`make lock`,
+# at the dev lock's versions where they meet), never into the service.
 
 BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_ARGS ?=
 
 .PHONY: bench bench-quick
 
-$(BENCH_STAMP): $(STAMP) bench/requirements.txt bench/requirements-nodeps.txt
-	$(BIN)/pip install --quiet -r bench/requirements.txt
-	$(BIN)/pip install --quiet --no-deps -r bench/requirements-nodeps.txt
+$(BENCH_STAMP): $(STAMP) bench/requirements.lock bench/requirements-nodeps.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r bench/requirements.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r bench/requirements-nodeps.lock
 	touch $@
 
 bench: $(BENCH_STAMP)

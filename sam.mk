@@ -5,11 +5,8 @@
 # credentials nor Docker (the build uses the local python3.13); validate needs a region, which
 # defaults to us-east-1 here when none is set.
 
-SAM_PYTHON ?= python3
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
-# Pinned: lambda-image/sam_local.py relies on a few of its internals (host networking).
-SAM_CLI_SPEC ?= aws-sam-cli==1.170.0
 SAM_STAMP := $(SAM_VENV)/.sam-cli-installed
 SAM_ENV = AWS_DEFAULT_REGION=$${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} SAM_CLI_TELEMETRY=0
 SAM_BUILD_FLAGS ?=
@@ -18,9 +15,9 @@ SAM_BUILD_FLAGS ?=
 
 sam-venv: $(SAM_STAMP)
 
-$(SAM_STAMP): sam.mk
-	$(SAM_PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet '$(SAM_CLI_SPEC)'
+$(SAM_STAMP): requirements-sam.lock | check-python
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-sam.lock
 	touch $@
 
 sam-validate: $(SAM_STAMP)

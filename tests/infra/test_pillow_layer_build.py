@@ -70,19 +70,21 @@ def _option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
 
-def _check_build(commands: list[list[str]], artifacts: Path, wheel_platform: str) -> None:
+def _check_build(commands: list[list[str]], artifacts: Path, architecture: str) -> None:
     python = artifacts / "python"  # Lambda puts a layer's python/ folder on sys.path
     installs = [c for c in commands if c[1:4] == ["-m", "pip", "install"]]
     compiles = [c for c in commands if c[1:3] == ["-m", "compileall"]]
     assert len(installs) == len(compiles) == 1, commands
     (install,), (compile_,) = installs, compiles
     assert commands.index(install) < commands.index(compile_)
-    # the target's wheels, whatever the build machine
-    assert _option(install, "--platform") == wheel_platform
+    # the target's wheels, whatever the build machine, exactly those of the architecture's lock
+    assert _option(install, "--platform") == WHEEL_PLATFORMS[architecture]
     assert "--only-binary=:all:" in install
     assert _option(install, "--python-version") == "3.13"
     assert _option(install, "--implementation") == "cp"
-    assert Path(_option(install, "-r")).resolve() == LAYER / "requirements.txt"
+    assert Path(_option(install, "-r")).resolve() == LAYER / architecture / "requirements.lock"
+    assert "--require-hashes" in install
+    assert "--no-deps" in install
     assert Path(_option(install, "-t")) == python
     # compiled by the runtime's Python, every module of the layer, valid whatever the file times
     assert compile_[0] == "python3.13"
@@ -103,7 +105,7 @@ def test_the_layer_is_built_by_its_makefile_for_each_architecture(tmp_path: Path
         makefile = ROOT / metadata["ContextPath"] / "Makefile"
         assert makefile.is_file(), makefile
         artifacts = tmp_path / architecture
-        _check_build(_commands(makefile, artifacts), artifacts, WHEEL_PLATFORMS[architecture])
+        _check_build(_commands(makefile, artifacts), artifacts, architecture)
 
 
 def test_run_directly_the_makefile_builds_for_this_machine(tmp_path: Path) -> None:
@@ -112,7 +114,7 @@ def test_run_directly_the_makefile_builds_for_this_machine(tmp_path: Path) -> No
     if architecture is None:
         pytest.skip(f"no Lambda architecture for {platform.machine()}")
     commands = _commands(LAYER / "Makefile", tmp_path)
-    _check_build(commands, tmp_path, WHEEL_PLATFORMS[architecture])
+    _check_build(commands, tmp_path, architecture)
 
 
 def test_an_unknown_architecture_stops_the_build(tmp_path: Path) -> None:

@@ -1596,9 +1596,9 @@ def _checkov() -> list[str]:
     if os.environ.get("PROGIMAGE_SKIP_CHECKOV") == "1":
         pytest.skip("checkov is not installed (PROGIMAGE_SKIP_CHECKOV=1)")
     pytest.fail(
-        "checkov is not installed: python3 -m venv .venv-checkov && "
-        ".venv-checkov/bin/pip install -r tests/infra/requirements.txt "
-        "(or set CHECKOV to its path; PROGIMAGE_SKIP_CHECKOV=1 skips this test)"
+        "checkov is not installed: make checkov-venv (.venv-checkov, from "
+        "tests/infra/requirements.lock; or set CHECKOV to its path; PROGIMAGE_SKIP_CHECKOV=1 "
+        "skips this test)"
     )
 
 
