@@ -2,7 +2,11 @@
 # Both create what they need on a fresh machine (Python 3.13 virtual environments).
 
 PORT ?= 3000
-PYTHON ?= $(shell command -v python3.13 >/dev/null 2>&1 && echo python3.13 || echo python3)
+# The interpreter itself, resolved once, not a pyenv shim: a shim rehashes after every pip
+# install, and concurrent rehashes fail (`sam build` runs the builds in parallel).
+PYTHON ?= $(shell for p in python3.13 python3; do $$p -c 'import sys; print(sys.executable)' \
+	2>/dev/null && break; done)
+PYTHON := $(PYTHON)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -35,6 +39,7 @@ generate: $(STAMP)
 	PYTHONPATH=functions $(BIN)/python -m codegen
 
 check-python:
+	$(if $(PYTHON),,$(error Python 3.13 is needed (the Lambda runtime): no python3.13 or python3 found))
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 13) else \
 		f"Python 3.13 is needed (the Lambda runtime); {sys.executable} is {v[0]}.{v[1]}")'
 

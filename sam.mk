@@ -8,7 +8,9 @@
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.sam-cli-installed
-SAM_ENV = AWS_DEFAULT_REGION=$${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} SAM_CLI_TELEMETRY=0
+# The builds' makefiles get the interpreter the Makefile resolved (no pyenv shim).
+SAM_ENV = AWS_DEFAULT_REGION=$${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} SAM_CLI_TELEMETRY=0 \
+	PYTHON=$(PYTHON)
 SAM_BUILD_FLAGS ?=
 
 .PHONY: sam-venv sam-validate sam-build sam-build-arm64

@@ -46,8 +46,9 @@ def _substitute(value: Any, parameters: dict[str, str]) -> Any:
 
 
 def _environment() -> dict[str, str]:
-    """This process's environment without an ARCHITECTURE of its own, which make would take."""
-    return {name: value for name, value in os.environ.items() if name != "ARCHITECTURE"}
+    """This process's environment without an ARCHITECTURE or PYTHON of its own, which make would
+    take."""
+    return {k: v for k, v in os.environ.items() if k not in {"ARCHITECTURE", "PYTHON"}}
 
 
 def _commands(makefile: Path, artifacts: Path, *variables: str) -> list[list[str]]:
@@ -86,8 +87,12 @@ def _check_build(commands: list[list[str]], artifacts: Path, architecture: str) 
     assert "--require-hashes" in install
     assert "--no-deps" in install
     assert Path(_option(install, "-t")) == python
-    # compiled by the runtime's Python, every module of the layer, valid whatever the file times
-    assert compile_[0] == "python3.13"
+    # the interpreter itself, not a pyenv shim (concurrent shims' rehashes fail), the runtime's
+    # Python; it compiles every module of the layer, valid whatever the file times
+    assert install[0] == compile_[0]
+    assert Path(compile_[0]).is_absolute()
+    assert "shims" not in Path(compile_[0]).parts
+    assert Path(compile_[0]).name == "python3.13"
     assert _option(compile_, "--invalidation-mode") == "unchecked-hash"
     assert Path(compile_[-1]) == python
 
