@@ -95,6 +95,9 @@ def _check_build(commands: list[list[str]], artifacts: Path, architecture: str) 
     assert Path(compile_[0]).name == "python3.13"
     assert _option(compile_, "--invalidation-mode") == "unchecked-hash"
     assert Path(compile_[-1]) == python
+    # naming the sources as Lambda sees them, whatever the build's folder
+    assert Path(_option(compile_, "-s")) == python
+    assert _option(compile_, "-p") == "/opt/python"
 
 
 def test_the_layer_is_built_by_its_makefile_for_each_architecture(tmp_path: Path) -> None:
