@@ -4,8 +4,9 @@ what the input says.
 
 A static check, without the resolver (which needs the network and takes a while): every lock
 names its inputs in the command line that made it (its header); every requirement of those
-inputs whose markers can hold is pinned in the lock, at a version the input allows, and every
-pin has hashes. The locks of environments that meet pin what the dev lock pins (the versions the
+inputs whose markers can hold is pinned in the lock, at a version the input allows; every pin is
+still asked for by an input or a pinned package (the resolver's "via" annotations), and has
+hashes. The locks of environments that meet pin what the dev lock pins (the versions the
 tests ran with), and the builds install from the locks.
 """
 
@@ -52,6 +53,22 @@ def _pins(lock: Path) -> dict[str, tuple[Requirement, list[str]]]:
         requirement = Requirement(" ".join(w for w in words if not w.startswith("--hash=")))
         pins[canonicalize_name(requirement.name)] = (requirement, hashes)
     return pins
+
+
+def _sources(lock: Path) -> dict[str, list[str]]:
+    """What each pin is in the lock for, from the resolver's annotations ("# via ..."): the
+    packages that need it and the requirements files (-r) that name it."""
+    sources: dict[str, list[str]] = {}
+    name = None
+    for line in lock.read_text().splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            name = canonicalize_name(Requirement(line.split(";")[0].rstrip(" \\")).name)
+            sources[name] = []
+        elif name and line.strip().startswith("#"):
+            text = line.strip().removeprefix("#").strip().removeprefix("via").strip()
+            if text:
+                sources[name].append(text)
+    return sources
 
 
 def _command(lock: Path) -> list[str]:
@@ -148,6 +165,20 @@ def test_the_lock_matches_its_inputs(lock: Path) -> None:
             if not requirement.specifier.contains(version, prereleases=True):
                 stale.append(f"{requirement} ({path.relative_to(ROOT)}): the lock has {version}")
     assert not stale, f"{lock.relative_to(ROOT)} is stale, run `make lock`: {stale}"
+
+
+@pytest.mark.parametrize("lock", list(LOCKS), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_pin_is_still_asked_for(lock: Path) -> None:
+    """A pin that no input names any more, and no pinned package needs, makes the lock stale."""
+    pins, not_emitted = set(_pins(lock)), _not_emitted(lock)
+    unasked = []
+    for name, sources in _sources(lock).items():
+        files = [ROOT / s.removeprefix("-r ") for s in sources if s.startswith("-r ")]
+        packages = {canonicalize_name(s.split("[")[0]) for s in sources if not s.startswith("-")}
+        named = any(name in {canonicalize_name(r.name) for r in _requirements(f)} for f in files)
+        if not named and not packages & (pins | not_emitted):
+            unasked.append(name)
+    assert not unasked, f"{lock.relative_to(ROOT)} is stale, run `make lock`: {unasked}"
 
 
 @pytest.mark.parametrize("lock", list(LOCKS), ids=lambda p: str(p.relative_to(ROOT)))
