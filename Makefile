@@ -78,13 +78,14 @@ LOCK = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.13 $(L
 RUNTIME_PACKAGES := botocore python-dateutil six urllib3
 
 lock: $(STAMP)
-	$(LOCK) --universal requirements-dev.txt --no-emit-package progimage -o requirements-dev.lock
+	$(LOCK) --universal requirements-dev.txt --no-emit-package progimage --no-emit-package numpy \
+		-o requirements-dev.lock
 	$(LOCK) --python-platform x86_64-manylinux_2_28 functions/requirements.txt \
 		-c requirements-dev.lock $(RUNTIME_PACKAGES:%=--no-emit-package %) -o functions/requirements.lock
 	$(LOCK) --python-platform x86_64-manylinux_2_28 layers/pillow/requirements.txt \
-		-c requirements-dev.lock -o layers/pillow/x86_64/requirements.lock
+		-c requirements-dev.lock --no-emit-package numpy -o layers/pillow/x86_64/requirements.lock
 	$(LOCK) --python-platform aarch64-manylinux_2_28 layers/pillow/requirements.txt \
-		-c requirements-dev.lock -o layers/pillow/arm64/requirements.lock
+		-c requirements-dev.lock --no-emit-package numpy -o layers/pillow/arm64/requirements.lock
 	$(LOCK) --universal tests/infra/requirements.txt -o tests/infra/requirements.lock
 	$(LOCK) --universal requirements-sam.txt -o requirements-sam.lock
 	$(LOCK) --universal bench/requirements.txt -c requirements-dev.lock -o bench/requirements.lock

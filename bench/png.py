@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     from progimage_service.imaging.png import available
 
     if not available():
-        print("libspng is not installed (layers/pillow/requirements-nodeps.txt)", file=sys.stderr)
+        print("libspng is not installed (layers/pillow/requirements.txt)", file=sys.stderr)
         return 1
     (source,) = inputs.prepare(["png-alpha"], args.quick)
     wanted = set(filter(None, args.only.split(",")))
