@@ -175,6 +175,7 @@ EXPECTED_PERMISSIONS = {
         *{("s3:PutObject", f"bucket:{p}/*") for p in (*_OBJ, "results", "refs")},
         ("s3:DeleteObject", "bucket:originals/*"),  # undoes a stored result
         ("s3:DeleteObject", "bucket:variants/*"),  # a variant of an image deleted meanwhile
+        ("s3:DeleteObject", "bucket:work/*"),  # ... copies made again for it, or a stored result's
         ("s3:DeleteObject", "bucket:refs/*"),  # ... and its markers
         ("s3:ListBucket", "bucket"),
         *{
@@ -208,9 +209,10 @@ EXPECTED_PERMISSIONS = {
         *{(a, "queue:JobsQueue") for a in _POLL},
         # results are answered as presigned links, signed with this role
         *{("s3:GetObject", f"bucket:{p}/*") for p in (*_OBJ, "results")},
-        *{("s3:PutObject", f"bucket:{p}/*") for p in ("variants", "results", "originals", "refs")},
+        *{("s3:PutObject", f"bucket:{p}/*") for p in (*_OBJ, "results", "refs")},
         ("s3:DeleteObject", "bucket:originals/*"),
         ("s3:DeleteObject", "bucket:variants/*"),
+        ("s3:DeleteObject", "bucket:work/*"),  # working copies made again, or a stored result's
         ("s3:DeleteObject", "bucket:refs/*"),
         ("s3:ListBucket", "bucket"),
         *{(a, "table") for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
