@@ -24,7 +24,7 @@ from progimage_service.storage_layout import is_cache_key
 from progimage_service.wiring import dependencies
 from tests.images import sample
 from tests.integration.conftest import Aws, call, event
-from transform.app import handler as transform_handler
+from tests.integration.test_working_copy import photo, upload, variant
 from upload.app import handler as upload_handler
 
 CACHE = "progimage-test-cache"
@@ -44,12 +44,6 @@ def stored(data: bytes = PNG) -> str:
     answer = call(upload_handler, request)
     assert answer.status == 201, answer.body
     return answer.json()["id"]
-
-
-def variant(image_id: str, pipeline: str, **headers: str) -> Any:
-    request = event("get-variant", id=image_id, headers=headers)
-    request["pathParameters"]["pipeline"] = pipeline
-    return call(transform_handler, request)
 
 
 def test_the_store_routes_cache_keys_to_the_cache_bucket(aws: Aws, cache: Aws) -> None:
@@ -142,8 +136,6 @@ def test_working_copies_live_in_the_cache_bucket_and_are_made_again_when_missing
     """An image stored before the cache bucket was configured has its copies in the images
     bucket: the first miss that needs one makes it again in the cache bucket, and a delete
     removes both."""
-    from tests.integration.test_working_copy import photo, upload
-
     image_id = upload(photo(2400, 1600, progressive=False))["id"]
     copies = sorted(cache.object_keys("work/"))
     assert copies == [f"work/{image_id}", f"work/{image_id}-1024"]

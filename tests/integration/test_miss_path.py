@@ -16,10 +16,8 @@ from typing import Any
 import pytest
 
 from progimage_service.wiring import dependencies
-from tests.integration.conftest import Aws, call, event, with_body
-from tests.integration.test_working_copy import photo, reads
-from transform.app import handler as transform_handler
-from upload.app import handler as upload_handler
+from tests.integration.conftest import Aws, event
+from tests.integration.test_working_copy import photo, reads, upload, variant
 
 Call = tuple[str, str]  # (operation, what it names: a key, or "record")
 
@@ -51,15 +49,7 @@ class Calls:
 
 
 def _stored(data: bytes) -> str:
-    answer = call(upload_handler, with_body(event("post-images-raw"), data, "image/jpeg"))
-    assert answer.status == 201, answer.body
-    return answer.json()["id"]
-
-
-def _variant(image_id: str, pipeline: str, **headers: str) -> Any:
-    request = event("get-variant", id=image_id, headers=headers)
-    request["pathParameters"]["pipeline"] = pipeline
-    return call(transform_handler, request)
+    return upload(data)["id"]
 
 
 @pytest.fixture
@@ -69,7 +59,7 @@ def calls(aws: Aws) -> Calls:
 
 def test_a_miss_reads_the_record_and_copy_at_once_and_never_reads_back(calls: Calls) -> None:
     image_id = _stored(photo(3000, 2000, progressive=False))  # gets working copies
-    variant = f"variants/{image_id}/"
+    variants = f"variants/{image_id}/"
     work = f"work/{image_id}-1024"  # the smaller: it serves a thumbnail of any picture
     # The record's read and the copy's can only both pass this barrier if they are in flight
     # together: sent one after the other, the first would wait for the second and time out.
@@ -78,25 +68,25 @@ def test_a_miss_reads_the_record_and_copy_at_once_and_never_reads_back(calls: Ca
     calls.hooks[("GetObject", work)] = together.wait
     calls.clear()
 
-    answer = _variant(image_id, "thumbnail:64.webp")
+    answer = variant(image_id, "thumbnail:64.webp")
 
     assert answer.status == 200 and answer.headers["ETag"]
     sent = calls.sent
-    assert sent[0][0] == "GetObject" and sent[0][1].startswith(variant)  # the 404
+    assert sent[0][0] == "GetObject" and sent[0][1].startswith(variants)  # the 404
     assert sorted(sent[1:3]) == [("GetItem", "record"), ("GetObject", work)]
     assert sent[3][0] == "PutObject" and sent[3][1] == sent[0][1]
     assert sent[4:] == [("GetItem", "record")]  # deleted meanwhile? then nothing more
 
     calls.hooks.clear()
     calls.clear()
-    hit = _variant(image_id, "thumbnail:64.webp", **{"if-none-match": '"x"'})
+    hit = variant(image_id, "thumbnail:64.webp", **{"if-none-match": '"x"'})
     assert calls.sent == [("GetObject", sent[0][1])]
     assert (hit.body, hit.headers["ETag"]) == (answer.body, answer.headers["ETag"])
 
 
 def test_a_miss_that_loses_the_race_serves_the_winner(aws: Aws, calls: Calls) -> None:
     image_id = _stored(base64.b64decode(event("post-images-raw")["body"]))
-    first = _variant(image_id, "thumbnail:40.png")
+    first = variant(image_id, "thumbnail:40.png")
     key = next(k for k in aws.object_keys(f"variants/{image_id}/"))
     winner = aws.s3.get_object(Bucket=aws.bucket, Key=key)["Body"].read()
     aws.s3.delete_object(Bucket=aws.bucket, Key=key)
@@ -106,7 +96,7 @@ def test_a_miss_that_loses_the_race_serves_the_winner(aws: Aws, calls: Calls) ->
 
     calls.hooks[("PutObject", key)] = someone_else_writes_first
     calls.clear()
-    answer = _variant(image_id, "thumbnail:40.png")
+    answer = variant(image_id, "thumbnail:40.png")
     assert answer.status == 200 and answer.body == first.body
     assert calls.sent[-1] == ("GetObject", key)  # the winner, read because the write lost
 
@@ -117,7 +107,7 @@ def test_a_large_miss_redirects_to_what_it_wrote_without_reading_it(
     image_id = _stored(base64.b64decode(event("post-images-raw")["body"]))
     configure(PROGIMAGE_INLINE_MAX_BYTES="10")
     calls = Calls()  # on the clients of the functions as now configured
-    answer = _variant(image_id, "thumbnail:40.png")
+    answer = variant(image_id, "thumbnail:40.png")
     assert answer.status == 307
     key = calls.sent[0][1]
     assert key in answer.headers["Location"]
@@ -133,7 +123,7 @@ def test_a_miss_whose_opened_copy_does_not_serve_reads_the_one_that_does(
     image_id = _stored(photo(4000, 1000, progressive=False))
     read = reads(monkeypatch)
     calls.clear()
-    answer = _variant(image_id, "resize:256:256:fill.webp")
+    answer = variant(image_id, "resize:256:256:fill.webp")
     assert answer.status == 200
     small, large = f"work/{image_id}-1024", f"work/{image_id}"
     assert sorted(calls.sent[1:3]) == [("GetItem", "record"), ("GetObject", small)]

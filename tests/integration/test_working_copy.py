@@ -42,8 +42,8 @@ def upload(data: bytes) -> dict[str, Any]:
     return answer.json()
 
 
-def variant(image_id: str, pipeline: str) -> Any:
-    request = event("get-variant", id=image_id)
+def variant(image_id: str, pipeline: str, **headers: str) -> Any:
+    request = event("get-variant", id=image_id, headers=headers)
     request["pathParameters"]["pipeline"] = pipeline
     return call(transform_handler, request)
 
