@@ -3,8 +3,9 @@
 Decoding a 24 MP progressive JPEG costs far more than any thumbnail made from it; a baseline
 copy of at most 2048 px a side, upright and in sRGB, is decoded in a fraction of the time and,
 at this quality, gives variants that cannot be told from those made from the original. A second
-copy of 1024 px serves small outputs (thumbnails) from a quarter of the bytes. The render plan
-says which copies a picture gets and which one serves a pipeline (plan.COPIES).
+copy of 1024 px serves small outputs (thumbnails) from a quarter of the bytes. Which copies a
+picture gets is copies.COPIES' to say, which one serves a pipeline the render plan's
+(plan.serving_copy).
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def write_objects(
     what was written is removed again."""
     info, copies = admitted
     objects = [(original_key(image_id), data, info.format.content_type)]
-    objects += [(work_key(image_id, c.kind.name), c.data, c.format.content_type) for c in copies]
+    objects += copy_objects(image_id, copies)
     written: list[str] = []
     try:
         for key, body, content_type in objects:
@@ -73,6 +73,11 @@ def write_objects(
         remove(deps, written)
         raise
     return describe(image_id, tenant, data, info, now_rfc3339(), copies)
+
+
+def copy_objects(image_id: str, copies: tuple[WorkingCopy, ...]) -> list[tuple[str, bytes, str]]:
+    """The objects an image's working copies are stored as: key, bytes, Content-Type."""
+    return [(work_key(image_id, c.kind.name), c.data, c.format.content_type) for c in copies]
 
 
 def remove(deps: Dependencies, keys: list[str]) -> None:

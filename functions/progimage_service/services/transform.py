@@ -19,7 +19,7 @@ from ..inputs import echo
 from ..models import ImageRecord
 from ..storage_layout import legacy_work_key, original_key, work_key
 from ..wiring import Dependencies
-from .images import ready_record, store_image, working_copies
+from .images import copy_objects, ready_record, store_image, working_copies
 
 if TYPE_CHECKING:
     from ..adapters.s3 import StoredObject
@@ -170,9 +170,10 @@ def _remade(deps: Dependencies, record: ImageRecord, copy: Copy) -> bytes:
     from ..imaging.working_copy import admit
 
     _, made = admit(_read(deps, original_key(record.id), record.id), deps.settings.limits)
-    keys = [work_key(record.id, c.kind.name) for c in made]
-    for key, remade in zip(keys, made, strict=True):
-        deps.store.put(key, remade.data, remade.format.content_type)
+    objects = copy_objects(record.id, made)
+    for key, data, content_type in objects:
+        deps.store.put(key, data, content_type)
+    keys = [key for key, _, _ in objects]
     observability.annotate(copies_remade=len(made))
     if deps.catalog.get(record.id) is None:
         deps.store.delete_keys(keys)
