@@ -169,8 +169,7 @@ def delete_image(deps: Dependencies, tenant: str, image_id: str) -> None:
     if not deps.catalog.mark_deleting(check_id(image_id), tenant):
         raise unknown(image_id)
     remove_variants(deps, image_id)
-    deps.store.delete_keys(work_keys(image_id))
-    deps.store.delete(original_key(image_id))
+    deps.store.delete_keys([*work_keys(image_id), original_key(image_id)])  # one request
     deps.catalog.delete(image_id)
 
 
