@@ -92,27 +92,38 @@ def test_another_origin_gets_no_cors_header(server: LocalServer) -> None:
         assert not [h for h in _lower(response.headers) if h.startswith("access-control-")]
 
 
-def test_a_presigned_upload_posted_from_an_allowed_origin(server: LocalServer) -> None:
+def _presigned_upload(server: LocalServer, origin: str | None = None) -> dict[str, Any]:
+    """One presigned upload of a JPEG, asked for (from ``origin``, if any) by the API."""
     created = requests.post(
         f"{server.url}/uploads",
         json={"count": 1, "content_type": "image/jpeg"},
-        headers={**AUTH, "Origin": ORIGIN},
+        headers={**AUTH, **({"Origin": origin} if origin else {})},
         timeout=30,
     )
     (upload,) = created.json()["uploads"]
+    return upload
+
+
+def _post_form(upload: dict[str, Any], origin: str) -> requests.Response:
+    """The presigned form POST of hopper.jpg, as a page on ``origin`` sends it."""
+    return requests.post(
+        upload["url"],
+        data=upload["fields"],
+        files={"file": ("hopper.jpg", sample("formats/hopper.jpg"), "image/jpeg")},
+        headers={"Origin": origin},
+        timeout=30,
+    )
+
+
+def test_a_presigned_upload_posted_from_an_allowed_origin(server: LocalServer) -> None:
+    upload = _presigned_upload(server, ORIGIN)
     # The preflight a page's fetch() may send, then the form POST itself.
     preflight = _preflight(upload["url"], ORIGIN, "POST", "content-type")
     assert preflight.status_code == 200
     headers = _lower(preflight.headers)
     assert headers["access-control-allow-origin"] == ORIGIN
     assert "POST" in headers["access-control-allow-methods"]
-    posted = requests.post(
-        upload["url"],
-        data=upload["fields"],
-        files={"file": ("hopper.jpg", sample("formats/hopper.jpg"), "image/jpeg")},
-        headers={"Origin": ORIGIN},
-        timeout=30,
-    )
+    posted = _post_form(upload, ORIGIN)
     assert posted.status_code == 204, posted.text
     headers = _lower(posted.headers)
     assert headers["access-control-allow-origin"] == ORIGIN
@@ -130,22 +141,10 @@ def test_a_presigned_upload_posted_from_an_allowed_origin(server: LocalServer) -
 
 
 def test_the_bucket_refuses_another_origin(server: LocalServer) -> None:
-    created = requests.post(
-        f"{server.url}/uploads",
-        json={"count": 1, "content_type": "image/jpeg"},
-        headers=AUTH,
-        timeout=30,
-    )
-    (upload,) = created.json()["uploads"]
+    upload = _presigned_upload(server)
     preflight = _preflight(upload["url"], OTHER, "POST")
     assert preflight.status_code == 403
-    posted = requests.post(
-        upload["url"],
-        data=upload["fields"],
-        files={"file": ("hopper.jpg", sample("formats/hopper.jpg"), "image/jpeg")},
-        headers={"Origin": OTHER},
-        timeout=30,
-    )
+    posted = _post_form(upload, OTHER)
     # the form is stored (S3 does not refuse it), but a browser cannot read the answer
     for response in (preflight, posted):
         assert "access-control-allow-origin" not in _lower(response.headers)
