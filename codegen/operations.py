@@ -69,6 +69,8 @@ def _annotation(param: Mapping[str, Any]) -> str:
         return _alias(param)
     if param["kind"] == "shape":
         return f"{_alias(param)} | str"
+    if param.get("choices"):  # a number that also takes words (quality: auto)
+        return f"{_PYTHON_TYPES[param['kind']]} | {_alias(param)}"
     return _PYTHON_TYPES[param["kind"]]
 
 
@@ -137,7 +139,9 @@ def _describe(param: Mapping[str, Any]) -> str:
     """One parameter in words: bounds or choices, default, and its note."""
     kind = param["kind"]
     if kind in ("int", "float"):
-        text = _bounds(param)
+        text = _bounds(param) + "".join(f" or {word}" for word in param.get("choices", ()))
+        if param.get("pixels"):
+            text += " px (× dpr)"
     elif kind == "choice":
         text = f"{param['name']}: {', '.join(param['choices'])}"
     elif kind == "colour":

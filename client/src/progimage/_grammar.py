@@ -12,8 +12,9 @@ two check, canonicalise and word their errors alike.
 The canonical form is what makes two spellings of one request one cached variant: arguments in
 the grammar's order, trailing arguments equal to their default dropped (``resize:800:600:fit``
 prints as ``resize:800:600``), numbers in the shortest text that reads back as the same number,
-colours as lower-case hex, and output options (``maxbytes``, ``quality``) last, sorted by name,
-the last one written winning.
+colours as lower-case hex, lengths in pixels multiplied by the pixel density (``dpr``, itself
+left out), and output options (``maxbytes``, ``quality``) last, sorted by name, the last one
+written winning.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _HEX = re.compile(r"[0-9a-fA-F]{6}([0-9a-fA-F]{2})?")
 _EXTENSION = re.compile(r"^(.*)\.([A-Za-z]{3,4})$")
 _ECHO_CHARS = 64
 KINDS = ("int", "float", "choice", "colour", "image", "shape")
+DENSITY = "dpr"  # the output option whose factor multiplies every length in pixels
 
 
 def echo(value: object) -> str:
@@ -54,7 +56,9 @@ class Param:
     """One named argument: its type, bounds and default.
 
     ``default_from`` names an earlier argument whose value is the default (thumbnail's height
-    is its width). Image ids (kinds ``image`` and ``shape``) must match ``pattern``.
+    is its width). Image ids (kinds ``image`` and ``shape``) must match ``pattern``. A number's
+    ``choices`` are words it also takes (``quality:auto``). A length in pixels (``pixels``) is
+    multiplied by the pipeline's pixel density (``dpr``).
     """
 
     name: str
@@ -67,6 +71,7 @@ class Param:
     default: Any = None
     default_from: str | None = None
     pattern: str | None = None
+    pixels: bool = False
     doc: str = ""
 
     def default_for(self, earlier: Mapping[str, Any]) -> Any:
@@ -74,6 +79,8 @@ class Param:
 
     def parse(self, raw: Any) -> Any:
         """Check and convert one value (a URL string, or any JSON value)."""
+        if self.kind in ("int", "float") and isinstance(raw, str) and raw.lower() in self.choices:
+            return raw.lower()
         match self.kind:
             case "int":
                 return self._bounded(self._number(raw, integral=True))
@@ -107,7 +114,7 @@ class Param:
         """The canonical text of a value."""
         if value is None:
             return ""
-        if self.kind == "float":
+        if self.kind == "float" and not isinstance(value, str):
             return _float_text(value)
         if self.kind == "colour":
             return "".join(f"{c:02x}" for c in (value if value[3] != 255 else value[:3]))
@@ -127,8 +134,19 @@ class Param:
             and bool(re.fullmatch(self.pattern, raw))
         )
 
+    def scaled(self, value: Any, factor: float) -> Any:
+        """A pixel length's value at ``factor`` times the density, kept within the bounds."""
+        if not self.pixels or isinstance(value, str) or factor == 1:
+            return value
+        grown = value * factor
+        if self.high is not None:
+            grown = min(grown, self.high)
+        return round(grown) if self.kind == "int" else grown
+
     def _number(self, raw: Any, *, integral: bool) -> float:
         kind = "an integer" if integral else "a number"
+        if self.choices:
+            kind += " or " + " or ".join(self.choices)
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
             raise ArgumentError(f"{self.name} must be {kind}, got {echo(raw)}")
         try:
@@ -151,7 +169,8 @@ class Param:
         if too_low or too_high:
             low = "" if self.low is None else ("(" if self.low_open else "[") + _num(self.low)
             high = "" if self.high is None else _num(self.high) + "]"
-            raise ArgumentError(f"{self.name} must be in {low}, {high}, got {_num(value)}")
+            words = "".join(f" or {word}" for word in self.choices)
+            raise ArgumentError(f"{self.name} must be in {low}, {high}{words}, got {_num(value)}")
         return value
 
     def _colour(self, raw: Any) -> Colour:
@@ -242,12 +261,20 @@ class Step:
     def image_ids(self) -> set[str]:
         return {v for p, v in zip(self.form, self.values, strict=True) if p.names_image(v)}
 
+    def scaled(self, factor: float) -> Step:
+        """The step at ``factor`` times the pixel density: every pixel length multiplied."""
+        values = tuple(p.scaled(v, factor) for p, v in zip(self.form, self.values, strict=True))
+        return self if values == self.values else Step(self.operation, self.form, values)
+
 
 def ordered(steps: Sequence[Step]) -> list[Step]:
-    """The canonical order: pixel steps as written, then output options by name, the last one
-    written of each."""
+    """The canonical order: pixel steps as written, at the pixel density (``dpr``, which is
+    then left out: ``thumbnail:100/dpr:2`` is ``thumbnail:200``), then the other output
+    options by name, the last one written of each."""
     options = {s.name: s for s in steps if s.operation.output_only}
-    return [s for s in steps if not s.operation.output_only] + [options[n] for n in sorted(options)]
+    density = options.pop(DENSITY).values[0] if DENSITY in options else 1
+    pixels = [s.scaled(density) for s in steps if not s.operation.output_only]
+    return pixels + [options[n] for n in sorted(options)]
 
 
 def canonical(steps: Sequence[Step]) -> str:

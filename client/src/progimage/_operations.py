@@ -35,6 +35,7 @@ GRAMMAR = Grammar.from_json(
                             "kind": "int",
                             "low": 0,
                             "high": 16384,
+                            "pixels": True,
                             "doc": "0 keeps the aspect from the height",
                         },
                         {
@@ -42,6 +43,7 @@ GRAMMAR = Grammar.from_json(
                             "kind": "int",
                             "low": 0,
                             "high": 16384,
+                            "pixels": True,
                             "doc": "0 keeps the aspect from the width",
                         },
                         {
@@ -62,7 +64,7 @@ GRAMMAR = Grammar.from_json(
                 "usage": "thumbnail:WIDTH[:HEIGHT]",
                 "forms": [
                     [
-                        {"name": "width", "kind": "int", "low": 1, "high": 16384},
+                        {"name": "width", "kind": "int", "low": 1, "high": 16384, "pixels": True},
                         {
                             "name": "height",
                             "kind": "int",
@@ -70,6 +72,7 @@ GRAMMAR = Grammar.from_json(
                             "high": 16384,
                             "required": False,
                             "default_from": "width",
+                            "pixels": True,
                         },
                     ]
                 ],
@@ -80,14 +83,14 @@ GRAMMAR = Grammar.from_json(
                 "usage": "crop:X:Y:WIDTH:HEIGHT or crop:WIDTH:HEIGHT[:GRAVITY]",
                 "forms": [
                     [
-                        {"name": "x", "kind": "int", "low": 0, "high": 16384},
-                        {"name": "y", "kind": "int", "low": 0, "high": 16384},
-                        {"name": "width", "kind": "int", "low": 1, "high": 16384},
-                        {"name": "height", "kind": "int", "low": 1, "high": 16384},
+                        {"name": "x", "kind": "int", "low": 0, "high": 16384, "pixels": True},
+                        {"name": "y", "kind": "int", "low": 0, "high": 16384, "pixels": True},
+                        {"name": "width", "kind": "int", "low": 1, "high": 16384, "pixels": True},
+                        {"name": "height", "kind": "int", "low": 1, "high": 16384, "pixels": True},
                     ],
                     [
-                        {"name": "width", "kind": "int", "low": 1, "high": 16384},
-                        {"name": "height", "kind": "int", "low": 1, "high": 16384},
+                        {"name": "width", "kind": "int", "low": 1, "high": 16384, "pixels": True},
+                        {"name": "height", "kind": "int", "low": 1, "high": 16384, "pixels": True},
                         {
                             "name": "gravity",
                             "kind": "choice",
@@ -176,7 +179,8 @@ GRAMMAR = Grammar.from_json(
                             "low": 0,
                             "high": 100,
                             "low_open": True,
-                            "doc": "standard deviation in pixels",
+                            "pixels": True,
+                            "doc": "standard deviation",
                         }
                     ]
                 ],
@@ -209,7 +213,7 @@ GRAMMAR = Grammar.from_json(
                             "low_open": True,
                             "required": False,
                             "default": 2.0,
-                            "doc": "in pixels",
+                            "pixels": True,
                         },
                     ]
                 ],
@@ -266,7 +270,9 @@ GRAMMAR = Grammar.from_json(
                 "name": "pixelate",
                 "summary": "blocks of N×N pixels",
                 "usage": "pixelate:SIZE",
-                "forms": [[{"name": "size", "kind": "int", "low": 1, "high": 1024}]],
+                "forms": [
+                    [{"name": "size", "kind": "int", "low": 1, "high": 1024, "pixels": True}]
+                ],
             },
             {
                 "name": "posterize",
@@ -302,6 +308,7 @@ GRAMMAR = Grammar.from_json(
                             "high": 16384,
                             "required": False,
                             "default": 0,
+                            "pixels": True,
                             "doc": "the corners' (rounded)",
                         },
                     ]
@@ -369,11 +376,16 @@ GRAMMAR = Grammar.from_json(
             {
                 "name": "quality",
                 "summary": "compression level for lossy formats (JPEG 85, WebP 80, AVIF "
-                "60 by default)",
+                "60 by default), or auto",
                 "usage": "quality:QUALITY",
-                "forms": [[{"name": "quality", "kind": "int", "low": 1, "high": 100}]],
+                "forms": [
+                    [{"name": "quality", "kind": "int", "low": 1, "high": 100, "choices": ["auto"]}]
+                ],
                 "output_only": True,
                 "sets": "quality",
+                "notes": "`auto`: the lowest quality whose output stays within a "
+                "perceptual target of the rendered picture (SSIM, measured on "
+                "the encoded result at output size)",
             },
             {
                 "name": "maxbytes",
@@ -384,6 +396,28 @@ GRAMMAR = Grammar.from_json(
                 "sets": "max_bytes",
                 "notes": "binary search over quality (up to the requested or default "
                 "quality) for JPEG, WebP, AVIF",
+            },
+            {
+                "name": "dpr",
+                "summary": "pixel density: every length in pixels in the pipeline × F "
+                "(thumbnail:100/dpr:2 is 200 px)",
+                "usage": "dpr:FACTOR",
+                "forms": [
+                    [
+                        {
+                            "name": "factor",
+                            "kind": "float",
+                            "low": 1,
+                            "high": 5,
+                            "doc": "device pixels per CSS pixel",
+                        }
+                    ]
+                ],
+                "output_only": True,
+                "sets": "dpr",
+                "notes": "the canonical form applies it (`thumbnail:100/dpr:2` is "
+                "`thumbnail:200`: one cached variant); lengths stay within their "
+                "bounds; relative sizes (watermark scale) are unchanged",
             },
         ],
     }
@@ -397,6 +431,7 @@ Gravity = Literal[
 ]
 Direction = Literal["h", "v"]
 Shape = Literal["circle", "ellipse", "rounded"]
+Quality = Literal["auto"]
 
 _P = TypeVar("_P", bound="Operations")
 
@@ -412,8 +447,8 @@ class Operations:
 
         ``resize:WIDTH:HEIGHT[:FIT]``
 
-        - 0 ≤ width ≤ 16384; 0 keeps the aspect from the height
-        - 0 ≤ height ≤ 16384; 0 keeps the aspect from the width
+        - 0 ≤ width ≤ 16384 px (× dpr); 0 keeps the aspect from the height
+        - 0 ≤ height ≤ 16384 px (× dpr); 0 keeps the aspect from the width
         - fit: fit, fill, stretch, pad (default fit)
         """
         return self._then("resize", width=width, height=height, fit=fit)
@@ -423,8 +458,8 @@ class Operations:
 
         ``thumbnail:WIDTH[:HEIGHT]``
 
-        - 1 ≤ width ≤ 16384
-        - 1 ≤ height ≤ 16384 (default: the width)
+        - 1 ≤ width ≤ 16384 px (× dpr)
+        - 1 ≤ height ≤ 16384 px (× dpr) (default: the width)
         """
         return self._then("thumbnail", width=width, height=height)
 
@@ -441,10 +476,10 @@ class Operations:
 
         ``crop:X:Y:WIDTH:HEIGHT or crop:WIDTH:HEIGHT[:GRAVITY]``
 
-        - 0 ≤ x ≤ 16384
-        - 0 ≤ y ≤ 16384
-        - 1 ≤ width ≤ 16384
-        - 1 ≤ height ≤ 16384
+        - 0 ≤ x ≤ 16384 px (× dpr)
+        - 0 ≤ y ≤ 16384 px (× dpr)
+        - 1 ≤ width ≤ 16384 px (× dpr)
+        - 1 ≤ height ≤ 16384 px (× dpr)
         - gravity: center, north, south, east, west, northeast, northwest, southeast, southwest
           (default center)
         """
@@ -509,7 +544,7 @@ class Operations:
 
         ``blur:SIGMA``
 
-        - 0 < sigma ≤ 100; standard deviation in pixels
+        - 0 < sigma ≤ 100 px (× dpr); standard deviation
         """
         return self._then("blur", sigma=sigma)
 
@@ -519,7 +554,7 @@ class Operations:
         ``sharpen[:AMOUNT][:RADIUS]``
 
         - 0 ≤ amount ≤ 10 (default 1.0); 1 = 100 %
-        - 0 < radius ≤ 100 (default 2.0); in pixels
+        - 0 < radius ≤ 100 px (× dpr) (default 2.0)
         """
         return self._then("sharpen", amount=amount, radius=radius)
 
@@ -555,7 +590,7 @@ class Operations:
 
         ``pixelate:SIZE``
 
-        - 1 ≤ size ≤ 1024
+        - 1 ≤ size ≤ 1024 px (× dpr)
         """
         return self._then("pixelate", size=size)
 
@@ -583,7 +618,7 @@ class Operations:
         ``mask:SHAPE[:RADIUS]``
 
         - shape: circle, ellipse, rounded or an image id; an image's luminance is the mask
-        - 0 ≤ radius ≤ 16384 (default 0); the corners' (rounded)
+        - 0 ≤ radius ≤ 16384 px (× dpr) (default 0); the corners' (rounded)
         """
         return self._then("mask", shape=shape, radius=radius)
 
@@ -615,12 +650,12 @@ class Operations:
         """
         return self._then("background", colour=colour)
 
-    def quality(self: _P, quality: int) -> _P:
-        """Compression level for lossy formats (JPEG 85, WebP 80, AVIF 60 by default).
+    def quality(self: _P, quality: int | Quality) -> _P:
+        """Compression level for lossy formats (JPEG 85, WebP 80, AVIF 60 by default), or auto.
 
         ``quality:QUALITY``
 
-        - 1 ≤ quality ≤ 100
+        - 1 ≤ quality ≤ 100 or auto
         """
         return self._then("quality", quality=quality)
 
@@ -632,3 +667,12 @@ class Operations:
         - 100 ≤ bytes ≤ 1000000000
         """
         return self._then("maxbytes", bytes=bytes)
+
+    def dpr(self: _P, factor: float) -> _P:
+        """Pixel density: every length in pixels in the pipeline × F (thumbnail:100/dpr:2 is 200 px).
+
+        ``dpr:FACTOR``
+
+        - 1 ≤ factor ≤ 5; device pixels per CSS pixel
+        """
+        return self._then("dpr", factor=factor)

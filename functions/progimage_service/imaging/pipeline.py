@@ -22,8 +22,9 @@ class Pipeline:
 
     @property
     def pixel_steps(self) -> tuple[Step, ...]:
-        """The steps that change pixels, in order (output options removed)."""
-        return tuple(s for s in self.steps if not s.operation.output_only)
+        """The steps that change pixels, in order (output options removed), at the pipeline's
+        pixel density: ``dpr:2`` doubles every length in pixels."""
+        return tuple(s for s in ordered(self.steps) if not s.operation.output_only)
 
     def settings(self) -> dict[str, Any]:
         """The encoder settings the operations set (quality, max_bytes, background): of one

@@ -43,6 +43,11 @@ def integer(name: str, low: int, high: int, **kw: Any) -> Param:
     return Param(name, "int", low, high, **kw)
 
 
+def length(name: str, low: int, high: int, **kw: Any) -> Param:
+    """A length in pixels: ``dpr`` multiplies it."""
+    return Param(name, "int", low, high, pixels=True, **kw)
+
+
 def number(name: str, low: float, high: float, **kw: Any) -> Param:
     return Param(name, "float", low, high, **kw)
 
@@ -70,8 +75,8 @@ _OPERATIONS = (
         "resize",
         (
             (
-                integer("width", 0, MAX_SIDE, doc="0 keeps the aspect from the height"),
-                integer("height", 0, MAX_SIDE, doc="0 keeps the aspect from the width"),
+                length("width", 0, MAX_SIDE, doc="0 keeps the aspect from the height"),
+                length("height", 0, MAX_SIDE, doc="0 keeps the aspect from the width"),
                 choice("fit", ("fit", "fill", "stretch", "pad"), **optional("fit")),
             ),
         ),
@@ -83,8 +88,8 @@ _OPERATIONS = (
         "thumbnail",
         (
             (
-                integer("width", 1, MAX_SIDE),
-                integer("height", 1, MAX_SIDE, **optional(default_from="width")),
+                length("width", 1, MAX_SIDE),
+                length("height", 1, MAX_SIDE, **optional(default_from="width")),
             ),
         ),
         "shrink to fit inside W×H (H = W), never enlarging",
@@ -93,14 +98,14 @@ _OPERATIONS = (
         "crop",
         (
             (
-                integer("x", 0, MAX_SIDE),
-                integer("y", 0, MAX_SIDE),
-                integer("width", 1, MAX_SIDE),
-                integer("height", 1, MAX_SIDE),
+                length("x", 0, MAX_SIDE),
+                length("y", 0, MAX_SIDE),
+                length("width", 1, MAX_SIDE),
+                length("height", 1, MAX_SIDE),
             ),
             (
-                integer("width", 1, MAX_SIDE),
-                integer("height", 1, MAX_SIDE),
+                length("width", 1, MAX_SIDE),
+                length("height", 1, MAX_SIDE),
                 choice("gravity", GRAVITIES, **optional("center")),
             ),
         ),
@@ -132,7 +137,7 @@ _OPERATIONS = (
     # --- filters -----------------------------------------------------------------------------
     Operation(
         "blur",
-        ((number("sigma", 0, 100, low_open=True, doc="standard deviation in pixels"),),),
+        ((number("sigma", 0, 100, low_open=True, pixels=True, doc="standard deviation"),),),
         "Gaussian blur with standard deviation SIGMA pixels",
         notes=(
             "from 2 up computed at 1/f of the size, f the largest power of two up to SIGMA (at "
@@ -146,7 +151,7 @@ _OPERATIONS = (
         (
             (
                 number("amount", 0, 10, **optional(1.0), doc="1 = 100 %"),
-                number("radius", 0, 100, low_open=True, **optional(2.0), doc="in pixels"),
+                number("radius", 0, 100, low_open=True, pixels=True, **optional(2.0)),
             ),
         ),
         "unsharp mask: AMOUNT (1 = 100%) at RADIUS pixels",
@@ -166,7 +171,7 @@ _OPERATIONS = (
         ((number("factor", 0, 10, doc="1 = unchanged, 0 = grey"),),),
         "colour saturation × F (1 = unchanged, 0 = grey)",
     ),
-    Operation("pixelate", ((integer("size", 1, 1024),),), "blocks of N×N pixels"),
+    Operation("pixelate", ((length("size", 1, 1024),),), "blocks of N×N pixels"),
     Operation("posterize", ((integer("bits", 1, 8),),), "keep BITS bits per colour channel"),
     Operation(
         "tint",
@@ -186,7 +191,7 @@ _OPERATIONS = (
                     pattern=ID_PATTERN,
                     doc="an image's luminance is the mask",
                 ),
-                integer("radius", 0, MAX_SIDE, **optional(0), doc="the corners' (rounded)"),
+                length("radius", 0, MAX_SIDE, **optional(0), doc="the corners' (rounded)"),
             ),
         ),
         "make pixels outside a shape (or another image's dark areas) transparent",
@@ -219,10 +224,14 @@ _OPERATIONS = (
     # --- output options ------------------------------------------------------------------------
     Operation(
         "quality",
-        ((integer("quality", 1, 100),),),
-        "compression level for lossy formats (JPEG 85, WebP 80, AVIF 60 by default)",
+        ((integer("quality", 1, 100, choices=("auto",)),),),
+        "compression level for lossy formats (JPEG 85, WebP 80, AVIF 60 by default), or auto",
         output_only=True,
         sets="quality",
+        notes=(
+            "`auto`: the lowest quality whose output stays within a perceptual target of the "
+            "rendered picture (SSIM, measured on the encoded result at output size)"
+        ),
     ),
     Operation(
         "maxbytes",
@@ -233,6 +242,18 @@ _OPERATIONS = (
         notes=(
             "binary search over quality (up to the requested or default quality) for JPEG, "
             "WebP, AVIF"
+        ),
+    ),
+    Operation(
+        "dpr",
+        ((number("factor", 1, 5, doc="device pixels per CSS pixel"),),),
+        "pixel density: every length in pixels in the pipeline × F (thumbnail:100/dpr:2 is 200 px)",
+        output_only=True,
+        sets="dpr",
+        notes=(
+            "the canonical form applies it (`thumbnail:100/dpr:2` is `thumbnail:200`: one "
+            "cached variant); lengths stay within their bounds; relative sizes (watermark "
+            "scale) are unchanged"
         ),
     ),
 )
