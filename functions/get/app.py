@@ -5,6 +5,7 @@ from __future__ import annotations
 from progimage_service.api import (
     Request,
     Response,
+    asked,
     credentials,
     delivery_response,
     json_response,
@@ -13,8 +14,7 @@ from progimage_service.api import (
     router,
     signed,
 )
-from progimage_service.imaging.formats import for_extension
-from progimage_service.imaging.pipeline import Pipeline
+from progimage_service.imaging.pipeline import formatted
 from progimage_service.services import images
 from progimage_service.services.variants import variant
 from progimage_service.wiring import dependencies
@@ -23,12 +23,14 @@ from progimage_service.wiring import dependencies
 def get_image(request: Request, tenant: str | None) -> Response:
     """The original, or with an extension the image converted to that format. Open to anyone
     with the URL (and its signature, where signatures are required)."""
+    deps = dependencies()
     image_id, dot, extension = request.path_param("id").partition(".")
-    if_none_match = request.header("if-none-match")
     if not dot:
-        return delivery_response(images.original(dependencies(), image_id, tenant, if_none_match))
-    pipeline = Pipeline(format=for_extension(extension))
-    return delivery_response(variant(dependencies(), image_id, pipeline, tenant, if_none_match))
+        return delivery_response(images.original(deps, image_id, tenant, asked(request)))
+    accept, preference = request.header("accept"), deps.settings.auto_formats
+    pipeline = formatted((), extension, accept, preference)
+    delivery = variant(deps, image_id, pipeline, tenant, asked(request))
+    return delivery_response(delivery, pipeline.negotiated)
 
 
 def get_info(request: Request, tenant: str) -> Response:

@@ -19,6 +19,8 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
+from email.utils import format_datetime
 from enum import Enum
 from functools import cached_property
 from typing import Any
@@ -28,7 +30,7 @@ from .adapters.dynamodb import IdempotencyTable
 from .auth import is_tenant, tenant_of_principal
 from .errors import BadRequest, Conflict, Forbidden, ProgImageError, TooLarge, Unauthorized
 from .inputs import decimal, echo, json_document, utf8
-from .services.delivery import Delivery
+from .services.delivery import Asked, Delivery
 from .signing import verify
 from .wiring import dependencies
 
@@ -141,9 +143,26 @@ def no_content() -> Response:
     return Response(204, "")
 
 
-def delivery_response(delivery: Delivery) -> Response:
-    """Inline bytes (200), a redirect to the stored object (307), or 304."""
+def asked(request: Request) -> Asked:
+    """What a GET asks of its answer: its conditions and ``?download=NAME``."""
+    return Asked(
+        request.header("if-none-match"),
+        request.header("if-modified-since"),
+        request.query("download"),
+    )
+
+
+def delivery_response(delivery: Delivery, negotiated: bool = False) -> Response:
+    """Inline bytes (200), a redirect to the stored object (307), or 304; ``negotiated``: the
+    format was chosen by the Accept header, which caches must then key on."""
     headers = {"ETag": delivery.etag, "Cache-Control": IMMUTABLE}
+    if delivery.last_modified is not None:
+        when = delivery.last_modified.astimezone(UTC)
+        headers["Last-Modified"] = format_datetime(when, usegmt=True)
+    if negotiated:
+        headers["Vary"] = "Accept"
+    if delivery.disposition is not None:
+        headers["Content-Disposition"] = delivery.disposition
     if delivery.not_modified:
         return Response(304, "", headers)
     if delivery.url is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from progimage_service.api import (
     Request,
     Response,
+    asked,
     credentials,
     delivery_response,
     idempotent,
@@ -29,27 +30,28 @@ from progimage_service.wiring import Dependencies, dependencies
 
 
 def get_variant(request: Request, tenant: str | None) -> Response:
-    pipeline = parse_path(request.path_param("pipeline"))
-    delivery = variant(
-        dependencies(), request.path_param("id"), pipeline, tenant, request.header("if-none-match")
-    )
-    return delivery_response(delivery)
+    deps = dependencies()
+    accept, preference = request.header("accept"), deps.settings.auto_formats
+    pipeline = parse_path(request.path_param("pipeline"), accept, preference)
+    delivery = variant(deps, request.path_param("id"), pipeline, tenant, asked(request))
+    return delivery_response(delivery, pipeline.negotiated)
 
 
 def post_transform(request: Request, tenant: str) -> Response:
     """JSON ``{"source", "ops", "format", "store"}``, or raw image bytes with ``?ops=&format=``."""
     deps = dependencies()
     max_bytes = deps.settings.limits.max_bytes
+    accept, preference = request.header("accept"), deps.settings.auto_formats
     if request.content_type == "application/json":
         body = request.json(max_bytes)
         if not isinstance(body, dict) or "source" not in body:
             raise BadRequest('JSON body must have a "source"', param="source")
-        pipeline = pipeline_of(body.get("ops"), body.get("format"))
+        pipeline = pipeline_of(body.get("ops"), body.get("format"), accept, preference)
         store = store_flag(body.get("store", False))
         # last: the request is checked before fetching
         data = source_bytes(deps, tenant, body["source"])
     elif request.has_image_body:
-        pipeline = pipeline_of(request.query("ops"), request.query("format"))
+        pipeline = pipeline_of(request.query("ops"), request.query("format"), accept, preference)
         flag = request.query("store")  # absent: false; anything but the four spellings: 400
         store = False if flag is None else store_flag(_QUERY_FLAGS.get(flag))
         data = request.body(max_bytes)
@@ -59,13 +61,13 @@ def post_transform(request: Request, tenant: str) -> Response:
             param="content-type",
         )
     result = transform(deps, tenant, data, pipeline, store=store)
-    return _answer(result, deps.settings.inline_max_bytes)
+    return _answer(result, deps.settings.inline_max_bytes, pipeline.negotiated)
 
 
 _QUERY_FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
-def _answer(result: Result, inline_max_bytes: int) -> Response:
+def _answer(result: Result, inline_max_bytes: int, negotiated: bool) -> Response:
     if result.record is not None:
         record = result.record
         return json_response(201, record.to_json(), {"Location": f"/images/{record.id}"})
@@ -76,17 +78,15 @@ def _answer(result: Result, inline_max_bytes: int) -> Response:
             f'({inline_max_bytes}); send "store": true and fetch it from its image URL',
             param="store",
         )
-    return Response(
-        200,
-        result.rendered.data,
-        {"Content-Type": result.rendered.format.content_type, "Cache-Control": "no-store"},
-    )
+    headers = {"Content-Type": result.rendered.format.content_type, "Cache-Control": "no-store"}
+    return Response(200, result.rendered.data, headers | ({"Vary": "Accept"} if negotiated else {}))
 
 
 def post_batch(request: Request, tenant: str) -> Response:
     """``{"items": [...]}``: up to 100 items, one result each, in order."""
     deps = dependencies()
-    return json_response(200, {"results": run_batch(deps, tenant, _items(request, deps))})
+    results = run_batch(deps, tenant, _items(request, deps), request.header("accept"))
+    return json_response(200, {"results": results})
 
 
 def post_jobs(request: Request, tenant: str) -> Response:

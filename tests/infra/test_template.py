@@ -902,6 +902,7 @@ COMMON_ENVIRONMENT = {
     "PROGIMAGE_JOBS_QUEUE_URL": {"Ref": "JobsQueue"},
     "PROGIMAGE_JOB_MAX_ATTEMPTS": {"Ref": "QueueMaxReceiveCount"},
     "PROGIMAGE_IAM_TENANTS": {"Ref": "IamTenants"},  # ARN=TENANT: who is who, not a credential
+    "PROGIMAGE_AUTO_FORMATS": {"Ref": "AutoFormats"},
     "POWERTOOLS_SERVICE_NAME": "progimage",
     "PROGIMAGE_SERVICE": {"Ref": "AWS::StackName"},
     "PROGIMAGE_METRICS_NAMESPACE": "ProgImage",

@@ -1,5 +1,6 @@
 """Handlers load the pipeline language and nothing of the imaging core's pixels: no Pillow, and
-no imaging module but the grammar, the registry, the pipeline, the formats table and the limits.
+no imaging module but the grammar, the registry, the pipeline, the formats table, the
+format negotiation and the limits.
 
 Each handler is imported in a fresh interpreter (the probe that ``python -m bench.coldstart``
 times); the cache hit itself is checked the same way against a stored variant in
@@ -18,7 +19,8 @@ from bench.coldstart import IMAGING, run_probe
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = re.findall(r"^\s+Handler: (\S+)$", (ROOT / "template.yaml").read_text(), re.M)
 LANGUAGE = {
-    IMAGING + name for name in ("grammar", "registry", "pipeline", "formats", "limits", "copies")
+    IMAGING + name
+    for name in ("grammar", "registry", "pipeline", "formats", "negotiate", "limits", "copies")
 }
 
 

@@ -21,6 +21,7 @@ GRAMMAR = Grammar.from_json(
             "bmp": "bmp",
             "jpeg": "jpg",
             "tif": "tiff",
+            "auto": "auto",
         },
         "operations": [
             {
@@ -399,7 +400,7 @@ GRAMMAR = Grammar.from_json(
             },
             {
                 "name": "dpr",
-                "summary": "pixel density: every length in pixels in the pipeline × F "
+                "summary": "pixel density: every length in pixels × F "
                 "(thumbnail:100/dpr:2 is 200 px)",
                 "usage": "dpr:FACTOR",
                 "forms": [
@@ -669,7 +670,7 @@ class Operations:
         return self._then("maxbytes", bytes=bytes)
 
     def dpr(self: _P, factor: float) -> _P:
-        """Pixel density: every length in pixels in the pipeline × F (thumbnail:100/dpr:2 is 200 px).
+        """Pixel density: every length in pixels × F (thumbnail:100/dpr:2 is 200 px).
 
         ``dpr:FACTOR``
 

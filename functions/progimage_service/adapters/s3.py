@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,6 +24,7 @@ class StoredObject:
     etag: str
     body: Any  # a streaming body; read() it, or close() it unread
     metadata: dict[str, str] = field(default_factory=dict)  # x-amz-meta-*
+    last_modified: datetime | None = None
 
     def read(self) -> bytes:
         try:
@@ -80,6 +82,7 @@ class ObjectStore:
             etag=response["ETag"],
             body=response["Body"],
             metadata=response.get("Metadata") or {},
+            last_modified=response.get("LastModified"),
         )
 
     def read(self, key: str) -> bytes | None:
@@ -148,10 +151,13 @@ class ObjectStore:
             ExpiresIn=ttl_seconds,
         )
 
-    def presigned_get(self, key: str, ttl_seconds: int) -> str:
-        return self.s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl_seconds
-        )
+    def presigned_get(self, key: str, ttl_seconds: int, disposition: str | None = None) -> str:
+        """A URL that reads the object until it expires; S3 answers ``disposition`` as its
+        Content-Disposition, if given."""
+        params = {"Bucket": self.bucket, "Key": key}
+        if disposition is not None:
+            params["ResponseContentDisposition"] = disposition
+        return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds)
 
 
 class RoutedStore:
@@ -218,8 +224,8 @@ class RoutedStore:
     ) -> dict[str, Any]:
         return self._for(key).presigned_post(key, content_type, max_bytes, ttl_seconds)
 
-    def presigned_get(self, key: str, ttl_seconds: int) -> str:
-        return self._for(key).presigned_get(key, ttl_seconds)
+    def presigned_get(self, key: str, ttl_seconds: int, disposition: str | None = None) -> str:
+        return self._for(key).presigned_get(key, ttl_seconds, disposition)
 
 
 # What the services are given: one bucket, or the regional bucket and a cache bucket.

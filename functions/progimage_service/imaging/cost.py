@@ -215,7 +215,8 @@ def estimate(
     # Every output frame is held until encoded; then the encoder's own peak.
     held += FRAME * out_pixels * (frames - 1)
     encodes = MAX_BYTES_ENCODES if plan.max_bytes is not None else 1
-    out_fmt = plan.format.name
+    # auto's fallback writes PNG for JPEG where the result has alpha: dearer in time and memory.
+    out_fmt = (plan.alpha_format or plan.format).name
     encoding = ENCODE[out_fmt] * out_pixels / MP * frames * encodes
     spend(f"encode {out_fmt} {current[0]}x{current[1]}", encoding)
     peak = max(peak, FRAME * out_pixels + ENCODER[out_fmt] * out_pixels * min(frames, 2))

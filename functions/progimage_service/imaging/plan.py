@@ -59,6 +59,7 @@ class Plan:
     steps: tuple[Step, ...]  # the pixel steps, in order; steps[0] receives the geometry
     geometry: Geometry
     format: Format  # of the output
+    alpha_format: Format | None  # written instead where the result has alpha (auto's fallback)
     quality: int | None  # the encoder's quality; None: the format's default
     max_bytes: int | None  # the encoded size to stay within, lowering the quality
     background: Colour | None  # what the encoder flattens transparency onto: the last given
@@ -124,6 +125,7 @@ def plan(pipeline: Pipeline, source: Source) -> Plan:
         steps=pipeline.pixel_steps,
         geometry=geometry(pipeline, (source.width, source.height), source.copy, source.copy_reach),
         format=fmt,
+        alpha_format=pipeline.alpha_format(source.format),
         quality=settings.get("quality"),
         max_bytes=settings.get("max_bytes"),
         background=settings.get("background"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from .formats import EXTENSIONS
 from .grammar import Grammar, Operation, Param
+from .negotiate import AUTO
 
 MAX_OPERATIONS = 20
 # Other stored images one pipeline may name: each is read and decoded (reduced) per render.
@@ -247,7 +248,7 @@ _OPERATIONS = (
     Operation(
         "dpr",
         ((number("factor", 1, 5, doc="device pixels per CSS pixel"),),),
-        "pixel density: every length in pixels in the pipeline × F (thumbnail:100/dpr:2 is 200 px)",
+        "pixel density: every length in pixels × F (thumbnail:100/dpr:2 is 200 px)",
         output_only=True,
         sets="dpr",
         notes=(
@@ -260,7 +261,7 @@ _OPERATIONS = (
 
 GRAMMAR = Grammar(
     {op.name: op for op in _OPERATIONS},
-    {extension: fmt.extension for extension, fmt in EXTENSIONS.items()},
+    {extension: fmt.extension for extension, fmt in EXTENSIONS.items()} | {AUTO: AUTO},
     MAX_OPERATIONS,
     MAX_IMAGES,
 )

@@ -100,6 +100,8 @@ def execute(
         if not planned.animated:
             break
     fmt = planned.format
+    if planned.alpha_format is not None and "A" in output[0].image.getbands():
+        fmt = planned.alpha_format
     options = EncodeOptions(
         quality=planned.quality,
         background=(planned.background or WHITE)[:3],

@@ -24,8 +24,13 @@ MAX_BATCH_ITEMS = 100
 RESULT_URL_TTL = 3600  # presigned links to ephemeral results (kept by lifecycle: see template)
 
 
-def run_item(deps: Dependencies, tenant: str, item: Any, index: int, run_id: str) -> dict[str, Any]:
+def run_item(
+    deps: Dependencies, tenant: str, item: Any, index: int, run_id: str, accept: str | None = None
+) -> dict[str, Any]:
     """Process one item; a client error becomes that item's result instead of an exception.
+
+    ``accept`` is the Accept header ``"format": "auto"`` chooses by (a job has none: its items
+    get the fallback, JPEG or PNG).
 
     A stored source without ``store`` answers its variant's API path (the variant is made and
     cached now); bytes or a URL without ``store`` answer a presigned link to the result, kept for
@@ -34,7 +39,8 @@ def run_item(deps: Dependencies, tenant: str, item: Any, index: int, run_id: str
     try:
         if not isinstance(item, Mapping) or "source" not in item:
             raise BadRequest('an item is {"source", "ops"?, "format"?, "store"?}', param="source")
-        pipeline = pipeline_of(item.get("ops"), item.get("format"))
+        fmt = item.get("format")
+        pipeline = pipeline_of(item.get("ops"), fmt, accept, deps.settings.auto_formats)
         store = store_flag(item.get("store", False))
         source = item["source"]
         if not store and isinstance(source, Mapping) and set(source) == {"id"}:
@@ -69,12 +75,14 @@ def presented(deps: Dependencies, tenant: str, result: dict[str, Any]) -> dict[s
     return result
 
 
-def run_batch(deps: Dependencies, tenant: str, items: Any) -> list[dict[str, Any]]:
+def run_batch(
+    deps: Dependencies, tenant: str, items: Any, accept: str | None = None
+) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH_ITEMS:
         raise BadRequest(f"items must be a list of 1 to {MAX_BATCH_ITEMS} items", param="items")
     batch_id = new_id()
     with shared_budget(deps.settings.limits.max_seconds):
         return [
-            presented(deps, tenant, run_item(deps, tenant, item, index, batch_id))
+            presented(deps, tenant, run_item(deps, tenant, item, index, batch_id, accept))
             for index, item in enumerate(items)
         ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..errors import BadRequest, NotFound, NotReady
@@ -18,7 +20,7 @@ from ..storage_layout import (
     work_keys,
 )
 from ..wiring import Dependencies
-from .delivery import Delivery, deliver_object, matches
+from .delivery import NOTHING_ASKED, Asked, Delivery, deliver_object
 
 if TYPE_CHECKING:  # the imaging core loads only where pixels are read: reads need none of it
     from ..imaging.decode import ImageInfo
@@ -133,19 +135,22 @@ def get_record(deps: Dependencies, image_id: str, tenant: str | None) -> ImageRe
 
 
 def original(
-    deps: Dependencies, image_id: str, tenant: str | None, if_none_match: str | None = None
+    deps: Dependencies, image_id: str, tenant: str | None, asked: Asked = NOTHING_ASKED
 ) -> Delivery:
-    """The uploaded bytes, unchanged, with the content's own hash as ETag; with a tenant (a
-    signed URL's), only if that tenant owns the image."""
+    """The uploaded bytes, unchanged, with the content's own hash as ETag and its upload's
+    time as Last-Modified; with a tenant (a signed URL's), only if that tenant owns the image."""
     record = ready_record(deps, image_id, tenant)
     etag = f'"{record.sha256}"'
     content_type = record.content_type or "application/octet-stream"
-    if matches(etag, if_none_match):
-        return Delivery(content_type, etag)
+    uploaded = datetime.fromisoformat(record.created_at) if record.created_at else None
+    if asked.has_current(etag, uploaded):
+        return Delivery(content_type, etag, last_modified=uploaded)
     obj = deps.store.get(original_key(image_id))
     if obj is None:
         raise unknown(image_id)
-    return deliver_object(deps, obj, etag, None)
+    return deliver_object(
+        deps, replace(obj, last_modified=uploaded), etag, Asked(download=asked.download)
+    )
 
 
 def list_images(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -13,8 +13,8 @@ from .. import observability
 from ..adapters.fetch import fetch
 from ..errors import BadRequest, InvalidImage, Unprocessable
 from ..ids import unknown
-from ..imaging.formats import FORMATS, for_extension
-from ..imaging.pipeline import Pipeline, parse_ops
+from ..imaging.formats import FORMATS
+from ..imaging.pipeline import Pipeline, formatted, parse_ops
 from ..inputs import echo
 from ..models import ImageRecord
 from ..storage_layout import legacy_work_key, original_key, work_key
@@ -79,11 +79,14 @@ def decode_base64(value: str, param: str) -> bytes:
         raise BadRequest(f"{param} is not valid base64: {error}", param=param) from error
 
 
-def pipeline_of(ops: Any, fmt: Any) -> Pipeline:
-    """A pipeline from the JSON form's ``ops`` (string or list) and ``format``."""
+def pipeline_of(
+    ops: Any, fmt: Any, accept: str | None = None, preference: Sequence[str] = ()
+) -> Pipeline:
+    """A pipeline from the JSON form's ``ops`` (string or list) and ``format`` (``auto``:
+    chosen among ``preference`` by the ``accept`` header)."""
     if fmt is not None and not isinstance(fmt, str):
         raise BadRequest("format must be a string such as 'webp'", param="format")
-    return Pipeline(parse_ops(ops), None if fmt is None else for_extension(fmt))
+    return formatted(parse_ops(ops), fmt, accept, preference)
 
 
 def store_flag(value: Any) -> bool:

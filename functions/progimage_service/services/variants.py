@@ -20,11 +20,12 @@ from .. import observability
 from ..auth import DEFAULT_TENANT
 from ..errors import NotFound
 from ..ids import check_id, unknown
+from ..imaging.negotiate import AUTO
 from ..imaging.pipeline import Pipeline
 from ..models import ImageRecord
 from ..storage_layout import reference_key, variant_key, work_key
 from ..wiring import Dependencies
-from .delivery import Delivery, deliver_bytes, deliver_object
+from .delivery import NOTHING_ASKED, Asked, Delivery, deliver_bytes, deliver_object
 from .images import ready_record
 from .transform import Opening, close_unread, render_record
 
@@ -41,7 +42,7 @@ def variant(
     image_id: str,
     pipeline: Pipeline,
     tenant: str | None,
-    if_none_match: str | None = None,
+    asked: Asked = NOTHING_ASKED,
 ) -> Delivery:
     """Serve a stored image through a pipeline, computing and caching it on first request.
 
@@ -58,7 +59,7 @@ def variant(
         rendered, etag = produce(deps, record, pipeline, key, opening)
         if etag is not None:
             content_type = rendered.format.content_type
-            return deliver_bytes(deps, key, rendered.data, content_type, etag, if_none_match)
+            return deliver_bytes(deps, key, rendered.data, content_type, etag, asked)
         cached = deps.store.get(key)  # the concurrent request's, which it checks itself
     if cached is None or (
         tenant is not None and cached.metadata.get(OWNER, DEFAULT_TENANT) != tenant
@@ -66,7 +67,7 @@ def variant(
         if cached is not None:
             cached.body.close()
         raise unknown(image_id)
-    return deliver_object(deps, cached, cached.etag, if_none_match)
+    return deliver_object(deps, cached, cached.etag, asked)
 
 
 def _record_and_copy(
@@ -102,9 +103,13 @@ def _account(hit: bool) -> None:
 
 
 def api_path(image_id: str, pipeline: Pipeline) -> str:
-    """The URL path that serves this variant: ``/images/{id}/{canonical}.{ext}``."""
+    """The URL path that serves this variant: ``/images/{id}/{canonical}.{ext}`` (``.auto``
+    where the format was negotiated: whoever fetches it gets the format they accept)."""
     canonical = pipeline.canonical()
-    extension = f".{pipeline.format.extension}" if pipeline.format else ""
+    if pipeline.negotiated:
+        extension = f".{AUTO}"
+    else:
+        extension = f".{pipeline.format.extension}" if pipeline.format else ""
     return (
         f"/images/{image_id}/{canonical}{extension}"
         if canonical

@@ -1,0 +1,59 @@
+"""The ``auto`` output format: the best format the client's ``Accept`` header names.
+
+Browsers name the newer image formats they decode (``image/avif``, ``image/jxl``,
+``image/webp``); only a format named outright, with a q-value above 0, counts: ``image/*`` and
+``*/*`` promise nothing, since browsers send them whatever they decode. Of those named, the
+first in the deployment's order of preference is chosen; none named gives the fallback, which
+every client decodes (see ``plan.fallback_format``).
+
+The CDN's viewer-request function reduces ``Accept`` to :func:`normalised` with the same rules
+(its cache key cannot follow ``Vary``), so the origin sees at most one spelling per choice.
+This module imports no imaging code: a cache hit resolves its format with nothing else loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .formats import FORMATS, Format
+
+AUTO = "auto"  # the URL extension and JSON "format" that ask for a negotiated format
+CANDIDATES = ("avif", "jxl", "webp")  # what Accept can choose, in the normalised order
+_MAX_ACCEPT = 4096  # longer headers are read up to here (API Gateway allows 10 KB of headers)
+
+
+def accepted(accept: str | None) -> tuple[str, ...]:
+    """The candidate formats the header names outright with q > 0, in ``CANDIDATES`` order."""
+    named: set[str] = set()
+    refused: set[str] = set()
+    for item in (accept or "")[:_MAX_ACCEPT].split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        kind, _, sub = media.lower().partition("/")
+        if kind != "image" or sub not in CANDIDATES:
+            continue
+        (refused if _q(params) == 0 else named).add(sub)
+    return tuple(c for c in CANDIDATES if c in named and c not in refused)
+
+
+def normalised(accept: str | None) -> str:
+    """The header as the CDN forwards it: ``image/avif,image/webp``, or empty."""
+    return ",".join(f"image/{name}" for name in accepted(accept))
+
+
+def choose(accept: str | None, preference: Sequence[str]) -> Format | None:
+    """The first format of ``preference`` that ``accept`` names (None: the fallback)."""
+    named = accepted(accept)
+    return next((FORMATS[n] for n in preference if n in named and n in FORMATS), None)
+
+
+def _q(params: Sequence[str]) -> float:
+    """The q-value of a media range's parameters (1 when absent; 0 when unreadable)."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = float(value.strip())
+            except ValueError:
+                return 0.0
+            return q if 0 < q <= 1 else 0.0
+    return 1.0
