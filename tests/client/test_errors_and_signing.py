@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import progimage
 import pytest
@@ -11,6 +12,7 @@ from progimage.signing import image_path, sign_path, sign_url, signature, tenant
 
 from progimage_service import errors as server_errors
 from progimage_service.errors import Forbidden as ServerForbidden
+from progimage_service.imaging.pipeline import parse_path
 from progimage_service.signing import signature as server_signature
 from progimage_service.signing import tenant_key as server_tenant_key
 from progimage_service.signing import verify
@@ -182,3 +184,33 @@ def test_image_paths(pipeline: object, fmt: str | None, path: str) -> None:
 def test_image_paths_refuse_what_cannot_be_an_id(bad: str) -> None:
     with pytest.raises(ValueError, match="not an image id"):
         image_path(bad)
+
+
+def test_srcset_lists_signed_variants_the_server_serves_at_each_size() -> None:
+    """Each candidate's URL verifies with the server's code and names the server's canonical
+    pipeline for that size (a density folds into the lengths: thumbnail:100 at 2x is 200)."""
+    master = b"master-key"
+    client = progimage.ProgImage(
+        "https://cdn.example.com", signing_key=tenant_key(master, "alpha"), tenant="alpha"
+    )
+    image_id = "0Ojp8iUHJrV2bQ4mJmGpV1rNY"
+    by_width = client.srcset(image_id, [320, 640], "grayscale", format="auto")
+    by_density = client.srcset(image_id, densities=[1, 1.5, 2], pipeline="thumbnail:100.webp")
+    seen = []
+    for srcset in (by_width, by_density):
+        for candidate in srcset.split(", "):
+            url, descriptor = candidate.split(" ")
+            parts = urlsplit(url)
+            query = query_of(url)
+            assert verify([master], parts.path, query["tenant"], query["sig"], None) == "alpha"
+            pipeline = parse_path(parts.path.split("/", 3)[3], "image/webp", ("webp",))
+            seen.append((descriptor, pipeline.canonical(), pipeline.format.name))
+    assert seen == [
+        ("320w", "grayscale/resize:320:0", "webp"),
+        ("640w", "grayscale/resize:640:0", "webp"),
+        ("1x", "thumbnail:100", "webp"),
+        ("1.5x", "thumbnail:150", "webp"),
+        ("2x", "thumbnail:200", "webp"),
+    ]
+    with pytest.raises(ValueError, match="widths or densities"):
+        client.srcset(image_id, [320], densities=[2])

@@ -41,7 +41,7 @@ from .errors import (
     error_from_response,
 )
 from .models import BatchResult, ImagePage, ImageRecord, Job, PresignedUpload
-from .pipeline import FORMATS, PipelineLike, split_pipeline
+from .pipeline import FORMATS, Pipeline, PipelineLike, split_pipeline
 from .signing import check_tenant, image_path, sign_path, sign_url
 
 T = TypeVar("T")
@@ -291,6 +291,37 @@ class BaseClient:
             tenant=self.tenant,
             expires_in=expires_in,
             format=format,
+        )
+
+    def srcset(
+        self,
+        image_id: str,
+        widths: Iterable[int] = (),
+        pipeline: PipelineLike | None = None,
+        *,
+        densities: Iterable[float] = (),
+        format: str | None = None,
+        expires_in: float | None = None,
+    ) -> str:
+        """An HTML ``srcset`` of the image through ``pipeline``: one URL per width in pixels
+        (``resize:W`` after the pipeline, described ``Ww``), or per pixel density (``dpr:D``,
+        described ``Dx``). URLs are signed as :meth:`url` signs them; ``format="auto"`` lets
+        each browser get the best format it accepts.
+
+        >>> client.srcset(image_id, [320, 640], "grayscale", format="auto")  # doctest: +SKIP
+        '…/grayscale/resize:320:0.auto 320w, …/grayscale/resize:640:0.auto 640w'
+        """
+        widths, densities = list(widths), list(densities)
+        if bool(widths) == bool(densities):
+            raise ValueError("give widths or densities, one of them")
+        base = pipeline if isinstance(pipeline, Pipeline) else Pipeline.parse(pipeline or "")
+        base = base.format(format) if format is not None else base
+        candidates = [(base.resize(width), f"{width}w") for width in widths] + [
+            (base.dpr(density), f"{density:g}x") for density in densities
+        ]
+        return ", ".join(
+            f"{self.url(image_id, variant, expires_in=expires_in)} {descriptor}"
+            for variant, descriptor in candidates
         )
 
     # -- requests --------------------------------------------------------------------------
