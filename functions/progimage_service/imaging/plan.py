@@ -60,7 +60,9 @@ class Plan:
     geometry: Geometry
     format: Format  # of the output
     alpha_format: Format | None  # written instead where the result has alpha (auto's fallback)
-    quality: int | None  # the encoder's quality; None: the format's default
+    # The encoder's quality; None: the format's default; "auto": the lowest within the format's
+    # perceptual target (perceptual.auto_quality).
+    quality: int | str | None
     max_bytes: int | None  # the encoded size to stay within, lowering the quality
     background: Colour | None  # what the encoder flattens transparency onto: the last given
     animated: bool  # every frame is rendered (else the first only)

@@ -16,6 +16,7 @@ from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
 from .limits import Limits
 from .operations.table import Given, RenderState, apply
+from .perceptual import auto_quality
 from .pipeline import Pipeline
 from .plan import Plan, Source, plan
 
@@ -30,7 +31,8 @@ class Rendered:
 @dataclass(frozen=True)
 class Timings:
     """Where a render's time went, in seconds: decoding the frames (into the working mode),
-    the pixel steps, and encoding (every encode of a ``maxbytes`` search)."""
+    the pixel steps, and encoding (every encode of a ``maxbytes`` search, and every encode,
+    decode and measure of a ``quality:auto`` one)."""
 
     decode: float
     steps: float
@@ -102,16 +104,20 @@ def execute(
     fmt = planned.format
     if planned.alpha_format is not None and "A" in output[0].image.getbands():
         fmt = planned.alpha_format
+    auto = planned.quality == "auto"
     options = EncodeOptions(
-        quality=planned.quality,
+        quality=None if auto else planned.quality,
         background=(planned.background or WHITE)[:3],
         loop=int(opened.image.info.get("loop", 0) or 0),
     )
     encoding = time.perf_counter()
-    if planned.max_bytes is None:
-        data = encode(output, fmt, options)
+    if auto:  # the lowest quality whose output stays within the format's perceptual target
+        chosen = auto_quality(output, fmt, options)
+        data, options = chosen.data, replace(options, quality=chosen.quality)
     else:
-        data = _within(output, fmt, options, planned.max_bytes)
+        data = encode(output, fmt, options)
+    if planned.max_bytes is not None:
+        data = _within(output, fmt, options, planned.max_bytes, data)
     ended = time.perf_counter()
     timings = Timings(decoding[0], encoding - started - decoding[0], ended - encoding)
     return Rendered(data, fmt, timings)
@@ -131,9 +137,11 @@ def _decoded(opened: Opened, spent: list[float]) -> Iterator[tuple[Image.Image, 
         yield frame, duration
 
 
-def _within(frames_: list[Frame], fmt: Format, options: EncodeOptions, max_bytes: int) -> bytes:
-    """The highest quality (up to the requested or default one) whose output fits in max_bytes."""
-    best = encode(frames_, fmt, options)
+def _within(
+    frames_: list[Frame], fmt: Format, options: EncodeOptions, max_bytes: int, best: bytes
+) -> bytes:
+    """The highest quality (up to the requested, auto-chosen or default one, whose output is
+    ``best``) whose output fits in max_bytes."""
     if len(best) <= max_bytes:
         return best
     if fmt.name not in DEFAULT_QUALITY:
