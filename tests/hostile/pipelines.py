@@ -47,7 +47,17 @@ def _number_text(value: float, integral: bool) -> st.SearchStrategy[str]:
 
 
 def valid_value(param: Param, render: bool) -> st.SearchStrategy[tuple[str, Any]]:
-    """(URL text, JSON value) pairs of an argument within its bounds."""
+    """(URL text, JSON value) pairs of an argument within its bounds: a number's words too
+    (``quality:auto``), in any case."""
+    number = _number_value(param, render)
+    if param.kind in ("int", "float") and param.choices:
+        # A word a quarter of the time: quality:auto renders several encodes.
+        words = st.sampled_from(list(param.choices)).flatmap(_case).map(lambda t: (t, t))
+        return st.integers(0, 3).flatmap(lambda k: words if k == 0 else number)
+    return number
+
+
+def _number_value(param: Param, render: bool) -> st.SearchStrategy[tuple[str, Any]]:
     match param.kind:
         case "int":
             low, high = int(param.low or 0), int(param.high or 0)

@@ -1282,6 +1282,7 @@ SAME_SIZE = [
     f"watermark:{MARK_ID}:north:1:1",
     "background:00ff00",
     "quality:20",
+    "quality:auto",
     "maxbytes:100000",
     "rotate:180",
     "resize:40:20:pad",
