@@ -63,8 +63,14 @@ bench-miss: $(BENCH_STAMP)
 bench-png: $(BENCH_STAMP)
 	$(BIN)/python -m bench.png $(BENCH_ARGS)
 
+# quality:auto against the fixed default quality on real photos: bytes saved, SSIM reached (and
+# scikit-image's beside it), qualities chosen, time (bench/quality.py). --curves: SSIM at every
+# quality of the search, what the targets were chosen from.
+bench-quality: $(BENCH_STAMP)
+	$(BIN)/python -m bench.quality $(BENCH_ARGS)
+
 .PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget bench-localserver
-.PHONY: bench-cost bench-miss bench-copies bench-png
+.PHONY: bench-cost bench-miss bench-copies bench-png bench-quality
 
 # The working copies an upload makes: bytes stored, upload time, and each output size rendered
 # from the original and from each copy, with its PSNR (bench/copies.py).
