@@ -21,7 +21,12 @@ from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "pillow"
-WHEEL_PLATFORMS = {"x86_64": "manylinux_2_28_x86_64", "arm64": "manylinux_2_28_aarch64"}
+# pip takes wheels of exactly the platforms named: the layer's wheels are manylinux_2_28, but
+# pillow-jxl-plugin's manylinux_2_17 (both within Lambda's glibc 2.34).
+WHEEL_PLATFORMS = {
+    "x86_64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64"],
+    "arm64": ["manylinux_2_28_aarch64", "manylinux_2_17_aarch64"],
+}
 
 
 def _sam() -> dict[str, Any]:
@@ -79,7 +84,8 @@ def _check_build(commands: list[list[str]], artifacts: Path, architecture: str) 
     (install,), (compile_,) = installs, compiles
     assert commands.index(install) < commands.index(compile_)
     # the target's wheels, whatever the build machine, exactly those of the architecture's lock
-    assert _option(install, "--platform") == WHEEL_PLATFORMS[architecture]
+    platforms = [install[i + 1] for i, word in enumerate(install) if word == "--platform"]
+    assert platforms == WHEEL_PLATFORMS[architecture]
     assert "--only-binary=:all:" in install
     assert _option(install, "--python-version") == "3.13"
     assert _option(install, "--implementation") == "cp"
