@@ -33,6 +33,8 @@ PIPELINES = (
     ".png",
     ".webp",
     ".avif",
+    ".heic",
+    ".jxl",
     "rotate:90.jpg",
     "rotate:30.jpg",
     "flip:h.jpg",
@@ -62,7 +64,7 @@ PIPELINES = (
 )
 # What the Upload and Ingest functions do with one image (validate it, make its working copy),
 # with the baseline re-encoded as the format named: their MemorySize comes from these rows.
-UPLOADS = ("upload:jpeg", "upload:png")
+UPLOADS = ("upload:jpeg", "upload:png", "upload:heic", "upload:jxl")
 
 
 def source(megapixels: int) -> Path:
@@ -88,11 +90,17 @@ def _mark() -> bytes:
 def _reencoded(data: bytes, fmt: str) -> bytes:
     """The baseline as an upload of ``fmt``. A PNG photo of this size is over the upload limit,
     so the PNG is a graphic: the picture in blocks of 16 px, with an alpha band (the costliest
-    mode to decode and to copy)."""
+    mode to decode and to copy). HEIC and JPEG XL are the photo, as the service encodes them."""
     from PIL import Image
 
     if fmt == "jpeg":
         return data
+    if fmt in ("heic", "jxl"):
+        from progimage_service.imaging.encode import Frame, encode
+        from progimage_service.imaging.formats import FORMATS
+
+        with Image.open(io.BytesIO(data)) as image:
+            return encode([Frame(image.convert("RGB"), 0)], FORMATS[fmt])
     buffer = io.BytesIO()
     with Image.open(io.BytesIO(data)) as image:
         blocks = image.reduce(16).resize(image.size, Image.Resampling.NEAREST)

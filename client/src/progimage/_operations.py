@@ -19,8 +19,11 @@ GRAMMAR = Grammar.from_json(
             "avif": "avif",
             "tiff": "tiff",
             "bmp": "bmp",
+            "heic": "heic",
+            "jxl": "jxl",
             "jpeg": "jpg",
             "tif": "tiff",
+            "heif": "heic",
             "auto": "auto",
         },
         "operations": [

@@ -38,6 +38,8 @@ DECODE = {
     "avif": 0.045,
     "tiff": 0.005,
     "bmp": 0.005,
+    "heic": 0.060,
+    "jxl": 0.065,
 }
 ENTROPY = 0.004
 PER_SCAN = 0.0015
@@ -51,6 +53,8 @@ ENCODE = {
     "avif": 1.10,
     "tiff": 0.13,
     "bmp": 0.005,
+    "heic": 0.40,  # x265's "ultrafast" (encode.py)
+    "jxl": 0.085,  # libjxl's effort 4
 }
 # maxbytes: one encode at the highest quality allowed, then a binary search over 1..99.
 MAX_BYTES_ENCODES = 1 + math.ceil(math.log2(99))
@@ -116,6 +120,11 @@ SCRATCH: dict[str, float | Callable[[Mapping[str, Any]], float]] = {
 }
 # An encoder's own peak, in bytes per output pixel (AVIF's is libaom's, measured at 28).
 ENCODER = {"avif": 24, "webp": 12, "png": 4, "gif": 8, "tiff": 4, "jpeg": 2, "bmp": 4}
+ENCODER |= {"heic": 20, "jxl": 20}
+# A decoder's own peak beyond the decoded frame, in bytes per pixel decoded, where it counts:
+# libheif's planes, and libjxl's (its float planes, then the pixels it hands over, copied into
+# the frame).
+DECODER = {"heic": 6, "jxl": 16}
 
 
 SMALLER_RESULT = (
@@ -199,7 +208,7 @@ def estimate(
         f"decode {fmt} {decoded[0]}x{decoded[1]}",
         _decode_seconds(fmt, decoded, picture, scans) * frames,
     )
-    peak = FRAME * decoded[0] * decoded[1]
+    peak = (FRAME + DECODER.get(fmt, 0)) * decoded[0] * decoded[1]
     walked = _walk(plan)
     results = [result for _, result in walked]
     largest = max(w for w, _ in [decoded, *results]), max(h for _, h in [decoded, *results])
@@ -261,7 +270,7 @@ def upload_estimate(
     pixels = decoded[0] * decoded[1]
     seconds = _decode_seconds(fmt, decoded, (width, height), info.scans)
     parts = [(f"decode {fmt} {decoded[0]}x{decoded[1]}", seconds)]
-    peak = FRAME * pixels + (FRAME * pixels if alpha and copies else 0)
+    peak = (FRAME + DECODER.get(fmt, 0)) * pixels + (FRAME * pixels if alpha and copies else 0)
     source = pixels
     for copy in reversed(copies):
         out = copy[0] * copy[1]

@@ -17,7 +17,9 @@ from ..errors import InvalidImage, TooLarge
 from .formats import Format, sniff
 from .gif import GifLayout, gif_layout
 from .integrity import check_complete
+from .jxl import JxlImageFile
 from .limits import Limits
+from .plugins import register
 from .png import decode_png, plain_after_pixels
 from .webp import WebpLayout, webp_layout
 
@@ -70,6 +72,8 @@ def open_image(data: bytes, limits: Limits) -> Opened:
         _check_layout(gif_layout(data, stop_after=limits.max_frames), limits)
     elif fmt.name == "webp":
         _check_layout(webp_layout(data, stop_after=limits.max_frames), limits)
+    # HEIC's and JPEG XL's plugins read the header only here (JPEG XL's is jxl.py's own image).
+    register(fmt)
     with _decoding(fmt):
         # The limits, checked on the next line, are the only ones: Pillow's own guard (twice its
         # MAX_IMAGE_PIXELS, 179 MP) would refuse first, in its words, whatever ours are set to.
@@ -209,6 +213,11 @@ def _upright(image: Image.Image, orientation: int) -> Image.Image:
 
 
 def _orientation(image: Image.Image, data: bytes) -> int:
+    """The EXIF orientation left to apply. HEIF's (irot, imir) and JPEG XL's (the codestream's)
+    are the decoders' to apply, which they do: pillow-heif sets the EXIF's to 1 as it opens, and
+    a JPEG XL image says what is left (jxl.py)."""
+    if isinstance(image, JxlImageFile):
+        return image.orientation
     try:
         value = _exif(image, data).get(_ORIENTATION_TAG, 1)
     except Exception:  # corrupt EXIF: the pixels are still an image, shown as stored

@@ -34,6 +34,11 @@ FORMATS: dict[str, Format] = {
         Format("avif", "AVIF", "image/avif", "avif", alpha=True, animated=True),
         Format("tiff", "TIFF", "image/tiff", "tiff", alpha=True, animated=False),
         Format("bmp", "BMP", "image/bmp", "bmp", alpha=False, animated=False),
+        # HEIF holding HEVC pictures (the iPhone's): one format, written as .heic or .heif. Its
+        # further images and sequences are never rendered: the primary image is the picture.
+        Format("heic", "HEIF", "image/heic", "heic", alpha=True, animated=False),
+        # A JPEG XL animation is rendered as its first frame (the plugin decodes one).
+        Format("jxl", "JXL", "image/jxl", "jxl", alpha=True, animated=False),
     )
 }
 
@@ -41,9 +46,17 @@ FORMATS: dict[str, Format] = {
 EXTENSIONS: dict[str, Format] = {f.extension: f for f in FORMATS.values()} | {
     "jpeg": FORMATS["jpeg"],
     "tif": FORMATS["tiff"],
+    "heif": FORMATS["heic"],
 }
 
 _AVIF_BRANDS = (b"avif", b"avis")
+# The major brands of a HEIF file of HEVC pictures (still, multi-image, sequence), and the
+# generic image and sequence brands (mif1, msf1): pillow-heif's list, so that nothing sniffed as
+# HEIC is refused by the only plugin allowed to open it. AVIF is also a HEIF (mif1 is its usual
+# compatible brand and may be its major one): its own brands are looked for first, as before.
+_HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs")
+_HEIC_BRANDS += (b"mif1", b"msf1")
+_JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
 
 
 def sniff(data: bytes) -> Format:
@@ -63,6 +76,10 @@ def sniff(data: bytes) -> Format:
         return FORMATS["bmp"]
     if head[4:8] == b"ftyp" and _is_avif(head):
         return FORMATS["avif"]
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIC_BRANDS:
+        return FORMATS["heic"]
+    if head[:2] == b"\xff\x0a" or head[:12] == _JXL_CONTAINER:
+        return FORMATS["jxl"]
     raise UnsupportedMedia(
         "not an image in a supported format (supported: " + ", ".join(FORMATS) + ")",
         code="unsupported_format",
