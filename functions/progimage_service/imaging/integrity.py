@@ -307,6 +307,12 @@ def _avif(data: bytes) -> int:
     return 1
 
 
+def _decoded_whole(data: bytes) -> int:
+    """HEIC and JPEG XL: nothing to add. They are still images whose one picture (HEIF's
+    primary image) the upload decodes whole, and libheif and libjxl refuse data cut short."""
+    return 1
+
+
 _CHECKS: dict[str, Callable[[bytes], int]] = {
     "jpeg": _jpeg,
     "png": _png,
@@ -315,4 +321,6 @@ _CHECKS: dict[str, Callable[[bytes], int]] = {
     "tiff": _tiff,
     "bmp": _bmp,
     "avif": _avif,
+    "heic": _decoded_whole,
+    "jxl": _decoded_whole,
 }
