@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from progimage_service.imaging.formats import sniff
+from progimage_service.imaging import plugins
+from progimage_service.imaging.formats import FORMATS, sniff
 from tests.images import TESTDATA, raw_png
 
 SIZE = (40, 24)
@@ -96,9 +98,19 @@ def _bmp_rle8() -> bytes:
     return file_header + info + palette + data
 
 
+def _jxl_holding_jpeg() -> bytes:
+    """A JPEG XL container holding a JPEG losslessly (a jbrd box): it decodes to that JPEG."""
+    from pillow_jxl import Encoder
+
+    jpeg = save(picture(), "JPEG", exif=_exif_orientation(6))
+    return Encoder(mode="RGB", use_container=True)(jpeg, *SIZE, jpeg_encode=True)
+
+
 @cache
 def generated() -> dict[str, bytes]:
     """Seeds encoded here, by a descriptive name."""
+    plugins.register(FORMATS["heic"])
+    plugins.register(FORMATS["jxl"])
     p = picture
     seeds = {
         "jpeg-baseline": save(p(), "JPEG", quality=75),
@@ -147,6 +159,15 @@ def generated() -> dict[str, bytes]:
         "avif-rgb": save(p(), "AVIF", quality=50, speed=10),
         "avif-rgba": save(p("RGBA"), "AVIF", quality=50, speed=10),
         "avif-animated": _animated("AVIF", "RGB", quality=40, speed=10),
+        "heic-rgb": save(p(), "HEIF", quality=50),
+        "heic-rgba": save(p("RGBA"), "HEIF", quality=50),
+        "heic-grey": save(p("L"), "HEIF", quality=50),
+        "heic-exif-6": save(p(), "HEIF", exif=_exif_orientation(6).tobytes()),
+        "heic-three-primary-second": _animated("HEIF", "RGB", primary_index=1),
+        "jxl-rgb": save(p(), "JXL", quality=80, effort=3, lossless_jpeg=False),
+        "jxl-rgba-container": save(p("RGBA"), "JXL", lossless=True, use_container=True),
+        "jxl-grey": save(p("L"), "JXL", quality=80, lossless_jpeg=False),
+        "jxl-jpeg": _jxl_holding_jpeg(),
     }
     return seeds
 
@@ -170,11 +191,18 @@ SHARED = (
     "formats/hopper.avif",
     "bad/hopper_bad_exif.jpg",
 )
+# Small real files made by other HEIF and JPEG XL encoders (tests/samples/README.md).
+OWN = Path(__file__).resolve().parents[1] / "samples"
 
 
 @cache
 def shared() -> dict[str, bytes]:
-    return {name: (TESTDATA / name).read_bytes() for name in SHARED if (TESTDATA / name).exists()}
+    found = {name: (TESTDATA / name).read_bytes() for name in SHARED if (TESTDATA / name).exists()}
+    return (
+        found
+        | {path.name: path.read_bytes() for path in sorted(OWN.glob("*.he[ic][cf]"))}
+        | {path.name: path.read_bytes() for path in sorted(OWN.glob("*.jxl"))}
+    )
 
 
 @cache

@@ -760,6 +760,38 @@ def avif_box_size(data: bytes, draw: Draw) -> bytes:
 AVIF: list[Mutation] = [avif_ispe, avif_box_size]
 
 
+# --- JPEG XL ------------------------------------------------------------------------------------
+
+
+def _jxl_codestream_start(data: bytes) -> int:
+    """Where the codestream's signature is: at 0, or in the container's first jxlc/jxlp box."""
+    for kind, skip in ((b"jxlc", 4), (b"jxlp", 8)):
+        at = data.find(kind)
+        if at >= 4:
+            return at + skip
+    return 0
+
+
+def jxl_header_bits(data: bytes, draw: Draw) -> bytes:
+    """The size header and image metadata: any bits in the codestream's first bytes."""
+    start = _jxl_codestream_start(data) + 2
+    if start >= len(data):
+        return data
+    at = draw(st.integers(start, min(len(data) - 1, start + 24)))
+    return _put(data, at, bytes([draw(st.integers(0, 255))]))
+
+
+def jxl_declared_size(data: bytes, draw: Draw) -> bytes:
+    """A codestream's size header replaced by one declaring any size (U32's widest form)."""
+    start = _jxl_codestream_start(data) + 2
+    height, width = draw(side(30)), draw(side(30))
+    bits = (3 << 1) | ((height - 1) % 2**30) << 3 | 3 << 36 | ((width - 1) % 2**30) << 38
+    return data[:start] + bits.to_bytes(9, "little") + data[start + 9 :]
+
+
+JXL: list[Mutation] = [jxl_header_bits, jxl_declared_size, avif_box_size]
+
+
 BY_FORMAT: dict[str, list[Mutation]] = {
     "png": PNG,
     "gif": GIF,
@@ -768,4 +800,6 @@ BY_FORMAT: dict[str, list[Mutation]] = {
     "tiff": TIFF,
     "bmp": BMP,
     "avif": AVIF,
+    "heic": AVIF,  # the same boxes (ISO BMFF)
+    "jxl": JXL,
 }

@@ -87,8 +87,9 @@ def foreign() -> dict[str, bytes]:
         + b"END".ljust(80),
         "GBR": struct.pack(">IIIIII", 28, 2, 2, 2, 1, 0x47494D50) + b"x\x00" + bytes(4),
         "SVG": b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>',
-        "HEIC": struct.pack(">I", 24) + b"ftypheic" + bytes(4) + b"mif1heic",
-        "JXL": b"\xff\x0a" + bytes(30),
+        # ISO BMFF files other than AVIF and HEIC: an MP4 video, a Canon raw photo.
+        "MP4": struct.pack(">I", 24) + b"ftypmp41" + bytes(4) + b"mp41isom",
+        "CR3": struct.pack(">I", 24) + b"ftypcrx " + bytes(4) + b"crx isom",
         "FLI": struct.pack("<IHHHHH", 256, 0xAF11, 1, 8, 8, 8) + bytes(128),
     }
 

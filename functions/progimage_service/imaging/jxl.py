@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, JpegImagePlugin
 
 from ..errors import InvalidImage
 
@@ -225,7 +225,8 @@ def _decoded(data: bytes, size: tuple[int, int], mode: str) -> Image.Image:
 
     jpeg, info, pixels, icc, _ = Decoder()(data)
     if jpeg:
-        with Image.open(io.BytesIO(pixels), formats=["JPEG"]) as reconstructed:
+        # Pillow's JPEG plugin, the one JPEG is allowed (no Image.open: nothing else is tried).
+        with JpegImagePlugin.JpegImageFile(io.BytesIO(pixels)) as reconstructed:
             reconstructed.load()
             image = reconstructed.copy()
     else:
