@@ -8,7 +8,10 @@ real files of tests/samples (made by other encoders; see its README).
 from __future__ import annotations
 
 import io
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -320,3 +323,45 @@ def test_a_header_that_disagrees_with_the_picture_is_invalid(encoded: dict[str, 
 def test_a_size_within_the_limits_but_over_the_side_limit() -> None:
     with pytest.raises(TooLarge):
         open_image(_jxl_header(20000, 10), LIMITS)
+
+
+# --- cold starts ---------------------------------------------------------------------------------
+
+_RENDER_ONE = """
+import io, sys
+from PIL import Image
+from progimage_service.imaging.formats import FORMATS
+from progimage_service.imaging.limits import Limits
+from progimage_service.imaging.pipeline import Pipeline
+from progimage_service.imaging.render import render
+
+buffer = io.BytesIO()
+Image.new("RGB", (64, 48), "teal").save(buffer, "JPEG")
+data = buffer.getvalue()
+for name in sys.argv[1:]:
+    data = render(data, Pipeline(format=FORMATS[name]), Limits()).data
+print(",".join(sorted(m for m in ("pillow_heif", "pillow_jxl") if m in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("chain", "imported"),
+    [
+        (["png", "webp", "avif"], ""),
+        (["heic", "png"], "pillow_heif"),
+        (["jxl"], "pillow_jxl"),
+        (["heic", "jxl"], "pillow_heif,pillow_jxl"),
+    ],
+)
+def test_the_plugins_are_imported_by_their_formats_only(chain: list[str], imported: str) -> None:
+    """A render that neither reads nor writes HEIC or JPEG XL never imports their plugins."""
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    done = subprocess.run(
+        [sys.executable, "-c", _RENDER_ONE, *chain],
+        env={**os.environ, "PYTHONPATH": str(functions)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == imported
