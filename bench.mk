@@ -69,8 +69,14 @@ bench-png: $(BENCH_STAMP)
 bench-quality: $(BENCH_STAMP)
 	$(BIN)/python -m bench.quality $(BENCH_ARGS)
 
+# HEIC and JPEG XL at 12 MP: decode and encode CPU time as ratios to JPEG's decode, bytes and
+# PSNR at the defaults, the plugins' import times, and whether libvips could be compared
+# (bench/heic.py). BENCH_ARGS="--megapixels 24" for another size.
+bench-heic: $(BENCH_STAMP)
+	$(BIN)/python -m bench.heic $(BENCH_ARGS)
+
 .PHONY: bench-jobs bench-footprint bench-coldstart bench-integrity bench-budget bench-localserver
-.PHONY: bench-cost bench-miss bench-copies bench-png bench-quality
+.PHONY: bench-cost bench-miss bench-copies bench-png bench-quality bench-heic
 
 # The working copies an upload makes: bytes stored, upload time, and each output size rendered
 # from the original and from each copy, with its PSNR (bench/copies.py).
