@@ -10,7 +10,9 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from get.app import handler as get_handler
+from progimage_service.imaging import plugins
 from progimage_service.imaging import render as render_module
+from progimage_service.imaging.formats import FORMATS
 from progimage_service.wiring import dependencies
 from tests.images import TESTDATA, decode, encode, psnr, sample
 from tests.integration.conftest import Aws, call, event, http_event, with_body
@@ -129,7 +131,16 @@ def test_get_original_with_etag_and_immutable_caching(aws: Aws) -> None:
 
 @pytest.mark.parametrize(
     ("extension", "fmt"),
-    [("webp", "WEBP"), ("jpg", "JPEG"), ("png", "PNG"), ("avif", "AVIF"), ("gif", "GIF")],
+    [
+        ("webp", "WEBP"),
+        ("jpg", "JPEG"),
+        ("png", "PNG"),
+        ("avif", "AVIF"),
+        ("gif", "GIF"),
+        ("heic", "HEIF"),
+        ("heif", "HEIF"),
+        ("jxl", "JXL"),
+    ],
 )
 def test_conversion_is_upright_and_cached(
     aws: Aws, monkeypatch: pytest.MonkeyPatch, extension: str, fmt: str
@@ -154,6 +165,28 @@ def test_conversion_is_upright_and_cached(
     assert second.status == 200
     assert second.body == first.body
     assert second.headers["ETag"] == first.headers["ETag"]
+
+
+@pytest.mark.parametrize(("fmt", "content_type"), [("HEIF", "image/heic"), ("JXL", "image/jxl")])
+def test_heic_and_jpeg_xl_uploads_are_described_and_converted(
+    aws: Aws, fmt: str, content_type: str
+) -> None:
+    photo = decode(sample("exif-orientation/Landscape_1.jpg")).reduce(4)  # 450x300
+    plugins.register(FORMATS["heic" if fmt == "HEIF" else "jxl"])
+    record = upload(encode(photo, fmt, quality=90))
+    assert record["format"] == ("heic" if fmt == "HEIF" else "jxl")
+    assert record["content_type"] == content_type
+    assert (record["width"], record["height"], record["frames"]) == (450, 300, 1)
+    info = call(get_handler, event("get-image-info", id=record["id"])).json()
+    assert (info["width"], info["height"]) == (450, 300)
+    original = call(get_handler, event("get-image", id=record["id"]))
+    assert original.headers["Content-Type"] == content_type
+    request = event("get-image-webp", id=record["id"])
+    for extension, pillow in (("jpg", "JPEG"), ("png", "PNG"), ("webp", "WEBP")):
+        request["pathParameters"]["id"] = f"{record['id']}.{extension}"
+        image = decode(call(get_handler, request).body)
+        assert image.format == pillow and image.size == (450, 300)
+        assert psnr(image.convert("RGB"), photo) > 30
 
 
 def test_transparency_is_flattened_for_jpeg(aws: Aws) -> None:
