@@ -102,7 +102,8 @@ def _save(image: Image.Image, fmt: str, **params: object) -> bytes:
     return buffer.getvalue()
 
 
-HEIC_BRANDS = [b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"]
+HEIC_BRANDS = [b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"]
+HEIC_BRANDS += [b"mif1", b"msf1"]
 OTHER_BRANDS = [b"miaf", b"avif", b"avis", b"MA1B", b"isom", b"mp41", b"jxl ", b"crx "]
 BRANDS = st.sampled_from(HEIC_BRANDS + OTHER_BRANDS) | st.binary(min_size=4, max_size=4)
 
@@ -110,6 +111,12 @@ BRANDS = st.sampled_from(HEIC_BRANDS + OTHER_BRANDS) | st.binary(min_size=4, max
 def _ftyp(major: bytes, compatible: list[bytes]) -> bytes:
     body = major + b"\x00\x00\x00\x00" + b"".join(compatible)
     return struct.pack(">I", 8 + len(body)) + b"ftyp" + body
+
+
+def _heif_plugin_accepts(data: bytes) -> bool:
+    plugins.register(HEIC)
+    _, accept = Image.OPEN["HEIF"]
+    return bool(accept(io.BytesIO(data)))
 
 
 @given(major=BRANDS, compatible=st.lists(BRANDS, max_size=8), tail=st.binary(max_size=32))
@@ -121,6 +128,7 @@ def test_ftyp_brands(major: bytes, compatible: list[bytes], tail: bytes) -> None
         assert sniff(data) is FORMATS["avif"]
     elif major in HEIC_BRANDS:
         assert sniff(data) is HEIC
+        assert _heif_plugin_accepts(data)  # the one plugin allowed to open it would
     else:
         with pytest.raises(UnsupportedMedia):
             sniff(data)
