@@ -129,6 +129,8 @@ class Resolver:
     def parameter(self, name: str) -> Any:
         if name in self.parameter_overrides:
             raw: Any = self.parameter_overrides[name]
+        elif name in LOCAL_DEFAULTS:
+            raw = LOCAL_DEFAULTS[name]
         elif "Default" in self.template.parameters[name]:
             raw = self.template.parameters[name]["Default"]
         else:
@@ -245,6 +247,12 @@ class Resolver:
             f"resource {logical_id} ({spec.type}) has no local stand-in; add a provisioner "
             "in localserver/resources.py"
         )
+
+
+# Parameters whose template default asks for what has no local stand-in: locally there is no
+# CloudFront in front of the API, so the CDN is off unless asked for (--parameter Cdn=Enabled,
+# which then fails, naming the distribution).
+LOCAL_DEFAULTS = {"Cdn": "Disabled"}
 
 
 def to_string(value: Any) -> str:

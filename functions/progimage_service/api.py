@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -220,8 +221,10 @@ class Route:
         if self.needs is Needs.CREDENTIALS:
             tenant: str | None = _credentialed_tenant(request)
         elif self.needs is Needs.SIGNATURE:
+            _through_cdn(request)
             tenant = _signed_tenant(request)
         else:
+            _through_cdn(request)
             return self.handler(request)
         observability.annotate(tenant=tenant)
         return self.handler(request, tenant)
@@ -264,6 +267,16 @@ def _credentialed_tenant(request: Request) -> str:
     if settings.open_tenant is not None:
         return settings.open_tenant
     raise Unauthorized("this route needs credentials (Authorization: Bearer <key>)")
+
+
+def _through_cdn(request: Request) -> None:
+    """With CdnOnly, a route open to anyone answers only what came through the CDN: 403 unless
+    X-Origin-Verify holds the value CloudFront adds (compared in constant time)."""
+    expected = dependencies().origin_verify()
+    if expected and not hmac.compare_digest(
+        utf8(request.header("x-origin-verify") or ""), utf8(expected)
+    ):
+        raise Forbidden("image URLs are served through the CDN only; use its URL")
 
 
 def _signed_tenant(request: Request) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -74,6 +75,18 @@ class Settings:
     # What ``auto`` may choose, best first, of the formats a client's Accept names (AVIF encodes
     # about 6x slower than WebP: a deployment can leave it out).
     auto_formats: tuple[str, ...] = CANDIDATES
+    # The CloudFront distribution in front of the API (template parameter Cdn): deployed, an SSM
+    # parameter names it (cdn_parameter; the functions cannot name the distribution in their
+    # environment, which it depends on); locally and in tests, PROGIMAGE_CDN_URL and
+    # PROGIMAGE_CDN_DISTRIBUTION_ID say it directly. None of them: no CDN.
+    cdn_url: str = ""
+    cdn_distribution_id: str = ""
+    cdn_parameter: str = ""
+    # CdnOnly: the routes serving image bytes answer only requests whose X-Origin-Verify header
+    # holds this value (CloudFront adds it), from a secret when deployed (its ARN) or, locally,
+    # PROGIMAGE_ORIGIN_VERIFY. Neither: every caller is served.
+    origin_verify: str = ""
+    origin_verify_secret: str = ""
 
 
 # The interpreter, Pillow and the AWS clients, beside what a request's work may hold.
@@ -128,6 +141,11 @@ def _settings(variables: Environment) -> Settings:
         signing_keys_secret=env.get("PROGIMAGE_SIGNING_KEYS_SECRET", ""),
         signed_url_ttl_seconds=_int("PROGIMAGE_SIGNED_URL_TTL", 86_400),
         open_tenant=_open_tenant(env.get("PROGIMAGE_OPEN_TENANT", "")),
+        cdn_url=_base_url("PROGIMAGE_CDN_URL", env.get("PROGIMAGE_CDN_URL", "")),
+        cdn_distribution_id=env.get("PROGIMAGE_CDN_DISTRIBUTION_ID", ""),
+        cdn_parameter=env.get("PROGIMAGE_CDN_PARAMETER", ""),
+        origin_verify=env.get("PROGIMAGE_ORIGIN_VERIFY", ""),
+        origin_verify_secret=env.get("PROGIMAGE_ORIGIN_VERIFY_SECRET", ""),
         iam_tenants=tuple(principal_tenants(env.get("PROGIMAGE_IAM_TENANTS", "")).items()),
         auto_formats=auto_formats(env.get("PROGIMAGE_AUTO_FORMATS", ",".join(CANDIDATES))),
         fetch=FetchPolicy(
@@ -156,6 +174,15 @@ def auto_formats(text: str) -> tuple[str, ...]:
 def signing_keys(text: str) -> tuple[bytes, ...]:
     """Comma-separated signing keys, the newest first."""
     return tuple(key.strip().encode() for key in text.split(",") if key.strip())
+
+
+def _base_url(name: str, url: str) -> str:
+    """An origin to put before API paths (``https://host``, no path: signatures cover the path
+    as the API sees it), without a trailing slash; empty stays empty."""
+    url = url.strip().rstrip("/")
+    if url and not re.fullmatch(r"https?://[^/?#\s]+", url):
+        raise ValueError(f"{name}: {url!r} is not a scheme and host such as https://cdn.example")
+    return url
 
 
 def _open_tenant(name: str) -> str | None:

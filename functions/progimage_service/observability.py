@@ -67,6 +67,9 @@ METRICS: dict[str, Metric] = {
         Metric("Outputs", "Count", ("Format",), "renders by the format they produced"),
         Metric("Rejections", "Count", ("Reason",), "4xx answers, by error code"),
         Metric("FetchRefusals", "Count", (), "remote URLs refused (private or not allowed)"),
+        Metric(
+            "CdnInvalidationFailures", "Count", (), "deletes whose CDN invalidation was refused"
+        ),
         Metric("IngestOutcomes", "Count", ("Outcome",), "presigned uploads ingested"),
         Metric("JobItems", "Count", ("Outcome",), "job items recorded"),
         Metric("ColdStarts", "Count", ("Function",), "first invocations of a process"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache, cached_property
 
+from .adapters.cdn import CdnLocation, CdnParameter, Invalidator
 from .adapters.dynamodb import Catalog, IdempotencyTable, JobTable
 from .adapters.s3 import ObjectStore, RoutedStore, Store
 from .adapters.secrets import Secret
@@ -53,6 +54,29 @@ class Dependencies:
         if self.settings.signing_keys_secret:
             return signing_keys(self._signing_secret.get())
         return self.settings.signing_keys
+
+    @cached_property
+    def _cdn_parameter(self) -> CdnParameter:
+        return CdnParameter(self.settings.cdn_parameter)
+
+    def cdn(self) -> CdnLocation:
+        """The distribution in front of the API (empty fields: none)."""
+        if self.settings.cdn_parameter:
+            return self._cdn_parameter.get()
+        return CdnLocation(self.settings.cdn_distribution_id, self.settings.cdn_url)
+
+    def invalidator(self, distribution_id: str) -> Invalidator:
+        return Invalidator(distribution_id)
+
+    @cached_property
+    def _origin_verify_secret(self) -> Secret:
+        return Secret(self.settings.origin_verify_secret)
+
+    def origin_verify(self) -> str:
+        """The value CloudFront sends as X-Origin-Verify, if the image routes require it."""
+        if self.settings.origin_verify_secret:
+            return self._origin_verify_secret.get()
+        return self.settings.origin_verify
 
 
 def dependencies() -> Dependencies:

@@ -68,11 +68,14 @@ def presented(deps: Dependencies, tenant: str, result: dict[str, Any]) -> dict[s
     if "result_key" in result:
         shown = {k: v for k, v in result.items() if k != "result_key"}
         return shown | {"url": deps.store.presigned_get(result["result_key"], RESULT_URL_TTL)}
+    if "url" not in result:
+        return result
+    path = result["url"]
     keys = deps.signing_keys()
-    if keys and "url" in result:
-        ttl = deps.settings.signed_url_ttl_seconds
-        return result | {"url": signed_path(keys[0], tenant, result["url"], ttl)}
-    return result
+    if keys:
+        path = signed_path(keys[0], tenant, path, deps.settings.signed_url_ttl_seconds)
+    # with a CDN, on it: the same path (the signature covers the path alone)
+    return result | {"url": deps.cdn().url + path}
 
 
 def run_batch(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .. import observability
 from ..errors import BadRequest, NotFound, NotReady
 from ..ids import check_id, is_valid_id, new_id, unknown
 from ..imaging.copies import COPIES, Copy, copies_made
@@ -21,6 +23,8 @@ from ..storage_layout import (
 )
 from ..wiring import Dependencies
 from .delivery import NOTHING_ASKED, Asked, Delivery, deliver_object
+
+logger = logging.getLogger("progimage")
 
 if TYPE_CHECKING:  # the imaging core loads only where pixels are read: reads need none of it
     from ..imaging.decode import ImageInfo
@@ -173,15 +177,42 @@ def delete_image(deps: Dependencies, tenant: str, image_id: str) -> None:
     """
     if not deps.catalog.mark_deleting(check_id(image_id), tenant):
         raise unknown(image_id)
-    remove_variants(deps, image_id)
+    users = remove_variants(deps, image_id)
     deps.store.delete_keys([*work_keys(image_id), original_key(image_id)])  # one request
     deps.catalog.delete(image_id)
+    forget_at_edge(deps, image_id, users)
 
 
-def remove_variants(deps: Dependencies, image_id: str) -> None:
+def remove_variants(deps: Dependencies, image_id: str) -> set[str]:
     """Delete every cached variant the image went into: its own, then those that name it
-    (each recorded under its references before it was written)."""
+    (each recorded under its references before it was written). Answers the ids of the other
+    images whose variants went."""
     deps.store.delete_prefix(variants_prefix(image_id))
+    users: set[str] = set()
     for markers in deps.store.keys(references_prefix(image_id)):
-        deps.store.delete_keys([variant_of_reference(marker) for marker in markers])
+        variants = [variant_of_reference(marker) for marker in markers]
+        deps.store.delete_keys(variants)
         deps.store.delete_keys(markers)
+        users.update(key.split("/")[1] for key in variants)
+    return users
+
+
+def edge_paths(image_id: str, users: set[str]) -> list[str]:
+    """The CDN paths a delete invalidates: ``/images/{id}*`` (ids are fixed-width, so this is
+    the original, every conversion and every variant of this image and no other's), and the
+    variants of the images that used it as a mask or watermark. CloudFront counts and bills each
+    wildcard path as one."""
+    return [f"/images/{image_id}*", *(f"/images/{user}/*" for user in sorted(users - {image_id}))]
+
+
+def forget_at_edge(deps: Dependencies, image_id: str, users: set[str]) -> None:
+    """Ask the CDN, if there is one, to drop what it holds of the deleted image. The delete has
+    happened by then: a refusal is logged and counted, not answered (the edge then serves what
+    it holds until it expires)."""
+    try:
+        distribution = deps.cdn().distribution_id
+        if distribution:
+            deps.invalidator(distribution).invalidate(edge_paths(image_id, users))
+    except Exception as error:  # ProgImageError or the SDK's own: never fails the delete
+        observability.add("CdnInvalidationFailures")
+        logger.warning("the CDN was not told of a delete: %s", error, extra={"image_id": image_id})
