@@ -80,6 +80,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         "PROGIMAGE_SIGNING_KEY",
         "PROGIMAGE_TENANT",
         "PROGIMAGE_SIGNING_MASTER_KEY",
+        "PROGIMAGE_CDN_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch

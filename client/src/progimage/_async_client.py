@@ -63,6 +63,7 @@ class AsyncProgImage(BaseClient):
         ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
+        cdn_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -78,6 +79,7 @@ class AsyncProgImage(BaseClient):
             ingest_timeout=ingest_timeout,
             headers=headers,
             auth=auth,
+            cdn_url=cdn_url,
         )
         self._http = httpx.AsyncClient(
             headers=self._headers,

@@ -50,6 +50,7 @@ URL_ENV = "PROGIMAGE_URL"
 API_KEY_ENV = "PROGIMAGE_API_KEY"
 SIGNING_KEY_ENV = "PROGIMAGE_SIGNING_KEY"
 TENANT_ENV = "PROGIMAGE_TENANT"
+CDN_URL_ENV = "PROGIMAGE_CDN_URL"
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 TimeoutLike = float | httpx.Timeout | None
@@ -212,6 +213,7 @@ class BaseClient:
         ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
+        cdn_url: str | None = None,
     ) -> None:
         url = base_url or os.environ.get(URL_ENV)
         if not url:
@@ -246,6 +248,23 @@ class BaseClient:
         self.ingest_timeout = ingest_timeout
         self._headers = {"User-Agent": f"progimage-python/{__version__}", **(headers or {})}
         self._origin = httpx.URL(self.base_url)
+        # Image and variant GETs go to the CDN when there is one (the same paths, so signed
+        # URLs verify); every other call goes to the API.
+        cdn = (cdn_url if cdn_url is not None else os.environ.get(CDN_URL_ENV)) or None
+        if cdn is not None:
+            cdn = cdn.rstrip("/")
+            parsed = httpx.URL(cdn)
+            if (
+                parsed.scheme not in ("http", "https")
+                or not parsed.host
+                or parsed.path not in ("", "/")
+                or parsed.query
+            ):
+                raise ValueError(
+                    f"cdn_url must be a scheme and host such as https://cdn.example, got {cdn!r}"
+                )
+        self.cdn_url = cdn
+        self._images_base = cdn or self.base_url
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -266,7 +285,7 @@ class BaseClient:
             return self.signed_url(image_id, pipeline, expires_in, format=format)
         if expires_in is not None:
             raise ValueError("expires_in needs a signing key")
-        return self.base_url + image_path(image_id, pipeline, format)
+        return self._images_base + image_path(image_id, pipeline, format)
 
     def signed_url(
         self,
@@ -284,7 +303,7 @@ class BaseClient:
         if not self.signing_key:
             raise ValueError("no signing key: pass signing_key=... or set PROGIMAGE_SIGNING_KEY")
         return sign_url(
-            self.base_url,
+            self._images_base,
             image_id,
             pipeline_or_format,
             key=self.signing_key,
@@ -540,9 +559,11 @@ class BaseClient:
         fmt: str | None,
         sink: Path | None = None,
     ) -> Flow[httpx.Response]:
-        request = self._request(
-            "GET", self._image_path(image_id, pipeline, fmt), headers={"Accept": "*/*"}
-        )
+        path = self._image_path(image_id, pipeline, fmt)
+        if self.cdn_url:  # a public or signed URL: no credentials to the CDN
+            request = self._external("GET", self.cdn_url + path, headers={"Accept": "*/*"})
+        else:
+            request = self._request("GET", path, headers={"Accept": "*/*"})
         return (yield from self._call(request, sink))
 
     def _info_flow(self, image_id: str) -> Flow[ImageRecord]:
@@ -558,8 +579,14 @@ class BaseClient:
         yield from self._call(self._request("DELETE", image_path(image_id)))
 
     def _fetch_flow(self, url: str, sink: Path | None = None) -> Flow[httpx.Response]:
-        absolute = httpx.URL(self.base_url).join(url) if url.startswith("/") else httpx.URL(url)
-        if _same_origin(absolute, self._origin):
+        absolute = httpx.URL(self._images_base).join(url) if url.startswith("/") else httpx.URL(url)
+        cdn = httpx.URL(self.cdn_url) if self.cdn_url else None
+        if cdn is not None and _same_origin(absolute, cdn):
+            path = absolute.raw_path.decode()
+            if "?" not in path and path.startswith("/images/"):
+                path = self._signed(path)  # a variant path from a batch result
+            request = self._external("GET", self.cdn_url + path, headers={"Accept": "*/*"})
+        elif _same_origin(absolute, self._origin):
             path = absolute.raw_path.decode()
             prefix = self._origin.raw_path.decode().rstrip("/")
             if prefix and path.startswith(prefix + "/"):
@@ -622,7 +649,7 @@ class BaseClient:
     def _batch_flow(self, items: Iterable[Item | Mapping[str, Any]]) -> Flow[list[BatchResult]]:
         request = self._request("POST", "/batch", json={"items": [_item_json(i) for i in items]})
         answer = _json((yield from self._call(request)))
-        return [BatchResult.from_json(r, self.base_url) for r in answer.get("results", [])]
+        return [BatchResult.from_json(r, self._images_base) for r in answer.get("results", [])]
 
     def _submit_flow(
         self, items: Iterable[Item | Mapping[str, Any]], idempotency_key: str | None
@@ -633,13 +660,13 @@ class BaseClient:
             json={"items": [_item_json(i) for i in items]},
             idempotency_key=idempotency_key,
         )
-        return Job.from_json(_json((yield from self._call(request))), self.base_url)
+        return Job.from_json(_json((yield from self._call(request))), self._images_base)
 
     def _job_flow(self, job_id: str, limit: int | None, cursor: str | None) -> Flow[Job]:
         if not isinstance(job_id, str) or not job_id or any(c in job_id for c in "/?#%."):
             raise ValueError(f"not a job id: {job_id!r}")
         request = self._request("GET", f"/jobs/{job_id}", params={"limit": limit, "cursor": cursor})
-        return Job.from_json(_json((yield from self._call(request))), self.base_url)
+        return Job.from_json(_json((yield from self._call(request))), self._images_base)
 
     def _wait_job_flow(
         self,

@@ -84,6 +84,7 @@ class ProgImage(BaseClient):
         ingest_timeout: float = DEFAULT_INGEST_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
+        cdn_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(
@@ -99,6 +100,7 @@ class ProgImage(BaseClient):
             ingest_timeout=ingest_timeout,
             headers=headers,
             auth=auth,
+            cdn_url=cdn_url,
         )
         self._http = httpx.Client(
             headers=self._headers,

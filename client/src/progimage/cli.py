@@ -458,6 +458,7 @@ _GLOBAL_DEFAULTS: dict[str, Any] = {
     "url": None,
     "api_key": None,
     "signing_key": None,
+    "cdn_url": None,
     "tenant": None,
     "iam": False,
     "timeout": None,
@@ -475,6 +476,11 @@ def _common_options() -> argparse.ArgumentParser:
     suppress = argparse.SUPPRESS
     group.add_argument("--url", default=suppress, help="the API's base URL (env PROGIMAGE_URL)")
     group.add_argument("--api-key", default=suppress, help="API key (env PROGIMAGE_API_KEY)")
+    group.add_argument(
+        "--cdn-url",
+        default=suppress,
+        help="the CDN's base URL, for image and variant downloads and URLs (env PROGIMAGE_CDN_URL)",
+    )
     group.add_argument(
         "--signing-key",
         default=suppress,
@@ -662,6 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 signing_key=args.signing_key,
                 tenant=args.tenant,
                 auth=_iam_auth(args),
+                cdn_url=args.cdn_url,
                 **options,
             )
         except (ValueError, ImportError) as error:
