@@ -15,6 +15,7 @@ from test_template import (
     ALL_FUNCTIONS,
     DEFAULTS,
     EXPECTED_PERMISSIONS,
+    NO_CDN,
     _fmt,
     _granted,
     _holds,
@@ -49,12 +50,12 @@ def sam() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def express(sam: dict[str, Any]) -> dict[str, Any]:
-    return _translate(sam, *DEFAULTS, **EXPRESS)
+    return _translate(sam, *DEFAULTS, **EXPRESS, **NO_CDN)
 
 
 @pytest.fixture(scope="module")
 def regional(sam: dict[str, Any]) -> dict[str, Any]:
-    return _translate(sam, *DEFAULTS)
+    return _translate(sam, *DEFAULTS, **NO_CDN)
 
 
 def _cache_bucket_variable(cfn: dict[str, Any], function: str) -> Any:

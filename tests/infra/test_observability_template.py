@@ -121,6 +121,9 @@ def test_operations_parameters(sam: dict[str, Any]) -> None:
         "NotifyAlarms",
         "ExpressCache",
         "AllowCors",
+        "UseCdn",  # the CDN's (test_cdn_template.py)
+        "EnforceCdn",
+        "UseOriginShield",
     }
     assert sam["Conditions"]["TraceFunctions"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Enabled"]}
     assert sam["Conditions"]["NotifyAlarms"] == {

@@ -236,6 +236,10 @@ BASIC_EXECUTION_ROLE_SUB = {
     "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 }
 FAKE_ARTIFACT_BUCKET = "progimage-test-artifacts"
+CDN_PARAMETER_ARN = (
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/progimage/"
+    "${AWS::StackName}/cdn"
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -447,9 +451,11 @@ def _normalize_resource(resource: Any) -> str:
         return "cache-bucket"  # CacheBucket=express: the directory bucket
     if resource == {"Fn::GetAtt": ["ImagesTable", "Arn"]}:
         return "table"
-    for secret in SECRETS:
+    for secret in (*SECRETS, "CdnOriginVerifySecret"):
         if resource == {"Ref": secret}:
             return f"secret:{secret}"
+    if resource == {"Fn::Sub": CDN_PARAMETER_ARN}:
+        return "parameter:cdn"  # the CDN's distribution (test_cdn_template.py)
     for queue in QUEUES:
         if resource == {"Fn::GetAtt": [queue, "Arn"]}:
             return f"queue:{queue}"
@@ -474,10 +480,26 @@ def sam() -> dict[str, Any]:
     return _load_sam()
 
 
+# The CDN (Cdn, on by default) is checked in test_cdn_template.py: here it is off, so that
+# these tests see the stack without it; the CDN's resources stay declared, under a condition
+# that does not hold.
+NO_CDN = {"Cdn": "Disabled"}
+CDN_RESOURCES = {
+    "CdnViewerRequestFunction",
+    "CdnViewerResponseFunction",
+    "CdnImagesCachePolicy",
+    "CdnImagesOriginRequestPolicy",
+    "CdnOriginVerifySecret",
+    "CdnDistribution",
+    "CdnParameter",
+    "CdnInvalidationPolicy",
+}
+
+
 @pytest.fixture(scope="module")
 def translations(sam: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(AuthMode, SignedUrls) -> the template as deployed with them."""
-    return {(mode, signed): _translate(sam, mode, signed) for mode, signed in VARIANTS}
+    """(AuthMode, SignedUrls) -> the template as deployed with them (without the CDN)."""
+    return {(mode, signed): _translate(sam, mode, signed, **NO_CDN) for mode, signed in VARIANTS}
 
 
 @pytest.fixture(scope="module")
@@ -912,6 +934,16 @@ COMMON_ENVIRONMENT = {
 TRACING_ENVIRONMENT = {"Fn::If": ["TraceFunctions", "true", "false"]}
 # ... and the variant cache's own bucket, with CacheBucket=express (test_express_cache_template.py)
 CACHE_BUCKET_ENVIRONMENT = {"Fn::If": ["ExpressCache", {"Ref": "ExpressCacheBucket"}, ""]}
+# ... and the CDN's: the parameter naming the distribution, the origin-verify secret's ARN with
+# CdnOnly (test_cdn_template.py)
+CDN_ENVIRONMENT = {
+    "PROGIMAGE_CDN_PARAMETER": {
+        "Fn::If": ["UseCdn", {"Fn::Sub": "/progimage/${AWS::StackName}/cdn"}, ""]
+    },
+    "PROGIMAGE_ORIGIN_VERIFY_SECRET": {
+        "Fn::If": ["EnforceCdn", {"Ref": "CdnOriginVerifySecret"}, ""]
+    },
+}
 
 
 def _no_echo_parameters(template: dict[str, Any]) -> set[str]:
@@ -927,6 +959,7 @@ def test_the_sam_template_names_secrets_in_the_environment(sam: dict[str, Any]) 
         "PROGIMAGE_TRACING": TRACING_ENVIRONMENT,
         "PROGIMAGE_CACHE_BUCKET": CACHE_BUCKET_ENVIRONMENT,
         "PROGIMAGE_SIGNING_KEYS_SECRET": {"Fn::If": ["SignUrls", {"Ref": SIGNING_KEYS_SECRET}, ""]},
+        **CDN_ENVIRONMENT,
     }
     for name in ALL_FUNCTIONS:
         own = sam["Resources"][name]["Properties"].get("Environment", {}).get("Variables", {})
@@ -951,6 +984,8 @@ def test_no_function_environment_holds_a_secret(
             "PROGIMAGE_TRACING": "false",
             "PROGIMAGE_CACHE_BUCKET": "",
             "PROGIMAGE_SIGNING_KEYS_SECRET": signing,
+            "PROGIMAGE_CDN_PARAMETER": "",
+            "PROGIMAGE_ORIGIN_VERIFY_SECRET": "",
         }
         if name == AUTHORIZER:
             expected["PROGIMAGE_API_KEYS_SECRET"] = {"Ref": API_KEYS_SECRET}
@@ -966,7 +1001,10 @@ def test_no_function_environment_holds_a_secret(
     }
     assert users == {API_KEYS_SECRET}
     assert not _references(cfn.get("Outputs", {})) & no_echo
-    assert "{{resolve:" not in json.dumps(cfn)
+    # the one dynamic reference: CloudFront's origin-verify header (test_cdn_template.py)
+    assert "{{resolve:" not in json.dumps(
+        {k: v for k, v in cfn["Resources"].items() if k != "CdnDistribution"}
+    )
 
 
 def test_pillow_layer(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
@@ -1156,6 +1194,7 @@ def _granted(cfn: dict[str, Any], function: str) -> set[tuple[str, str]]:
                     "dynamodb",
                     "sqs",
                     "secretsmanager",
+                    "ssm",
                 ), action
             for resource in _as_list(statement["Resource"]):
                 assert resource != "*"
@@ -1166,6 +1205,8 @@ def _granted(cfn: dict[str, Any], function: str) -> set[tuple[str, str]]:
                         assert where.startswith("bucket"), (action, where)
                         # bucket-level actions on the bucket ARN, object actions on object ARNs
                         assert on_bucket == (action == "s3:ListBucket"), (action, where)
+                    elif action.startswith("ssm:"):
+                        assert (action, where) == ("ssm:GetParameter", "parameter:cdn")
                     elif action.startswith("s3express:"):
                         assert where == "cache-bucket", (action, where)
                     elif action.startswith("sqs:"):
@@ -1228,7 +1269,9 @@ def test_each_secret_is_read_by_its_functions_only(
         assert statements == ([expected] if signed_urls == "Required" else []), function
     # no other principal: no resource policy on a secret, no policy or role outside the functions'
     assert not _resources_of(cfn, "AWS::SecretsManager::ResourcePolicy")
-    assert not _resources_of(cfn, "AWS::IAM::Policy")
+    # ... but the CDN's invalidation grant (test_cdn_template.py), not made without the CDN
+    assert set(_resources_of(cfn, "AWS::IAM::Policy")) == {"CdnInvalidationPolicy"}
+    assert cfn["Resources"]["CdnInvalidationPolicy"]["Condition"] == "UseCdn"
     assert not _resources_of(cfn, "AWS::IAM::ManagedPolicy")
     roles = set(_resources_of(cfn, "AWS::IAM::Role"))
     assert roles == {f"{function}Role" for function in ALL_FUNCTIONS}
@@ -1317,7 +1360,9 @@ def test_outputs(
     ):
         assert outputs[output]["Value"] == {"Ref": secret}
         assert outputs[output]["Condition"] == SECRETS[secret]
-    assert len(outputs) == 5 + len(QUEUES)
+    # the CDN's, where it exists (test_cdn_template.py)
+    assert {outputs[name]["Condition"] for name in ("CdnUrl", "CdnDistributionId")} == {"UseCdn"}
+    assert len(outputs) == 7 + len(QUEUES)
 
 
 def test_every_parameter_has_a_default(sam: dict[str, Any]) -> None:
@@ -1474,8 +1519,8 @@ def test_api_key_hashes_live_in_a_secret(
     assert set(props) == {"Description", "SecretString"}
     assert props["SecretString"] == {"Ref": "ApiKeyHashes"}
     assert "TENANT:SHA256HEX" in props["Description"]
-    # no SSM parameter holds keys any more
-    assert not _resources_of(cfn, "AWS::SSM::Parameter")
+    # no SSM parameter holds keys any more (the one there names the CDN's distribution)
+    assert set(_resources_of(cfn, "AWS::SSM::Parameter")) == {"CdnParameter"}
     hashes = sam["Parameters"]["ApiKeyHashes"]
     assert hashes["Type"] == "String"
     assert hashes["NoEcho"] is True
@@ -1531,7 +1576,11 @@ def test_signing_keys_are_a_generated_secret(
     props = secret["Properties"]
     assert set(props) == {"Description", "GenerateSecretString"}
     assert props["GenerateSecretString"] == {"PasswordLength": 64, "ExcludePunctuation": True}
-    assert set(_resources_of(cfn, "AWS::SecretsManager::Secret")) == set(SECRETS)
+    # ... beside the CDN's origin-verify value (test_cdn_template.py)
+    assert set(_resources_of(cfn, "AWS::SecretsManager::Secret")) == {
+        *SECRETS,
+        "CdnOriginVerifySecret",
+    }
     # the parameter that chooses it; the old parameter that carried keys is gone
     parameters = sam["Parameters"]
     assert "SigningKeys" not in parameters
@@ -1714,6 +1763,8 @@ def test_checkov_passes(
         "ImagesTable",
         "ApiAccessLogs",
         *(f"{function}Logs" for function in ALL_FUNCTIONS),
+        "CdnOriginVerifySecret",
+        "CdnDistribution",
     }
     for secret in SECRETS:
         assert waived[secret] == {"CKV_AWS_149", "CKV2_AWS_57"}, secret
