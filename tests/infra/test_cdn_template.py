@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_template import (
     ALL_FUNCTIONS,
@@ -36,6 +36,9 @@ from test_template import (
     _run_checkov,
     _translate,
 )
+
+from progimage_service.imaging.negotiate import CANDIDATES, normalised
+from progimage_service.services.delivery import attachment
 
 CORS = "https://app.example.com"
 STACKS = {
@@ -405,31 +408,10 @@ def node(sam: dict[str, Any]) -> Iterator[Node]:
     running.process.wait()
 
 
-FORMATS = ("image/avif", "image/jxl", "image/webp")
-_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
-
-
-def reference_accept(header: str) -> str:
-    """What the viewer-request function makes of an Accept header (and what the origin's
-    negotiation takes it to mean): the formats among avif, jxl, webp that an entry names
-    explicitly (case-insensitively; wildcards do not count) with q > 0, in that order. Only the
-    first q parameter counts, a q that is not an HTTP qvalue drops its entry, and a type named
-    twice counts if any of its entries has q > 0."""
-    wanted = set()
-    for entry in header.split(","):
-        kind, *parameters = entry.split(";")
-        kind = kind.strip().lower()
-        if kind not in FORMATS:
-            continue
-        q = "1"
-        for parameter in parameters:
-            name, eq, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                q = value.strip() if eq else ""
-                break
-        if _QVALUE.fullmatch(q) and float(q) > 0:
-            wanted.add(kind)
-    return ",".join(f for f in FORMATS if f in wanted)
+FORMATS = tuple(f"image/{name}" for name in CANDIDATES)
+# The origin's own rule is the reference: the viewer-request function must agree with it, or the
+# CDN would key one answer on a header the origin reads otherwise.
+reference_accept = normalised
 
 
 ACCEPT_CASES = {
@@ -574,6 +556,16 @@ def test_the_download_name_is_sanitised_and_bounded(node: Node, raw: str) -> Non
 )
 def test_a_plain_download_name_comes_back_whole(node: Node, name: str) -> None:
     assert _check_disposition(node("disposition", quote(name))) == name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300))
+@example("\ufeff a\u3000\u2028")  # trimmed alike: JavaScript's trim() takes the BOM too
+@example("x" * 199 + "\u00e9 b")  # cut at 200 characters, then trimmed
+def test_the_cdn_writes_the_download_header_the_origin_writes(node: Node, name: str) -> None:
+    """Behind the CDN the viewer-response function answers ?download=; without it, the origin:
+    one header for one name either way."""
+    assert node("disposition", quote(name)) == (attachment(name) or "")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ Browsers name the newer image formats they decode (``image/avif``, ``image/jxl``
 ``image/webp``); only a format named outright, with a q-value above 0, counts: ``image/*`` and
 ``*/*`` promise nothing, since browsers send them whatever they decode. Of those named, the
 first in the deployment's order of preference is chosen; none named gives the fallback, which
-every client decodes (see ``plan.fallback_format``).
+every client decodes (see ``Pipeline.output_format``).
 
 The CDN's viewer-request function reduces ``Accept`` to :func:`normalised` with the same rules
 (its cache key cannot follow ``Vary``), so the origin sees at most one spelling per choice.
@@ -13,26 +13,29 @@ This module imports no imaging code: a cache hit resolves its format with nothin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from .formats import FORMATS, Format
 
 AUTO = "auto"  # the URL extension and JSON "format" that ask for a negotiated format
 CANDIDATES = ("avif", "jxl", "webp")  # what Accept can choose, in the normalised order
-_MAX_ACCEPT = 4096  # longer headers are read up to here (API Gateway allows 10 KB of headers)
+# An HTTP qvalue (RFC 9110 12.4.2): 0 to 1, at most three decimals. Any other q drops its entry.
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 
 
 def accepted(accept: str | None) -> tuple[str, ...]:
-    """The candidate formats the header names outright with q > 0, in ``CANDIDATES`` order."""
+    """The candidate formats the header names outright with q > 0, in ``CANDIDATES`` order.
+
+    Only an entry's first ``q`` counts; a type named twice counts if any entry has q > 0.
+    """
     named: set[str] = set()
-    refused: set[str] = set()
-    for item in (accept or "")[:_MAX_ACCEPT].split(","):
-        media, *params = (part.strip() for part in item.split(";"))
-        kind, _, sub = media.lower().partition("/")
-        if kind != "image" or sub not in CANDIDATES:
-            continue
-        (refused if _q(params) == 0 else named).add(sub)
-    return tuple(c for c in CANDIDATES if c in named and c not in refused)
+    for entry in (accept or "").split(","):
+        media, *params = entry.split(";")
+        kind, _, sub = media.strip().lower().partition("/")
+        if kind == "image" and sub in CANDIDATES and _q(params) > 0:
+            named.add(sub)
+    return tuple(c for c in CANDIDATES if c in named)
 
 
 def normalised(accept: str | None) -> str:
@@ -47,13 +50,10 @@ def choose(accept: str | None, preference: Sequence[str]) -> Format | None:
 
 
 def _q(params: Sequence[str]) -> float:
-    """The q-value of a media range's parameters (1 when absent; 0 when unreadable)."""
+    """The q-value of a media range's parameters: 1 when absent, 0 when not a qvalue."""
     for param in params:
-        name, _, value = param.partition("=")
+        name, eq, value = param.partition("=")
         if name.strip().lower() == "q":
-            try:
-                q = float(value.strip())
-            except ValueError:
-                return 0.0
-            return q if 0 < q <= 1 else 0.0
+            value = value.strip() if eq else ""
+            return float(value) if _QVALUE.fullmatch(value) else 0.0
     return 1.0

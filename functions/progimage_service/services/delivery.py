@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,7 +13,8 @@ from ..adapters.s3 import StoredObject
 from ..wiring import Dependencies
 
 MAX_DOWNLOAD_NAME = 200  # characters of a ?download= name that are kept
-_UNSAFE_IN_NAME = {'"', "\\", "/"}
+_UNSAFE_IN_NAME = {'"', "'", "\\", "/"}
+_TRIMMED = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")  # what JavaScript's trim() removes
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,12 @@ NOTHING_ASKED = Asked()
 
 def attachment(name: str) -> str | None:
     """``attachment`` with ``name`` as the file name: control characters, quotes, slashes and
-    backslashes removed, at most MAX_DOWNLOAD_NAME characters; an ASCII ``filename`` (other
-    characters as ``_``) for old clients and the exact name as RFC 8187 ``filename*``."""
-    kept = "".join(c for c in name if c not in _UNSAFE_IN_NAME and unicodedata.category(c) != "Cc")[
-        :MAX_DOWNLOAD_NAME
-    ]
-    if not kept.strip():
+    backslashes removed, at most MAX_DOWNLOAD_NAME characters, trimmed; an ASCII ``filename``
+    (other characters as ``_``) for old clients and the exact name as RFC 8187 ``filename*``.
+    The CDN's viewer-response function writes the same header (a test runs both)."""
+    kept = "".join(c for c in name if c not in _UNSAFE_IN_NAME and unicodedata.category(c) != "Cc")
+    kept = _TRIMMED.sub("", kept[:MAX_DOWNLOAD_NAME])
+    if not kept:
         return None
     ascii_name = "".join(c if " " <= c <= "~" else "_" for c in kept)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(kept, safe='')}"
