@@ -36,7 +36,7 @@ TESTDATA = inputs.BENCH.parents[1] / "shared" / "testdata"
 SHARED = ("exif-orientation/Landscape_1.jpg", "formats/flower.jpg", "formats/flower2.jpg")
 SKIMAGE = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
 SKIMAGE += ("camera.png",)
-FORMATS = {"jpeg": "jpg", "webp": "webp", "avif": "avif"}
+FORMATS = {"jpeg": "jpg", "webp": "webp", "avif": "avif", "heic": "heic", "jxl": "jxl"}
 
 
 def photos() -> dict[str, bytes]:
@@ -63,12 +63,15 @@ def _reference_ssim(x: object, y: object) -> float | None:
 
 
 def _pyvips(data: bytes, ext: str, size: int) -> bytes | None:
-    """pyvips' thumbnail at the same fixed quality (its save options as in the main bench)."""
+    """pyvips' thumbnail at the same fixed quality (its save options as in the main bench);
+    None without pyvips, or where its libvips cannot write the format (HEIC, JPEG XL)."""
     try:
         import pyvips
 
-        from .peers.pyvips_peer import _save
+        from .peers.pyvips_peer import _SAVE, _save
     except ImportError:
+        return None
+    if ext not in _SAVE:
         return None
     return _save(pyvips.Image.thumbnail_buffer(data, size, height=size, size="down"), ext)
 

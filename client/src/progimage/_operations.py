@@ -379,8 +379,8 @@ GRAMMAR = Grammar.from_json(
             },
             {
                 "name": "quality",
-                "summary": "compression level for lossy formats (JPEG 85, WebP 80, AVIF "
-                "60 by default), or auto",
+                "summary": "compression for lossy formats (JPEG 85, WebP 80, AVIF 60, "
+                "HEIC 50, JPEG XL 85), or auto",
                 "usage": "quality:QUALITY",
                 "forms": [
                     [{"name": "quality", "kind": "int", "low": 1, "high": 100, "choices": ["auto"]}]
@@ -399,7 +399,7 @@ GRAMMAR = Grammar.from_json(
                 "output_only": True,
                 "sets": "max_bytes",
                 "notes": "binary search over quality (up to the requested or default "
-                "quality) for JPEG, WebP, AVIF",
+                "quality) for JPEG, WebP, AVIF, HEIC, JPEG XL",
             },
             {
                 "name": "dpr",
@@ -655,7 +655,7 @@ class Operations:
         return self._then("background", colour=colour)
 
     def quality(self: _P, quality: int | Quality) -> _P:
-        """Compression level for lossy formats (JPEG 85, WebP 80, AVIF 60 by default), or auto.
+        """Compression for lossy formats (JPEG 85, WebP 80, AVIF 60, HEIC 50, JPEG XL 85), or auto.
 
         ``quality:QUALITY``
 

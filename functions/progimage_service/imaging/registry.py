@@ -226,7 +226,7 @@ _OPERATIONS = (
     Operation(
         "quality",
         ((integer("quality", 1, 100, choices=("auto",)),),),
-        "compression level for lossy formats (JPEG 85, WebP 80, AVIF 60 by default), or auto",
+        "compression for lossy formats (JPEG 85, WebP 80, AVIF 60, HEIC 50, JPEG XL 85), or auto",
         output_only=True,
         sets="quality",
         notes=(
@@ -242,7 +242,7 @@ _OPERATIONS = (
         sets="max_bytes",
         notes=(
             "binary search over quality (up to the requested or default quality) for JPEG, "
-            "WebP, AVIF"
+            "WebP, AVIF, HEIC, JPEG XL"
         ),
     ),
     Operation(
