@@ -1,5 +1,6 @@
-"""Delivery over HTTP against the local server: ``auto`` by Accept, ``dpr`` in the URL and JSON
-forms, ``?download=``, revalidation by date and HEAD."""
+"""Delivery over HTTP against the local server: ``auto`` by Accept, ``dpr`` and
+``quality:auto`` in the URL and JSON forms, HEIC and JPEG XL in and out, ``?download=``,
+revalidation by date and HEAD."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 import requests
 
 from localserver import LocalServer
-from tests.images import decode, sample
+from progimage_service.imaging.formats import FORMATS
+from tests.images import decode, psnr, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -65,3 +67,42 @@ def test_download_head_and_last_modified(server: LocalServer, image_id: str) -> 
     plain = requests.get(url, timeout=60)
     assert "Content-Disposition" not in plain.headers
     assert plain.headers["ETag"] == head.headers["ETag"]
+
+
+@pytest.mark.parametrize("fmt", ["heic", "jxl"])
+def test_heic_and_jpeg_xl_upload_and_convert(server: LocalServer, image_id: str, fmt: str) -> None:
+    """A JPEG converted to the format, uploaded back as a new image, and converted to PNG."""
+    made = requests.get(f"{server.url}/images/{image_id}/thumbnail:200.{fmt}", timeout=120)
+    assert made.status_code == 200, made.text
+    assert made.headers["Content-Type"] == FORMATS[fmt].content_type
+    created = requests.post(f"{server.url}/images", data=made.content, timeout=120)
+    assert created.status_code == 201, created.text
+    record = created.json()
+    assert record["format"] == fmt and max(record["width"], record["height"]) == 200
+    back = requests.get(f"{server.url}/images/{record['id']}.png", timeout=120)
+    assert back.status_code == 200, back.text
+    thumbnail = requests.get(f"{server.url}/images/{image_id}/thumbnail:200.png", timeout=60)
+    reference = decode(thumbnail.content)
+    png = decode(back.content)
+    assert png.size == reference.size and psnr(png, reference) > 30
+
+
+def test_quality_auto_through_the_url_and_json_forms(server: LocalServer, image_id: str) -> None:
+    url = requests.get(
+        f"{server.url}/images/{image_id}/thumbnail:200/quality:auto.webp", timeout=60
+    )
+    fixed = requests.get(f"{server.url}/images/{image_id}/thumbnail:200.webp", timeout=60)
+    posted = requests.post(
+        f"{server.url}/transform",
+        json={
+            "source": {"id": image_id},
+            "ops": [{"op": "thumbnail", "width": 200}, {"op": "quality", "quality": "auto"}],
+            "format": "webp",
+        },
+        timeout=60,
+    )
+    assert url.status_code == fixed.status_code == posted.status_code == 200
+    assert len(url.content) <= len(fixed.content)
+    by_url, by_json = decode(url.content), decode(posted.content)
+    assert by_url.size == by_json.size and by_url.mode == by_json.mode
+    assert psnr(by_url, by_json) > 35
