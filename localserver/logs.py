@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 # The attributes every LogRecord has: the rest of a record's attributes are its extra fields.
@@ -69,9 +70,16 @@ def configure(level: int, verbose: bool) -> None:
     metrics_log.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
-def show_metrics() -> None:
-    """Send the functions' embedded metrics to ``metrics_line`` instead of stdout; once the
-    functions are loaded (their observability module is then imported)."""
+def show_metrics() -> Callable[[], None]:
+    """Send the functions' embedded metrics to ``metrics_line`` instead of stdout, once the
+    functions are loaded (their observability module is then imported); answer what puts the
+    sink back (a server stopped in a process that goes on, such as a test run, must)."""
     observability = sys.modules.get("progimage_service.observability")
-    if observability is not None:
-        observability.sink = metrics_line
+    if observability is None:
+        return lambda: None
+    previous, observability.sink = observability.sink, metrics_line
+
+    def restore() -> None:
+        observability.sink = previous
+
+    return restore

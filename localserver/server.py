@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
@@ -232,6 +232,10 @@ class _QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+def _nothing() -> None:
+    """What undoes nothing."""
+
+
 def _display_host(host: str) -> str:
     if host in ("", "0.0.0.0"):
         return "127.0.0.1"
@@ -337,6 +341,7 @@ class LocalServer:
         self._thread: threading.Thread | None = None
         self._env = EnvironmentPatch()
         self._sys_path = SysPath()
+        self._hide_metrics: Callable[[], None] = _nothing
         self._started = False
 
     # -- properties ---------------------------------------------------------------------
@@ -377,7 +382,8 @@ class LocalServer:
         except BaseException:
             self.stop()
             raise
-        logs.show_metrics()  # the functions' embedded metrics as log lines, not on stdout
+        # The functions' embedded metrics as log lines, not on stdout, until the server stops.
+        self._hide_metrics = logs.show_metrics()
         return self
 
     def _start(self) -> None:
@@ -568,6 +574,8 @@ class LocalServer:
                 if moto_http is not None:
                     moto_http.server_close()
         finally:
+            self._hide_metrics()
+            self._hide_metrics = _nothing
             self._http = self._thread = self._moto = None
             self._env.restore()
             self._sys_path.restore()
