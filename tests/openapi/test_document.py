@@ -25,6 +25,7 @@ from progimage_service import errors
 from progimage_service.config import Settings
 from progimage_service.ids import new_id
 from progimage_service.imaging.formats import EXTENSIONS, FORMATS
+from progimage_service.imaging.negotiate import AUTO
 from progimage_service.imaging.registry import MAX_OPERATIONS, REGISTRY
 from progimage_service.models import INTERNAL_FIELDS, ImageRecord
 from progimage_service.services.batch import MAX_BATCH_ITEMS
@@ -291,7 +292,7 @@ def test_operation_objects_name_the_registry(document: dict[str, Any]) -> None:
 
 
 def test_formats(document: dict[str, Any]) -> None:
-    assert schema(document, "FormatName")["enum"] == sorted(EXTENSIONS)
+    assert schema(document, "FormatName")["enum"] == sorted([*EXTENSIONS, AUTO])
     record = schema(document, "ImageRecord")["properties"]
     assert set(record["format"]["enum"]) == {*FORMATS, None}
     assert set(record["content_type"]["enum"]) == {
