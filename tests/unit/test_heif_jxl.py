@@ -239,6 +239,19 @@ def test_jpeg_converts_to_heic_and_jxl(ext: str, photo: Image.Image) -> None:
     assert psnr(image, photo.resize((300, 200), Image.Resampling.LANCZOS)) > 32
 
 
+@pytest.mark.parametrize("ext", ["heic", "jxl"])
+@pytest.mark.parametrize("quality", [1, 99, 100])
+def test_every_quality_encodes(ext: str, quality: int, photo: Image.Image) -> None:
+    """The ends of the grammar's range: libjxl takes quality 100 only as lossless."""
+    rendered = render(
+        _save(photo, "PNG"), parse_path(f"thumbnail:60/quality:{quality}.{ext}"), LIMITS
+    )
+    image = _decoded(rendered.data)
+    assert image.size == (60, 40)
+    floor = 30 if quality >= 99 else 15  # (the thumbnail resamples otherwise than LANCZOS)
+    assert psnr(image.convert("RGB"), photo.resize((60, 40), Image.Resampling.LANCZOS)) > floor
+
+
 @pytest.mark.parametrize("name", ["heic", "heic-sample", "jxl"])
 def test_alpha_is_kept(name: str, photo: Image.Image) -> None:
     if name == "heic-sample":  # libheif's encoder, 8-bit RGBA

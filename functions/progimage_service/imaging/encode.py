@@ -133,8 +133,15 @@ def _save_params(fmt: Format, options: EncodeOptions) -> dict[str, Any]:
             }
         case "jxl":
             # lossless_jpeg: pillow-jxl would read a JPEG's file again from its file name to
-            # recompress it; the service encodes the pixels it rendered, and no EXIF.
-            return {"quality": quality, "effort": _JXL_EFFORT, "lossless_jpeg": False, "exif": b""}
+            # recompress it; the service encodes the pixels it rendered, and no EXIF. libjxl
+            # refuses quality 100 (distance 0) unless it is told to encode losslessly.
+            return {
+                "quality": quality,
+                "lossless": quality >= 100,
+                "effort": _JXL_EFFORT,
+                "lossless_jpeg": False,
+                "exif": b"",
+            }
         case "png":
             # zlib level 1, measured on a 12 MP photo: 0.62 s against 0.90 at level 3 and 2.46 at
             # 6, for files 5% larger than either; on flat graphics all three come out alike.
