@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from progimage_service.imaging import plugins
+from progimage_service.imaging.formats import sniff
 from tests.sam_local.conftest import EVENTS, Answer, LambdaService, Stack, decode_image
 from tests.sam_local.test_invoke import PLAIN_INVOKES
 
@@ -161,6 +163,44 @@ def test_get_variant(lambda_service: LambdaService, stack: Stack, image_id: str)
     assert answer.status == 200, answer.describe()
     image = answer.image()
     assert (image.format, image.size, image.mode) == ("PNG", (64, 64), "L")
+
+
+def _variant_event(stack: Stack, image_id: str, pipeline: str, accept: str) -> dict[str, object]:
+    event = stack.event("get-variant", image_id)
+    path = f"/images/{image_id}/{pipeline}"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["pathParameters"]["pipeline"] = pipeline
+    event["headers"]["accept"] = accept
+    return event
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "accept", "content_type", "side"),
+    [
+        ("thumbnail:16/dpr:2.auto", "image/avif,image/webp,*/*", "image/avif", 32),
+        ("thumbnail:16/dpr:2.auto", "*/*", "image/png", 32),  # the PNG's fallback: lossless
+        ("thumbnail:24/quality:auto.heic", "*/*", "image/heic", 24),
+        ("thumbnail:24/quality:auto.jxl", "*/*", "image/jxl", 24),
+    ],
+)
+def test_delivery_formats_in_the_runtime(
+    lambda_service: LambdaService,
+    stack: Stack,
+    image_id: str,
+    pipeline: str,
+    accept: str,
+    content_type: str,
+    side: int,
+) -> None:
+    """auto by Accept, dpr, quality:auto, and the layer's HEIC and JPEG XL encoders, in Lambda's
+    own runtime image."""
+    event = _variant_event(stack, image_id, pipeline, accept)
+    answer = lambda_service.invoke("TransformFunction", event)
+    assert answer.status == 200, answer.describe()
+    assert answer.headers["content-type"] == content_type
+    assert answer.headers.get("vary") == ("Accept" if pipeline.endswith(".auto") else None)
+    plugins.register(sniff(answer.body))
+    assert max(answer.image().size) == side
 
 
 def test_post_transform_json(lambda_service: LambdaService, stack: Stack) -> None:
