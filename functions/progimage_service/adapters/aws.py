@@ -6,7 +6,8 @@ Clients come from botocore directly: boto3 adds nothing these functions use, and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -66,3 +67,19 @@ def translated(what: str) -> Iterator[None]:
         raise
     except BotoCoreError as error:  # connection and timeout failures
         raise ServiceUnavailable(f"{what} is temporarily unavailable; retry") from error
+
+
+class Cached[T]:
+    """A value ``read`` from a store of configuration, kept for ``ttl_seconds`` and then read
+    again: a changed or rotated value takes effect within that time."""
+
+    def __init__(self, read: Callable[[], T], ttl_seconds: float) -> None:
+        self._read = read
+        self.ttl = ttl_seconds
+        self._cached: tuple[float, T] | None = None
+
+    def get(self) -> T:
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] > self.ttl:
+            self._cached = (now, self._read())
+        return self._cached[1]

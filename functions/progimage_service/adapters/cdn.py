@@ -8,13 +8,12 @@ environment, as the distribution depends on the API, which depends on the functi
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .aws import client, translated
+from .aws import Cached, client, translated
 
 
 @dataclass(frozen=True)
@@ -28,21 +27,19 @@ class CdnParameter:
 
     def __init__(self, name: str, ttl_seconds: float = 300, ssm: Any | None = None) -> None:
         self.name = name
-        self.ttl = ttl_seconds
         self.ssm = ssm
-        self._cached: tuple[float, CdnLocation] | None = None
+        self._location = Cached(self._read, ttl_seconds)
 
     def get(self) -> CdnLocation:
-        now = time.monotonic()
-        if self._cached is None or now - self._cached[0] > self.ttl:
-            with translated("parameter store"):
-                answer = (self.ssm or client("ssm")).get_parameter(Name=self.name)
-            value = json.loads(answer["Parameter"]["Value"])
-            location = CdnLocation(
-                str(value.get("distribution_id", "")), str(value.get("url", "")).rstrip("/")
-            )
-            self._cached = (now, location)
-        return self._cached[1]
+        return self._location.get()
+
+    def _read(self) -> CdnLocation:
+        with translated("parameter store"):
+            answer = (self.ssm or client("ssm")).get_parameter(Name=self.name)
+        value = json.loads(answer["Parameter"]["Value"])
+        return CdnLocation(
+            str(value.get("distribution_id", "")), str(value.get("url", "")).rstrip("/")
+        )
 
 
 class Invalidator:

@@ -7,10 +7,9 @@ the cache time.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from .aws import client, translated
+from .aws import Cached, client, translated
 
 
 class Secret:
@@ -18,17 +17,16 @@ class Secret:
         self, secret_id: str, ttl_seconds: float = 300, secrets: Any | None = None
     ) -> None:
         self.secret_id = secret_id
-        self.ttl = ttl_seconds
         self.secrets = secrets
-        self._cached: tuple[float, str] | None = None
+        self._value = Cached(self._read, ttl_seconds)
 
     def get(self) -> str:
         """The secret's current string value."""
-        now = time.monotonic()
-        if self._cached is None or now - self._cached[0] > self.ttl:
-            with translated("secret store"):
-                value = (self.secrets or client("secretsmanager")).get_secret_value(
-                    SecretId=self.secret_id
-                )
-            self._cached = (now, value["SecretString"])
-        return self._cached[1]
+        return self._value.get()
+
+    def _read(self) -> str:
+        with translated("secret store"):
+            value = (self.secrets or client("secretsmanager")).get_secret_value(
+                SecretId=self.secret_id
+            )
+        return value["SecretString"]
