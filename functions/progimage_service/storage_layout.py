@@ -39,6 +39,11 @@ def variant_key(image_id: str, name: str) -> str:
     return f"{variants_prefix(image_id)}{name}"
 
 
+def image_id_of_variant(key: str) -> str:
+    """The id of the image a ``variants/{id}/{name}`` key belongs to."""
+    return key.removeprefix("variants/").partition("/")[0]
+
+
 def reference_key(referenced_id: str, variant: str) -> str:
     """A marker that ``variant`` was made with the image ``referenced_id`` (a mask or a
     watermark): deleting that image deletes the variant too."""

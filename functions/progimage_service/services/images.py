@@ -14,6 +14,7 @@ from ..ids import check_id, is_valid_id, new_id, unknown
 from ..imaging.copies import COPIES, Copy, copies_made
 from ..models import ImageRecord, now_rfc3339
 from ..storage_layout import (
+    image_id_of_variant,
     original_key,
     references_prefix,
     variant_of_reference,
@@ -152,9 +153,7 @@ def original(
     obj = deps.store.get(original_key(image_id))
     if obj is None:
         raise unknown(image_id)
-    return deliver_object(
-        deps, replace(obj, last_modified=uploaded), etag, Asked(download=asked.download)
-    )
+    return deliver_object(deps, replace(obj, last_modified=uploaded), etag, asked)
 
 
 def list_images(
@@ -193,7 +192,7 @@ def remove_variants(deps: Dependencies, image_id: str) -> set[str]:
         variants = [variant_of_reference(marker) for marker in markers]
         deps.store.delete_keys(variants)
         deps.store.delete_keys(markers)
-        users.update(key.split("/")[1] for key in variants)
+        users.update(image_id_of_variant(key) for key in variants)
     return users
 
 
