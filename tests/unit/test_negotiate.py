@@ -83,3 +83,8 @@ def test_a_download_name_never_breaks_out_of_its_header(name: str) -> None:
     fallback = value.split('filename="', 1)[1].split('"; filename*=', 1)[0]
     assert len(fallback) <= MAX_DOWNLOAD_NAME and not set(fallback) & set("\"'\\/")
     assert value.count('"') == 2
+
+
+def test_every_format_accept_can_name_is_allowlisted() -> None:
+    """choose() hands out FORMATS[name] for every candidate: each must be a format we write."""
+    assert set(CANDIDATES) <= set(FORMATS)

@@ -46,7 +46,7 @@ def normalised(accept: str | None) -> str:
 def choose(accept: str | None, preference: Sequence[str]) -> Format | None:
     """The first format of ``preference`` that ``accept`` names (None: the fallback)."""
     named = accepted(accept)
-    return next((FORMATS[n] for n in preference if n in named and n in FORMATS), None)
+    return next((FORMATS[n] for n in preference if n in named), None)
 
 
 def _q(params: Sequence[str]) -> float:

@@ -54,8 +54,8 @@ class Pipeline:
     def alpha_format(self, source: Format) -> Format | None:
         """The format written instead where the result has alpha and the output format has
         none: only ``auto``'s fallback switches (a JPEG asked for is flattened, as asked)."""
-        lossy = self.format is None and self.negotiated and source.name not in _LOSSLESS
-        return FORMATS["png"] if lossy else None
+        fallback = self.format is None and self.negotiated
+        return FORMATS["png"] if fallback and self.output_format(source).name == "jpeg" else None
 
     def image_ids(self) -> set[str]:
         """Other stored images the pipeline uses (masks, watermarks)."""
