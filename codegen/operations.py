@@ -44,7 +44,7 @@ def client_grammar() -> str:
     )
 
 
-_PYTHON_TYPES = {"int": "int", "float": "float", "colour": "Colour", "image": "str"}
+_PYTHON_TYPES = {"int": "int", "float": "float", "colour": "Colour", "image": "str", "name": "str"}
 
 
 def _alias(param: Mapping[str, Any]) -> str:
@@ -148,6 +148,8 @@ def _describe(param: Mapping[str, Any]) -> str:
         text = f"{param['name']}: RRGGBB or RRGGBBAA"
     elif kind == "image":
         text = f"{param['name']}: an image id"
+    elif kind == "name":
+        text = f"{param['name']}: a preset's name"
     else:
         text = f"{param['name']}: {', '.join(param['choices'])} or an image id"
     if param.get("default_from"):

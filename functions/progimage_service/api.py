@@ -40,6 +40,9 @@ logger = logging.getLogger("progimage")
 # Served with every response: never let a browser guess a type.
 _BASE_HEADERS = {"X-Content-Type-Options": "nosniff"}
 IMMUTABLE = "public, max-age=31536000, immutable"
+# What a URL naming presets answers changes when a preset is saved again: caches keep it for a
+# minute (the origin never serves an edited preset's old variant; see Pipeline.variant_name).
+SHORT_LIVED = "public, max-age=60"
 MAX_MULTIPART_FILES = 100  # as many as one POST /batch takes
 _PART_HEADERS = 8
 
@@ -153,10 +156,15 @@ def asked(request: Request) -> Asked:
     )
 
 
-def delivery_response(delivery: Delivery, negotiated: bool = False) -> Response:
+def delivery_response(
+    delivery: Delivery, negotiated: bool = False, lasting: bool = True
+) -> Response:
     """Inline bytes (200), a redirect to the stored object (307), or 304; ``negotiated``: the
-    format was chosen by the Accept header, which caches must then key on."""
-    headers = {"ETag": delivery.etag, "Cache-Control": IMMUTABLE}
+    format was chosen by the Accept header, which caches must then key on; ``lasting``: the
+    URL always answers these bytes (else caches keep them for a minute)."""
+    headers = {"ETag": delivery.etag, "Cache-Control": IMMUTABLE if lasting else SHORT_LIVED}
+    if delivery.cache is not None:
+        headers["X-Variant-Cache"] = delivery.cache
     if delivery.last_modified is not None:
         when = delivery.last_modified.astimezone(UTC)
         headers["Last-Modified"] = format_datetime(when, usegmt=True)

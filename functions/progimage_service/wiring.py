@@ -7,6 +7,7 @@ from functools import cache, cached_property
 
 from .adapters.cdn import CdnLocation, CdnParameter, Invalidator
 from .adapters.dynamodb import Catalog, IdempotencyTable, JobTable
+from .adapters.presets import PresetTable
 from .adapters.s3 import ObjectStore, RoutedStore, Store
 from .adapters.secrets import Secret
 from .adapters.sqs import Queue
@@ -32,6 +33,10 @@ class Dependencies:
     @cached_property
     def catalog(self) -> Catalog:
         return Catalog(self.settings.table)
+
+    @cached_property
+    def presets(self) -> PresetTable:
+        return PresetTable(self.settings.table)
 
     @cached_property
     def jobs(self) -> JobTable:

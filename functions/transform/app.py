@@ -16,7 +16,7 @@ from progimage_service.api import (
 )
 from progimage_service.errors import BadRequest, TooLarge, UnsupportedMedia
 from progimage_service.imaging.pipeline import parse_path
-from progimage_service.services import jobs
+from progimage_service.services import jobs, presets
 from progimage_service.services.batch import run_batch
 from progimage_service.services.transform import (
     Result,
@@ -33,8 +33,9 @@ def get_variant(request: Request, tenant: str | None) -> Response:
     deps = dependencies()
     accept, preference = request.header("accept"), deps.settings.auto_formats
     pipeline = parse_path(request.path_param("pipeline"), accept, preference)
-    delivery = variant(deps, request.path_param("id"), pipeline, tenant, asked(request))
-    return delivery_response(delivery, pipeline.negotiated)
+    image_id = request.path_param("id")
+    delivery = variant(deps, image_id, pipeline, tenant, asked(request), accept, preference)
+    return delivery_response(delivery, pipeline.negotiated, lasting=not pipeline.presets)
 
 
 def post_transform(request: Request, tenant: str) -> Response:
@@ -60,6 +61,7 @@ def post_transform(request: Request, tenant: str) -> Response:
             f"unsupported Content-Type {request.content_type!r}: send JSON or image bytes",
             param="content-type",
         )
+    pipeline = presets.expand(deps, pipeline, tenant, accept, preference)
     result = transform(deps, tenant, data, pipeline, store=store)
     return _answer(result, deps.settings.inline_max_bytes, pipeline.negotiated)
 

@@ -179,6 +179,8 @@ def _random_value(rng: random.Random, param: Any, decimals: int | None) -> Any:
         return IMAGE_ID
     if param.kind == "shape":
         return rng.choice([*param.choices, IMAGE_ID])
+    if param.kind == "name":
+        return rng.choice(["card", "Hero-2x", "a", "x" * 64])
     raise AssertionError(param.kind)
 
 

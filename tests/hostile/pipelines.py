@@ -81,6 +81,9 @@ def _number_value(param: Param, render: bool) -> st.SearchStrategy[tuple[str, An
             )
         case "image":
             return st.sampled_from(IDS).map(lambda i: (i, i))
+        case "name":
+            names = st.from_regex(f"{param.pattern}", fullmatch=True)
+            return names.flatmap(lambda n: _case(n).map(lambda t: (t, t)))
         case "shape":
             named = st.sampled_from(list(param.choices)).flatmap(_case)
             return (named | st.sampled_from(IDS)).map(lambda s: (s, s))
@@ -120,13 +123,17 @@ def invalid_value(param: Param) -> st.SearchStrategy[tuple[str, Any]]:
             )
         case "image" | "shape":
             return st.sampled_from([("short", "short"), ("A" * 24, "A" * 26), ("..", "..")])
+        case "name":
+            return st.sampled_from([("", "-x"), ("a" * 65, "a" * 65), ("a.b", "a b"), ("é", "é")])
     raise AssertionError(param.kind)
 
 
 @st.composite
 def operation_spec(draw: Any, *, render: bool = False, invalid: bool = False) -> Spec:
-    """One operation, in URL text and JSON object form, valid unless ``invalid``."""
-    operation: Operation = REGISTRY[draw(st.sampled_from(sorted(REGISTRY)))]
+    """One operation, in URL text and JSON object form, valid unless ``invalid``; to render,
+    none that stands for a preset (a render never sees one: see Pipeline.expand)."""
+    names = sorted(n for n, op in REGISTRY.items() if not (render and op.expands))
+    operation: Operation = REGISTRY[draw(st.sampled_from(names))]
     form = draw(st.sampled_from(operation.forms))
     required = sum(p.required for p in form)
     count = draw(st.integers(required, len(form)))  # optional arguments are trailing

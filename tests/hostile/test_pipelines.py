@@ -57,7 +57,8 @@ def _round_trips(pipeline: Pipeline) -> None:
     again = _parsed(canonical)
     assert isinstance(again, Pipeline), (canonical, again)
     assert again.canonical() == canonical
-    assert again.variant_name() == Pipeline(pipeline.steps).variant_name()
+    if not pipeline.presets:  # (a pipeline naming presets is keyed once they are read)
+        assert again.variant_name() == Pipeline(pipeline.steps).variant_name()
     # Options that change nothing (dpr:1, or dpr alone) leave no operation: such a pipeline's
     # URL is the conversion /images/{id}.{ext}, which names no pipeline to parse.
     if pipeline.format is not None and canonical:

@@ -98,7 +98,7 @@ def _url(specs: list[Spec], ext: str) -> Pipeline:
 def spellings(draw: Any) -> tuple[list[Spec], list[list[Spec]]]:
     """Pixel steps from the registry and output options, and several orders of them that keep
     the pixel steps' order and each option's order among its own kind (the last one wins)."""
-    pixel_ops = sorted(n for n, op in REGISTRY.items() if not op.output_only)
+    pixel_ops = sorted(n for n, op in REGISTRY.items() if not (op.output_only or op.expands))
     option_ops = sorted(n for n, op in REGISTRY.items() if op.output_only)
     # Half the time the first pixel step is one that reduces the decode (the rule at stake).
     drafting = sorted(n for n in pixel_ops if IMPLEMENTATIONS[n].draft is not None)

@@ -378,6 +378,18 @@ GRAMMAR = Grammar.from_json(
                 "formats without alpha",
             },
             {
+                "name": "preset",
+                "summary": "the steps (and format) of the caller's preset NAME, in its place",
+                "usage": "preset:NAME",
+                "forms": [
+                    [{"name": "name", "kind": "name", "pattern": "[a-z0-9][a-z0-9_-]{0,63}"}]
+                ],
+                "notes": "saved with `PUT /presets/{name}`; combinable with other steps "
+                "(later ones win for output options); the URL's extension, if "
+                "any, overrides the preset's format",
+                "expands": True,
+            },
+            {
                 "name": "quality",
                 "summary": "compression for lossy formats (JPEG 85, WebP 80, AVIF 60, "
                 "HEIC 50, JPEG XL 85), or auto",
@@ -653,6 +665,15 @@ class Operations:
         - colour: RRGGBB or RRGGBBAA
         """
         return self._then("background", colour=colour)
+
+    def preset(self: _P, name: str) -> _P:
+        """The steps (and format) of the caller's preset NAME, in its place.
+
+        ``preset:NAME``
+
+        - name: a preset's name
+        """
+        return self._then("preset", name=name)
 
     def quality(self: _P, quality: int | Quality) -> _P:
         """Compression for lossy formats (JPEG 85, WebP 80, AVIF 60, HEIC 50, JPEG XL 85), or auto.

@@ -119,10 +119,10 @@ class Pipeline(Operations):
         GRAMMAR.check_images(steps)
         return self._copy(steps, self._format)
 
-    def _then(self: _P, name: str, **args: Any) -> _P:
+    def _then(self: _P, operation: str, /, **args: Any) -> _P:
         named = {k: _grammar_value(v) for k, v in args.items() if v is not None}
         try:
-            return self._add(GRAMMAR.build(GRAMMAR.lookup(name), named=named))
+            return self._add(GRAMMAR.build(GRAMMAR.lookup(operation), named=named))
         except GrammarError as error:
             raise ValueError(str(error)) from None
 

@@ -27,7 +27,7 @@ Colour = tuple[int, int, int, int]  # RGBA
 _HEX = re.compile(r"[0-9a-fA-F]{6}([0-9a-fA-F]{2})?")
 _EXTENSION = re.compile(r"^(.*)\.([A-Za-z]{3,4})$")
 _ECHO_CHARS = 64
-KINDS = ("int", "float", "choice", "colour", "image", "shape")
+KINDS = ("int", "float", "choice", "colour", "image", "shape", "name")
 DENSITY = "dpr"  # the output option whose factor multiplies every length in pixels
 
 
@@ -54,7 +54,8 @@ class Param:
     """One named argument: its type, bounds and default.
 
     ``default_from`` names an earlier argument whose value is the default (thumbnail's height
-    is its width). Image ids (kinds ``image`` and ``shape``) must match ``pattern``. A number's
+    is its width). Image ids (kinds ``image`` and ``shape``) and names (kind ``name``, read in
+    lower case) must match ``pattern``. A number's
     ``choices`` are words it also takes (``quality:auto``). A length in pixels (``pixels``) is
     multiplied by the pipeline's pixel density (``dpr``).
     """
@@ -93,19 +94,8 @@ class Param:
                 return value
             case "colour":
                 return self._colour(raw)
-            case "image":
-                if self._is_id(raw):
-                    return raw
-                raise ArgumentError(f"{self.name} must be an image id, got {echo(raw)}")
-            case "shape":
-                if isinstance(raw, str) and raw.lower() in self.choices:
-                    return raw.lower()
-                if self._is_id(raw):
-                    return raw
-                raise ArgumentError(
-                    f"{self.name} must be one of {', '.join(self.choices)} or an image id, "
-                    f"got {echo(raw)}"
-                )
+            case "image" | "shape" | "name":
+                return self._identifier(raw)
         raise AssertionError(self.kind)
 
     def format(self, value: Any) -> str:
@@ -124,6 +114,22 @@ class Param:
     def names_image(self, value: Any) -> bool:
         """Whether ``value`` of this parameter is another stored image's id."""
         return self.kind == "image" or (self.kind == "shape" and value not in self.choices)
+
+    def _identifier(self, raw: Any) -> str:
+        """An image id (``image``), a shape's word or an image id (``shape``), or a name read in
+        lower case (``name``)."""
+        if isinstance(raw, str) and self.kind == "name" and self._is_id(raw.lower()):
+            return raw.lower()
+        if isinstance(raw, str) and self.kind == "shape" and raw.lower() in self.choices:
+            return raw.lower()
+        if self.kind != "name" and self._is_id(raw):
+            return raw
+        expected = {
+            "image": "an image id",
+            "shape": f"one of {', '.join(self.choices)} or an image id",
+            "name": f"a name matching {self.pattern}",
+        }[self.kind]
+        raise ArgumentError(f"{self.name} must be {expected}, got {echo(raw)}")
 
     def _is_id(self, raw: Any) -> bool:
         return (
@@ -206,6 +212,9 @@ class Operation:
     sets: str | None = None
     not_all_zero: tuple[str, ...] = ()  # arguments that may not all be 0 (resize's sides)
     notes: str = ""  # details for the API reference
+    # Stands for other steps, put in its place before the pipeline is rendered or keyed
+    # (``preset:NAME``): it has no pixels of its own.
+    expands: bool = False
 
     def usage(self) -> str:
         return " or ".join(self.name + "".join(p.usage() for p in form) for form in self.forms)
@@ -268,9 +277,11 @@ class Step:
 def ordered(steps: Sequence[Step]) -> list[Step]:
     """The canonical order: pixel steps as written, at the pixel density (``dpr``, which is
     then left out: ``thumbnail:100/dpr:2`` is ``thumbnail:200``), then the other output
-    options by name, the last one written of each."""
+    options by name, the last one written of each. Steps that stand for others (presets) keep
+    the density as an option: it applies to the steps they expand to."""
     options = {s.name: s for s in steps if s.operation.output_only}
-    density = options.pop(DENSITY).values[0] if DENSITY in options else 1
+    expands = any(s.operation.expands for s in steps)
+    density = options.pop(DENSITY).values[0] if DENSITY in options and not expands else 1
     pixels = [s.scaled(density) for s in steps if not s.operation.output_only]
     return pixels + [options[n] for n in sorted(options)]
 
@@ -457,7 +468,7 @@ def _operation_json(operation: Operation) -> dict[str, Any]:
         "usage": operation.usage(),
         "forms": [[_param_json(p) for p in form] for form in operation.forms],
     }
-    for key in ("output_only", "sets", "not_all_zero", "notes"):
+    for key in ("output_only", "sets", "not_all_zero", "notes", "expands"):
         value = getattr(operation, key)
         if value != getattr(_OPERATION_DEFAULTS, key):
             data[key] = list(value) if isinstance(value, tuple) else value
@@ -473,4 +484,5 @@ def _operation_from_json(data: Mapping[str, Any]) -> Operation:
         sets=data.get("sets"),
         not_all_zero=tuple(data.get("not_all_zero", ())),
         notes=data.get("notes", ""),
+        expands=data.get("expands", False),
     )

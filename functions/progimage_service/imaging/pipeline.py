@@ -5,39 +5,100 @@ variant's cache name. Parsing errors become 400 ``invalid_operation`` here.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InvalidOperation
 from .formats import FORMATS, Format, for_extension
 from .grammar import GrammarError, Step, canonical, ordered
 from .negotiate import AUTO, choose
-from .registry import GRAMMAR
+from .registry import GRAMMAR, MAX_OPERATIONS
 
 # Where ``auto`` chose no newer format: the formats every client decodes.
 _LOSSLESS = ("png", "gif", "bmp", "tiff")
 
 
 @dataclass(frozen=True)
+class Preset:
+    """What ``preset:NAME`` stands for: the steps and format (a URL extension, ``auto``, or
+    None: the source's) saved under the name, at its version."""
+
+    steps: tuple[Step, ...]
+    format: str | None
+    version: int
+
+
+@dataclass(frozen=True)
 class Pipeline:
-    steps: tuple[Step, ...] = ()
+    steps: tuple[Step, ...] = ()  # as asked: ``preset`` steps stand for their presets' steps
     format: Format | None = None  # None: the source's own format, or the fallback if negotiated
     negotiated: bool = False  # chosen from the Accept header (``auto``): the answer varies by it
+    # With presets: the steps with each preset's in its place, and ``name@version`` of each.
+    expanded: tuple[Step, ...] | None = None
+    versions: tuple[str, ...] = ()
+
+    @property
+    def presets(self) -> tuple[str, ...]:
+        """The names of the presets the steps use, each once, in order."""
+        names = (s.values[0] for s in self.steps if s.operation.expands)
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def presets_only(self) -> bool:
+        """Is every step a preset (what strict deployments serve unsigned)?"""
+        return bool(self.steps) and all(s.operation.expands for s in self.steps)
+
+    @property
+    def run_steps(self) -> tuple[Step, ...]:
+        """The steps that are rendered: the presets' in their place."""
+        if self.expanded is not None:
+            return self.expanded
+        if self.presets:
+            raise ValueError("a pipeline with presets is expanded before it is read")
+        return self.steps
 
     @property
     def pixel_steps(self) -> tuple[Step, ...]:
         """The steps that change pixels, in order (output options removed), at the pipeline's
         pixel density: ``dpr:2`` doubles every length in pixels."""
-        return tuple(s for s in ordered(self.steps) if not s.operation.output_only)
+        return tuple(s for s in ordered(self.run_steps) if not s.operation.output_only)
 
     def settings(self) -> dict[str, Any]:
         """The encoder settings the operations set (quality, max_bytes, background): of one
         set twice, the last."""
-        return {s.operation.sets: s.values[0] for s in ordered(self.steps) if s.operation.sets}
+        return {s.operation.sets: s.values[0] for s in ordered(self.run_steps) if s.operation.sets}
 
     def canonical(self) -> str:
+        """The canonical form as asked (presets by name): what its URL says."""
         return canonical(self.steps)
+
+    def expand(
+        self, found: Mapping[str, Preset], accept: str | None, preference: Sequence[str]
+    ) -> Pipeline:
+        """This pipeline with each ``preset:NAME`` replaced by ``found[NAME]``'s steps; with no
+        format of its own, it writes the last such preset's that has one."""
+        if not self.presets or self.expanded is not None:
+            return self
+        steps: list[Step] = []
+        name = None
+        for step in self.steps:
+            preset = found[step.values[0]] if step.operation.expands else None
+            steps.extend(preset.steps if preset else (step,))
+            name = preset.format if preset and preset.format else name
+        if len(steps) > MAX_OPERATIONS:
+            raise InvalidOperation(
+                f"with its presets expanded, a pipeline has at most {MAX_OPERATIONS} "
+                f"operations, got {len(steps)}"
+            )
+        try:
+            GRAMMAR.check_images(steps)
+        except GrammarError as error:
+            raise InvalidOperation(str(error), param=error.where) from None
+        versions = tuple(f"{n}@{found[n].version}" for n in self.presets)
+        own = self.format is not None or self.negotiated
+        shaped = self if own or name is None else formatted(self.steps, name, accept, preference)
+        return replace(shaped, expanded=tuple(steps), versions=versions)
 
     def output_format(self, source: Format) -> Format:
         """The format written over a source of this format: the one asked for; where ``auto``
@@ -59,16 +120,21 @@ class Pipeline:
 
     def image_ids(self) -> set[str]:
         """Other stored images the pipeline uses (masks, watermarks)."""
-        return set().union(*(step.image_ids() for step in self.steps))
+        return set().union(*(step.image_ids() for step in self.run_steps))
 
     def variant_name(self) -> str:
-        """The cache file name: a hash of the canonical form and the requested format.
+        """The cache file name: a hash of the canonical form of the steps rendered, the
+        requested format and the versions of the presets used.
 
-        It is computed from the request alone (no need to know the source's format), so a cache
-        hit needs no catalog read; the extension is there when the format was asked for.
+        It is computed from the request (and the presets it names) alone, with no need to know
+        the source's format, so a cache hit needs no catalog read; the extension is there when
+        the format was asked for. Editing a preset changes its version, hence the name.
         """
         requested = self.format.name if self.format else "auto" if self.negotiated else "source"
-        digest = hashlib.sha256(f"{self.canonical()}|{requested}".encode()).hexdigest()
+        named = f"{canonical(self.run_steps)}|{requested}"
+        if self.versions:
+            named += "|" + ",".join(self.versions)
+        digest = hashlib.sha256(named.encode()).hexdigest()
         return f"{digest}.{self.format.extension}" if self.format else digest
 
 

@@ -38,6 +38,8 @@ GRAVITIES = (
     "southwest",
 )
 SHAPES = ("circle", "ellipse", "rounded")
+# Preset names (PUT /presets/{name}), read in lower case: they sit in URLs as they are.
+PRESET_PATTERN = "[a-z0-9][a-z0-9_-]{0,63}"
 
 
 def integer(name: str, low: int, high: int, **kw: Any) -> Param:
@@ -221,6 +223,17 @@ _OPERATIONS = (
         "flatten transparency onto a colour",
         sets="background",
         notes="the last one given is also what the encoder flattens onto for formats without alpha",
+    ),
+    # --- saved pipelines -------------------------------------------------------------------------
+    Operation(
+        "preset",
+        ((Param("name", "name", pattern=PRESET_PATTERN),),),
+        "the steps (and format) of the caller's preset NAME, in its place",
+        expands=True,
+        notes=(
+            "saved with `PUT /presets/{name}`; combinable with other steps (later ones win for "
+            "output options); the URL's extension, if any, overrides the preset's format"
+        ),
     ),
     # --- output options ------------------------------------------------------------------------
     Operation(

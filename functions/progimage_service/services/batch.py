@@ -15,7 +15,7 @@ from ..imaging.limits import shared_budget
 from ..signing import signed_path
 from ..storage_layout import result_key
 from ..wiring import Dependencies
-from . import variants
+from . import presets, variants
 from .transform import pipeline_of, render_bytes, source_bytes, store_flag, transform
 
 logger = logging.getLogger("progimage")
@@ -40,12 +40,14 @@ def run_item(
         if not isinstance(item, Mapping) or "source" not in item:
             raise BadRequest('an item is {"source", "ops"?, "format"?, "store"?}', param="source")
         fmt = item.get("format")
-        pipeline = pipeline_of(item.get("ops"), fmt, accept, deps.settings.auto_formats)
+        preference = deps.settings.auto_formats
+        asked = pipeline_of(item.get("ops"), fmt, accept, preference)
         store = store_flag(item.get("store", False))
         source = item["source"]
         if not store and isinstance(source, Mapping) and set(source) == {"id"}:
-            path = variants.ensure(deps, tenant, str(source["id"]), pipeline)
+            path = variants.ensure(deps, tenant, str(source["id"]), asked, accept, preference)
             return {"index": index, "status": 200, "url": path}
+        pipeline = presets.expand(deps, asked, tenant, accept, preference)
         data = source_bytes(deps, tenant, source)
         if store:
             record = transform(deps, tenant, data, pipeline, store=True).record

@@ -77,6 +77,7 @@ class Delivery:
     url: str | None = None
     last_modified: datetime | None = None
     disposition: str | None = None  # Content-Disposition (a redirect's URL carries its own)
+    cache: str | None = None  # a variant's: "hit" (read from the cache) or "miss" (made now)
 
     @property
     def not_modified(self) -> bool:

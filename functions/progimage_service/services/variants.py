@@ -13,7 +13,9 @@ after the write (and finds the variant under its prefix or its markers).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .. import observability
@@ -25,6 +27,7 @@ from ..imaging.pipeline import Pipeline
 from ..models import ImageRecord
 from ..storage_layout import reference_key, variant_key, work_key
 from ..wiring import Dependencies
+from . import presets
 from .delivery import NOTHING_ASKED, Asked, Delivery, deliver_bytes, deliver_object
 from .images import ready_record
 from .transform import Opening, close_unread, render_record
@@ -43,23 +46,36 @@ def variant(
     pipeline: Pipeline,
     tenant: str | None,
     asked: Asked = NOTHING_ASKED,
+    accept: str | None = None,
+    preference: Sequence[str] = (),
 ) -> Delivery:
     """Serve a stored image through a pipeline, computing and caching it on first request.
 
     With a tenant (a signed URL's), only that tenant's image is served; another's answers as
-    an unknown id does. A hit is one read. A miss reads the record and the working copy at
-    once, renders, writes the variant and answers the bytes it wrote (with the write's ETag);
-    it reads the variant back only when a concurrent request wrote it first.
+    an unknown id does. A hit is one read, and one more of the presets the pipeline names (the
+    image owner's: without a tenant, its record is read first to know it). A miss reads the
+    record and the working copy at once, renders, writes the variant and answers the bytes it
+    wrote (with the write's ETag); it reads the variant back only when a concurrent request
+    wrote it first. ``accept`` and ``preference`` choose a preset's ``auto`` format.
     """
-    key = variant_key(check_id(image_id), pipeline.variant_name())
+    check_id(image_id)
+    record = None
+    if pipeline.presets:
+        owner = tenant
+        if owner is None:  # no signature names the owner: the record does
+            record = ready_record(deps, image_id, None)
+            owner = record.tenant
+        pipeline = presets.expand(deps, pipeline, owner, accept, preference)
+    key = variant_key(image_id, pipeline.variant_name())
     cached = deps.store.get(key)
     _account(hit=cached is not None)
     if cached is None:
-        record, opening = _record_and_copy(deps, image_id, pipeline, tenant)
+        record, opening = _record_and_copy(deps, image_id, pipeline, tenant, record)
         rendered, etag = produce(deps, record, pipeline, key, opening)
         if etag is not None:
             content_type = rendered.format.content_type
-            return deliver_bytes(deps, key, rendered.data, content_type, etag, asked)
+            made = deliver_bytes(deps, key, rendered.data, content_type, etag, asked)
+            return replace(made, cache="miss")
         cached = deps.store.get(key)  # the concurrent request's, which it checks itself
     if cached is None or (
         tenant is not None and cached.metadata.get(OWNER, DEFAULT_TENANT) != tenant
@@ -67,33 +83,47 @@ def variant(
         if cached is not None:
             cached.body.close()
         raise unknown(image_id)
-    return deliver_object(deps, cached, cached.etag, asked)
+    return replace(deliver_object(deps, cached, cached.etag, asked), cache="hit")
 
 
 def _record_and_copy(
-    deps: Dependencies, image_id: str, pipeline: Pipeline, tenant: str | None
+    deps: Dependencies,
+    image_id: str,
+    pipeline: Pipeline,
+    tenant: str | None,
+    record: ImageRecord | None,
 ) -> tuple[ImageRecord, Opening]:
-    """The image's record (if it can be served to ``tenant``), with the working copy the
-    pipeline most likely reads being opened meanwhile: its key does not depend on the record."""
+    """The image's record (if it can be served to ``tenant``; read unless given), with the
+    working copy the pipeline most likely reads being opened meanwhile: its key does not depend
+    on the record."""
     from ..imaging.plan import likely_copy
 
     kind = likely_copy(pipeline)
     opening = Opening(kind, _OPENER.submit(deps.store.get, work_key(image_id, kind.name)))
     try:
-        return ready_record(deps, image_id, tenant), opening
+        return record or ready_record(deps, image_id, tenant), opening
     except BaseException:
         opening.stored.add_done_callback(close_unread)
         raise
 
 
-def ensure(deps: Dependencies, tenant: str, image_id: str, pipeline: Pipeline) -> str:
-    """Make sure the tenant's variant exists (rendering it if not); return its API path."""
+def ensure(
+    deps: Dependencies,
+    tenant: str,
+    image_id: str,
+    pipeline: Pipeline,
+    accept: str | None = None,
+    preference: Sequence[str] = (),
+) -> str:
+    """Make sure the tenant's variant exists (rendering it if not); return its API path (the
+    pipeline as asked: with its presets by name)."""
     record = ready_record(deps, image_id, tenant)
-    key = variant_key(record.id, pipeline.variant_name())
+    expanded = presets.expand(deps, pipeline, tenant, accept, preference)
+    key = variant_key(record.id, expanded.variant_name())
     hit = deps.store.exists(key)
     _account(hit)
     if not hit:
-        produce(deps, record, pipeline, key)
+        produce(deps, record, expanded, key)
     return api_path(image_id, pipeline)
 
 

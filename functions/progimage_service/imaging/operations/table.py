@@ -14,7 +14,9 @@ from .base import IMPLEMENTATIONS, Given, Implementation, RenderState
 
 __all__ = ["IMPLEMENTATIONS", "Given", "Implementation", "RenderState", "apply", "implementation"]
 
-_MISSING = [n for n, op in REGISTRY.items() if not (op.output_only or n in IMPLEMENTATIONS)]
+_MISSING = [
+    n for n, op in REGISTRY.items() if not (op.output_only or op.expands or n in IMPLEMENTATIONS)
+]
 if _MISSING:
     raise ImportError(f"registry operations without an implementation: {', '.join(_MISSING)}")
 
