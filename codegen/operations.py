@@ -51,26 +51,32 @@ def _alias(param: Mapping[str, Any]) -> str:
     return "".join(part.capitalize() for part in param["name"].split("_"))
 
 
-def _choice_aliases(data: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """A ``Literal`` alias per parameter name with choices (``Fit``, ``Gravity``, ``Shape``)."""
-    aliases: dict[str, tuple[str, ...]] = {}
+Aliases = dict[tuple[str, tuple[str, ...]], str]
+
+
+def _choice_aliases(data: Mapping[str, Any]) -> Aliases:
+    """A ``Literal`` alias per parameter name and its choices (``Fit``, ``Gravity``, ``Shape``):
+    a name whose choices differ from an earlier operation's gets its operation's name in front
+    (watermark's compass-only ``WatermarkGravity``)."""
+    aliases: Aliases = {}
     for op in data["operations"]:
         for form in op["forms"]:
             for param in form:
-                if param.get("choices"):
-                    alias, choices = _alias(param), tuple(param["choices"])
-                    if aliases.setdefault(alias, choices) != choices:
-                        raise ValueError(f"two parameters {param['name']!r} with other choices")
+                key = (param["name"], tuple(param.get("choices", ())))
+                if key[1] and key not in aliases:
+                    taken = any(name == key[0] for name, _ in aliases)
+                    aliases[key] = (op["name"].capitalize() if taken else "") + _alias(param)
     return aliases
 
 
-def _annotation(param: Mapping[str, Any]) -> str:
+def _annotation(param: Mapping[str, Any], aliases: Aliases) -> str:
+    alias = aliases.get((param["name"], tuple(param.get("choices", ()))), "")
     if param["kind"] == "choice":
-        return _alias(param)
+        return alias
     if param["kind"] == "shape":
-        return f"{_alias(param)} | str"
+        return f"{alias} | str"
     if param.get("choices"):  # a number that also takes words (quality: auto)
-        return f"{_PYTHON_TYPES[param['kind']]} | {_alias(param)}"
+        return f"{_PYTHON_TYPES[param['kind']]} | {alias}"
     return _PYTHON_TYPES[param["kind"]]
 
 
@@ -84,7 +90,7 @@ class _Argument:
     keyword_only: bool
 
 
-def _arguments(op: Mapping[str, Any]) -> list[_Argument]:
+def _arguments(op: Mapping[str, Any], aliases: Aliases) -> list[_Argument]:
     """A builder method's parameters.
 
     They follow the last form; an operation of several forms (crop) takes the other forms'
@@ -97,7 +103,7 @@ def _arguments(op: Mapping[str, Any]) -> list[_Argument]:
     others = {p["name"]: p for form in forms[:-1] for p in form if p["name"] not in last}
     arguments = []
     for name, param in [*last.items(), *others.items()]:
-        annotation = _annotation(param)
+        annotation = _annotation(param, aliases)
         keyword_only = name in others
         if name in op.get("not_all_zero", ()):
             default = "0"
@@ -175,8 +181,8 @@ def _docstring(op: Mapping[str, Any]) -> list[str]:
     return [wrapped for line in lines for wrapped in (_wrap(line) if line[:2] == "- " else [line])]
 
 
-def _method(op: Mapping[str, Any]) -> list[str]:
-    arguments = _arguments(op)
+def _method(op: Mapping[str, Any], aliases: Aliases) -> list[str]:
+    arguments = _arguments(op, aliases)
     parameters = "".join(f", {p}" for p in _parameters(arguments, typed=True))
     call = "".join(f", {a.name}={a.name}" for a in arguments)
     return [
@@ -221,7 +227,7 @@ def client_operations() -> str:
         '"""',
         *(
             f"{alias} = Literal[{', '.join(repr(c) for c in choices)}]"
-            for alias, choices in aliases.items()
+            for (_, choices), alias in aliases.items()
         ),
         "",
         '_P = TypeVar("_P", bound="Operations")',
@@ -234,7 +240,7 @@ def client_operations() -> str:
         "        raise NotImplementedError",
     ]
     for op in data["operations"]:
-        out += ["", *(f"    {line}" if line else "" for line in _method(op))]
+        out += ["", *(f"    {line}" if line else "" for line in _method(op, aliases))]
     return _formatted("\n".join(out) + "\n")
 
 
@@ -282,8 +288,10 @@ def reference_table() -> list[str]:
 def client_table() -> list[str]:
     """The client's builder methods beside the URL form they print."""
     rows = ["| method | URL form | what it does |", "|---|---|---|"]
-    for op in export()["operations"]:
-        params = ", ".join(_parameters(_arguments(op), typed=False))
+    data = export()
+    aliases = _choice_aliases(data)
+    for op in data["operations"]:
+        params = ", ".join(_parameters(_arguments(op, aliases), typed=False))
         rows.append(
             f"| `{op['name']}({params})` | `{_cell(op['usage'])}` | {_cell(op['summary'])} |"
         )

@@ -106,9 +106,11 @@ def test_a_named_image_is_decoded_reduced_to_what_the_render_uses() -> None:
     named: dict[str, tuple[int, int]] = {}
     real = render.execute
 
-    def spy(planned: Any, opened: Any, limits: Limits, images: dict[str, Image.Image]) -> Any:
+    def spy(
+        planned: Any, opened: Any, limits: Limits, images: dict[str, Image.Image], *rest: Any
+    ) -> Any:
         named.update({k: v.size for k, v in images.items()})
-        return real(planned, opened, limits, images)
+        return real(planned, opened, limits, images, *rest)
 
     with mock.patch.object(render, "execute", spy):
         out = render.render(

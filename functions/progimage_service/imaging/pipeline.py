@@ -13,7 +13,7 @@ from ..errors import InvalidOperation
 from .formats import FORMATS, Format, for_extension
 from .grammar import GrammarError, Step, canonical, ordered
 from .negotiate import AUTO, choose
-from .registry import GRAMMAR, MAX_OPERATIONS
+from .registry import FOCAL_GRAVITY, GRAMMAR, MAX_OPERATIONS
 
 # Where ``auto`` chose no newer format: the formats every client decodes.
 _LOSSLESS = ("png", "gif", "bmp", "tiff")
@@ -117,6 +117,12 @@ class Pipeline:
         none: only ``auto``'s fallback switches (a JPEG asked for is flattened, as asked)."""
         fallback = self.format is None and self.negotiated
         return FORMATS["png"] if fallback and self.output_format(source).name == "jpeg" else None
+
+    @property
+    def uses_focal(self) -> bool:
+        """Whether a step centres on the image's focal point (gravity ``auto``): its variants
+        then depend on that point, and are stale when it changes."""
+        return any(step.args.get("gravity") == FOCAL_GRAVITY for step in self.run_steps)
 
     def image_ids(self) -> set[str]:
         """Other stored images the pipeline uses (masks, watermarks)."""

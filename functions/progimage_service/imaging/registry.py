@@ -37,6 +37,12 @@ GRAVITIES = (
     "southeast",
     "southwest",
 )
+# Where a crop goes besides the compass: by attention (edges, skin, saturation), by entropy, or
+# centred on the image's focal point (``auto``; by attention where it has none). Overlays
+# (watermark) are placed by the compass only.
+FOCAL_GRAVITY = "auto"
+SMART_GRAVITIES = ("smart", "entropy", FOCAL_GRAVITY)
+CROP_GRAVITIES = GRAVITIES + SMART_GRAVITIES
 SHAPES = ("circle", "ellipse", "rounded")
 # Preset names (PUT /presets/{name}), read in lower case: they sit in URLs as they are.
 PRESET_PATTERN = "[a-z0-9][a-z0-9_-]{0,63}"
@@ -81,11 +87,16 @@ _OPERATIONS = (
                 length("width", 0, MAX_SIDE, doc="0 keeps the aspect from the height"),
                 length("height", 0, MAX_SIDE, doc="0 keeps the aspect from the width"),
                 choice("fit", ("fit", "fill", "stretch", "pad"), **optional("fit")),
+                choice("gravity", CROP_GRAVITIES, **optional("center"), doc="where `fill` crops"),
             ),
         ),
-        "resize: fit inside, fill (cover and centre-crop), stretch, or pad to W×H",
+        "resize: fit inside, fill (cover, and crop by GRAVITY as crop does), stretch, or pad "
+        "to W×H",
         not_all_zero=("width", "height"),
-        notes="`pad` fills with transparency (flattened for JPEG) and centres the image",
+        notes=(
+            "`pad` fills with transparency (flattened for JPEG) and centres the image; the "
+            "gravity applies to `fill` only (see crop for `smart`, `entropy` and `auto`)"
+        ),
     ),
     Operation(
         "thumbnail",
@@ -109,11 +120,38 @@ _OPERATIONS = (
             (
                 length("width", 1, MAX_SIDE),
                 length("height", 1, MAX_SIDE),
-                choice("gravity", GRAVITIES, **optional("center")),
+                choice("gravity", CROP_GRAVITIES, **optional("center")),
             ),
         ),
-        "crop the box X,Y,W,H, or W×H placed by gravity (default centre)",
-        notes="the box is clipped to the image; one wholly outside it is 422",
+        "crop the box X,Y,W,H, or W×H placed by gravity: a compass point (default centre), "
+        "smart, entropy or auto (the focal point)",
+        notes=(
+            "the box is clipped to the image; one wholly outside it is 422. `smart` centres it "
+            "where attention peaks (edges, skin tones, saturation, on a 32×32 reduction, as "
+            "libvips' smartcrop); `entropy` cuts away the edge slices of lower entropy; `auto` "
+            "centres it on the image's focal point (`smart` where it has none, or after a step "
+            "that moves the picture in its frame: crop, trim, rotate, flip, resize's fill or pad)"
+        ),
+    ),
+    Operation(
+        "trim",
+        (
+            (
+                integer(
+                    "tolerance",
+                    0,
+                    255,
+                    **optional(10),
+                    doc="largest difference per channel (0..255) still counted as the border",
+                ),
+            ),
+        ),
+        "remove a uniform border: the top-left pixel's colour, within TOLERANCE per channel",
+        notes=(
+            "as libvips' find_trim (imgproxy's trim) measures it: a pixel is border while no "
+            "channel, alpha included, differs from the top-left pixel by more than TOLERANCE "
+            "(default 10); a picture that is all border is left as it is"
+        ),
     ),
     Operation(
         "rotate",
@@ -214,7 +252,8 @@ _OPERATIONS = (
                 number("scale", 0, 1, low_open=True, **optional(0.25), doc="of the image width"),
             ),
         ),
-        "overlay another stored image, SCALE of the width, at GRAVITY, with OPACITY",
+        "overlay another stored image, SCALE of the width, at GRAVITY (a compass point), "
+        "with OPACITY",
         notes="placed with a margin of 2 % of the shorter side",
     ),
     Operation(

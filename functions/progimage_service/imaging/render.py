@@ -15,7 +15,7 @@ from .decode import Opened, checked_scans, displayed, frames, open_image, reduce
 from .encode import DEFAULT_QUALITY, WHITE, EncodeOptions, Frame, encode
 from .formats import Format
 from .limits import Limits
-from .operations.table import Given, RenderState, apply
+from .operations.table import Given, RenderState, apply, implementation
 from .perceptual import auto_quality
 from .pipeline import Pipeline
 from .plan import Plan, Source, plan
@@ -51,6 +51,7 @@ def render(
     source_size: tuple[int, int] | None = None,
     source_format: Format | None = None,
     copy_reach: float = 1.0,
+    focal: tuple[float, float] | None = None,
 ) -> Rendered:
     """The pipeline's output: upright, sRGB, metadata stripped, animation kept if it can be.
 
@@ -59,6 +60,8 @@ def render(
     reduced working copy of it (which must serve the pipeline: see plan.serving_copy): the
     first pixel step sizes its result from the original's size, and the output keeps the
     original's format; ``copy_reach`` is the share of its size that copy serves (Copy.reach).
+    ``focal`` is the picture's focal point (fractions of its width and height), which gravity
+    ``auto`` centres on; None: unknown (``auto`` is then ``smart``).
     """
     opened = open_image(data, limits)
     shown = displayed(opened)
@@ -77,27 +80,30 @@ def render(
     cost = estimate(planned, source, scans, references)
     check(cost, limits)
     named = {k: _first_frame(o, cost.largest) for k, o in others.items()}
-    return execute(planned, opened, limits, named)
+    return execute(planned, opened, limits, named, focal)
 
 
 def execute(
-    planned: Plan, opened: Opened, limits: Limits, named: Mapping[str, Image.Image]
+    planned: Plan,
+    opened: Opened,
+    limits: Limits,
+    named: Mapping[str, Image.Image],
+    focal: tuple[float, float] | None = None,
 ) -> Rendered:
     """Decode, run the plan's pixel steps over each frame, encode: the plan decides it all."""
-    shared = RenderState(limits, named)
     # A reducing first step has a JPEG (the original or its working copy) decode at a fraction
     # of its size; it sizes its result from the picture and resamples from the exact part of
     # the reduced frame that holds it.
     draft = planned.geometry.draft
     box = reduce_on_load(opened, draft) if draft else None
-    first = replace(shared, given=Given(planned.geometry.size, box))
+    states = _states(planned, RenderState(limits, named), Given(planned.geometry.size, box), focal)
     output: list[Frame] = []
     decoding = [0.0]
     started = time.perf_counter()
     for decoded, duration in _decoded(opened, decoding):
         frame = decoded
-        for index, step in enumerate(planned.steps):
-            frame = apply(step, frame, first if index == 0 else shared)
+        for step, state in zip(planned.steps, states, strict=True):
+            frame = apply(step, frame, state)
         output.append(Frame(frame, duration))
         if not planned.animated:
             break
@@ -121,6 +127,21 @@ def execute(
     ended = time.perf_counter()
     timings = Timings(decoding[0], encoding - started - decoding[0], ended - encoding)
     return Rendered(data, fmt, timings)
+
+
+def _states(
+    planned: Plan, shared: RenderState, given: Given, focal: tuple[float, float] | None
+) -> list[RenderState]:
+    """Each pixel step's state: the first is given the picture's geometry; the focal point
+    holds until a step shows other than the whole picture (Implementation.reframes)."""
+    states = []
+    for index, step in enumerate(planned.steps):
+        state = replace(shared, focal=focal, decided={})
+        states.append(replace(state, given=given) if index == 0 else state)
+        reframes = implementation(step).reframes
+        if reframes is not None and reframes(step.args):
+            focal = None
+    return states
 
 
 def _decoded(opened: Opened, spent: list[float]) -> Iterator[tuple[Image.Image, int]]:

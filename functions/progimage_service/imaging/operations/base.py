@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -16,6 +16,7 @@ from ..limits import Limits
 from ..registry import REGISTRY
 
 TRANSPARENT: Colour = (0, 0, 0, 0)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,18 @@ class RenderState:
     limits: Limits
     images: Mapping[str, Image.Image] = field(default_factory=dict)  # referenced by id, decoded
     given: Given | None = None  # the first pixel step's only
+    # The picture's focal point, as fractions (0..1) of its width and height, while the frame
+    # still shows the whole picture (see Implementation.reframes); None: unknown.
+    focal: tuple[float, float] | None = None
+    # What the step decided from the first frame (a box found in the pixels), which every
+    # other frame of an animation follows: one step's own (render.execute gives each its own).
+    decided: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, decide: Callable[[], T]) -> T:
+        """The step's decision: made on the first frame, the same for the others."""
+        if "value" not in self.decided:
+            self.decided["value"] = decide()
+        return self.decided["value"]
 
     def size_of(self, image: Image.Image) -> tuple[int, int]:
         """The size to compute from: the picture's (first pixel step only), else the image's."""
@@ -52,6 +65,11 @@ Draft = Callable[[Mapping[str, Any], int, int], tuple[int, int]]
 Size = Callable[[Mapping[str, Any], int, int], tuple[int, int]]
 # (arguments, frame's width and height, the referenced image's) -> the size it is fitted to
 Fitted = Callable[[Mapping[str, Any], int, int, tuple[int, int]], tuple[int, int]]
+Reframes = Callable[[Mapping[str, Any]], bool]
+
+
+def always(args: Mapping[str, Any]) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,9 @@ class Implementation:
     # The size the image it names (its ``image`` argument) is resized to on a (w, h) frame,
     # where that depends on the named image's own size (a watermark keeps its aspect ratio).
     fitted: Fitted | None = None
+    # Whether, with these arguments, its result shows other than the whole picture, scaled
+    # (a crop, a turn): a focal point in fractions of the picture no longer holds after it.
+    reframes: Reframes | None = None
 
     def result_size(self, args: Mapping[str, Any], width: int, height: int) -> tuple[int, int]:
         return self.size(args, width, height) if self.size else (width, height)
@@ -89,6 +110,7 @@ def implements(
     size: Size | None = None,
     interim: Size | None = None,
     fitted: Fitted | None = None,
+    reframes: Reframes | None = None,
 ) -> Callable[[Apply], Apply]:
     """Bind a function to the registry's operation ``name`` (each exactly once)."""
     operation = REGISTRY[name]
@@ -98,7 +120,9 @@ def implements(
     def register(apply: Apply) -> Apply:
         if name in IMPLEMENTATIONS:
             raise TypeError(f"{name} is implemented twice")
-        IMPLEMENTATIONS[name] = Implementation(apply, draft, full_size, size, interim, fitted)
+        IMPLEMENTATIONS[name] = Implementation(
+            apply, draft, full_size, size, interim, fitted, reframes
+        )
         return apply
 
     return register

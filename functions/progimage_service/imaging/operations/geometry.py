@@ -1,4 +1,4 @@
-"""Geometry: resize, thumbnail, crop, rotate, flip."""
+"""Geometry: resize, thumbnail, crop, trim, rotate, flip."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageChops
 
 from ...errors import Unprocessable
 from ..grammar import Colour
-from .base import TRANSPARENT, RenderState, check_output, implements, place, with_alpha
+from ..registry import FOCAL_GRAVITY
+from ..smartcrop import attention, centred, entropy
+from .base import TRANSPARENT, RenderState, always, check_output, implements, place, with_alpha
 
 # Resize from a box-reduced copy when shrinking a lot: Pillow's fast path, nearly as sharp.
 REDUCING_GAP = 3.0
@@ -55,14 +57,24 @@ def _covered(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
     return _resize_size(args, w, h)
 
 
-@implements("resize", draft=_resize_draft, size=_resize_size, interim=_covered)
-def resize(image: Image.Image, state: RenderState, width: int, height: int, fit: str):
+def _resize_reframes(args: Mapping[str, Any]) -> bool:
+    return args["fit"] in ("fill", "pad") and bool(args["width"] and args["height"])
+
+
+@implements(
+    "resize",
+    draft=_resize_draft,
+    size=_resize_size,
+    interim=_covered,
+    reframes=_resize_reframes,
+)
+def resize(image: Image.Image, state: RenderState, width: int, height: int, fit: str, gravity: str):
     w, h = state.size_of(image)
     if fit == "stretch" and width and height:
         return _resized(image, (width, height), state)
     if fit == "fill" and width and height:
         covered = _resized(image, _fit_size(w, h, width, height, cover=True), state)
-        return _crop_gravity(covered, width, height, "center")
+        return _crop_gravity(covered, state, width, height, gravity)
     fitted = _resized(image, _fit_size(w, h, width, height), state)
     if fit == "pad" and width and height and fitted.size != (width, height):
         check_output(width, height, state.limits)  # the canvas, larger than what it holds
@@ -84,10 +96,27 @@ def thumbnail(image: Image.Image, state: RenderState, width: int, height: int):
     return _resized(image, size, state)
 
 
-def _crop_gravity(image: Image.Image, width: int, height: int, gravity: str) -> Image.Image:
-    width, height = min(width, image.width), min(height, image.height)
-    x, y = place(image.size, (width, height), gravity)
-    return image.crop((x, y, x + width, y + height))
+def _crop_gravity(
+    image: Image.Image, state: RenderState, width: int, height: int, gravity: str
+) -> Image.Image:
+    crop = min(width, image.width), min(height, image.height)
+    if crop == image.size:
+        return image
+    x, y = state.once(lambda: _placed(image, crop, gravity, state.focal))
+    return image.crop((x, y, x + crop[0], y + crop[1]))
+
+
+def _placed(
+    image: Image.Image, crop: tuple[int, int], gravity: str, focal: tuple[float, float] | None
+) -> tuple[int, int]:
+    """Where a ``crop`` box goes in the frame by gravity (the first frame's, for them all)."""
+    if gravity == FOCAL_GRAVITY and focal is not None:
+        return centred(image.size, crop, focal)
+    if gravity in ("smart", FOCAL_GRAVITY):
+        return attention(image, crop)
+    if gravity == "entropy":
+        return entropy(image, crop)
+    return place(image.size, crop, gravity)
 
 
 def _crop_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
@@ -95,10 +124,10 @@ def _crop_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
     return max(1, min(args["width"], w - x)), max(1, min(args["height"], h - y))
 
 
-@implements("crop", size=_crop_size)
+@implements("crop", size=_crop_size, reframes=always)
 def crop(image: Image.Image, state: RenderState, width: int, height: int, **at: Any):
     if "gravity" in at:
-        return _crop_gravity(image, width, height, at["gravity"])
+        return _crop_gravity(image, state, width, height, at["gravity"])
     x, y = at["x"], at["y"]
     box = (x, y, min(x + width, image.width), min(y + height, image.height))
     if box[0] >= box[2] or box[1] >= box[3]:
@@ -108,6 +137,29 @@ def crop(image: Image.Image, state: RenderState, width: int, height: int, **at: 
             param="ops",
         )
     return image.crop(box)
+
+
+@implements("trim", reframes=always)
+def trim(image: Image.Image, state: RenderState, tolerance: int):
+    """Crop to the box of pixels differing from the top-left one by more than ``tolerance``
+    in some channel (the first frame's box, for them all); the picture as it is where every
+    pixel is border. Its size is known only from the pixels: the cost model counts it
+    unchanged, an upper bound, and as a first step it has no draft (nothing reduced serves)."""
+    box = state.once(lambda: _content(image, tolerance))
+    return image if box is None else image.crop(box)
+
+
+def _content(image: Image.Image, tolerance: int) -> tuple[int, int, int, int] | None:
+    border = Image.new(image.mode, image.size, image.getpixel((0, 0)))
+    bands = ImageChops.difference(image, border).split()
+    spread = bands[0]
+    for band in bands[1:]:
+        spread = ImageChops.lighter(spread, band)
+    return spread.point([0] * (tolerance + 1) + [255] * (255 - tolerance)).getbbox()
+
+
+def _turns(args: Mapping[str, Any]) -> bool:
+    return args["angle"] % 360 != 0
 
 
 _QUARTER_TURNS = {  # names of Image.Transpose (read only when an image is turned)
@@ -129,7 +181,7 @@ def _rotated_size(args: Mapping[str, Any], w: int, h: int) -> tuple[int, int]:
     return out_w, out_h
 
 
-@implements("rotate", size=_rotated_size)
+@implements("rotate", size=_rotated_size, reframes=_turns)
 def rotate(image: Image.Image, state: RenderState, angle: float, background: Colour | None):
     turn = angle % 360
     if turn == 0:
@@ -150,7 +202,7 @@ def _fill(fill: Colour, image: Image.Image) -> Any:
     return Image.new("RGBA", (1, 1), fill).convert(image.mode).getpixel((0, 0))
 
 
-@implements("flip")
+@implements("flip", reframes=always)
 def flip(image: Image.Image, state: RenderState, direction: str):
     method = (
         Image.Transpose.FLIP_LEFT_RIGHT if direction == "h" else Image.Transpose.FLIP_TOP_BOTTOM
