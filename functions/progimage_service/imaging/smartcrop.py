@@ -60,7 +60,7 @@ def _f(t: float) -> float:
 def _cell_scores(cells: Image.Image) -> list[list[float]]:
     """Each cell's attention before blurring: edges + skin + saturation, as libvips sums them."""
     width, height = cells.size
-    pixels = list(cells.getdata())
+    pixels = cells.get_flattened_data()
     xyz, luma = [], []
     for r, g, b in pixels:
         lr, lg, lb = _LINEAR[r], _LINEAR[g], _LINEAR[b]
