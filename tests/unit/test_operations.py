@@ -1288,6 +1288,7 @@ SAME_SIZE = [
     "resize:40:20:pad",
     "crop:100:100",
     "thumbnail:40",
+    "trim",  # the top-left patch's colour borders nothing: the whole picture stays
 ]
 OTHER_SIZE = {
     "resize:30:30": (30, 15),
@@ -1295,6 +1296,10 @@ OTHER_SIZE = {
     "resize:30:30:stretch": (30, 30),
     "resize:30:30:pad": (30, 30),
     "crop:10:5:north": (10, 5),
+    "crop:10:5:smart": (10, 5),
+    "crop:10:5:entropy": (10, 5),
+    "crop:10:5:auto": (10, 5),
+    "resize:30:30:fill:smart": (30, 30),
     "crop:1:2:3:4": (3, 4),
     "rotate:90": (20, 40),
     "rotate:45": (43, 43),
