@@ -34,7 +34,8 @@ def test_url_form_with_an_extension_sets_the_output_format() -> None:
     pipeline = parse_path("resize:800:600:fill/rotate:90/grayscale.webp")
     assert pipeline.format is FORMATS["webp"]
     assert [step.operation.name for step in pipeline.steps] == ["resize", "rotate", "grayscale"]
-    assert pipeline.steps[0].args == {"width": 800, "height": 600, "fit": "fill", "gravity": "center"}
+    resized = {"width": 800, "height": 600, "fit": "fill", "gravity": "center"}
+    assert pipeline.steps[0].args == resized
     assert pipeline.steps[1].args == {"angle": 90.0, "background": None}
 
 

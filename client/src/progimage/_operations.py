@@ -29,8 +29,8 @@ GRAMMAR = Grammar.from_json(
         "operations": [
             {
                 "name": "resize",
-                "summary": "resize: fit inside, fill (cover, and crop by GRAVITY as crop "
-                "does), stretch, or pad to W×H",
+                "summary": "resize: fit inside, fill (cover and crop by GRAVITY), "
+                "stretch, or pad to W×H",
                 "usage": "resize:WIDTH:HEIGHT[:FIT][:GRAVITY]",
                 "forms": [
                     [
@@ -106,9 +106,8 @@ GRAMMAR = Grammar.from_json(
             },
             {
                 "name": "crop",
-                "summary": "crop the box X,Y,W,H, or W×H placed by gravity: a compass "
-                "point (default centre), smart, entropy or auto (the focal "
-                "point)",
+                "summary": "crop the box X,Y,W,H, or W×H placed by gravity (compass, "
+                "smart, entropy, auto)",
                 "usage": "crop:X:Y:WIDTH:HEIGHT or crop:WIDTH:HEIGHT[:GRAVITY]",
                 "forms": [
                     [
@@ -382,7 +381,7 @@ GRAMMAR = Grammar.from_json(
             {
                 "name": "watermark",
                 "summary": "overlay another stored image, SCALE of the width, at GRAVITY "
-                "(a compass point), with OPACITY",
+                "(compass), with OPACITY",
                 "usage": "watermark:IMAGE[:GRAVITY][:OPACITY][:SCALE]",
                 "forms": [
                     [
@@ -533,7 +532,7 @@ class Operations:
     def resize(
         self: _P, width: int = 0, height: int = 0, fit: Fit = "fit", gravity: Gravity = "center"
     ) -> _P:
-        """Resize: fit inside, fill (cover, and crop by GRAVITY as crop does), stretch, or pad to W×H.
+        """Resize: fit inside, fill (cover and crop by GRAVITY), stretch, or pad to W×H.
 
         ``resize:WIDTH:HEIGHT[:FIT][:GRAVITY]``
 
@@ -564,7 +563,7 @@ class Operations:
         x: int | None = None,
         y: int | None = None,
     ) -> _P:
-        """Crop the box X,Y,W,H, or W×H placed by gravity: a compass point (default centre), smart, entropy or auto (the focal point).
+        """Crop the box X,Y,W,H, or W×H placed by gravity (compass, smart, entropy, auto).
 
         ``crop:X:Y:WIDTH:HEIGHT or crop:WIDTH:HEIGHT[:GRAVITY]``
 
@@ -731,7 +730,7 @@ class Operations:
         opacity: float = 0.5,
         scale: float = 0.25,
     ) -> _P:
-        """Overlay another stored image, SCALE of the width, at GRAVITY (a compass point), with OPACITY.
+        """Overlay another stored image, SCALE of the width, at GRAVITY (compass), with OPACITY.
 
         ``watermark:IMAGE[:GRAVITY][:OPACITY][:SCALE]``
 

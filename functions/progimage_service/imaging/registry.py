@@ -90,8 +90,7 @@ _OPERATIONS = (
                 choice("gravity", CROP_GRAVITIES, **optional("center"), doc="where `fill` crops"),
             ),
         ),
-        "resize: fit inside, fill (cover, and crop by GRAVITY as crop does), stretch, or pad "
-        "to W×H",
+        "resize: fit inside, fill (cover and crop by GRAVITY), stretch, or pad to W×H",
         not_all_zero=("width", "height"),
         notes=(
             "`pad` fills with transparency (flattened for JPEG) and centres the image; the "
@@ -123,8 +122,7 @@ _OPERATIONS = (
                 choice("gravity", CROP_GRAVITIES, **optional("center")),
             ),
         ),
-        "crop the box X,Y,W,H, or W×H placed by gravity: a compass point (default centre), "
-        "smart, entropy or auto (the focal point)",
+        "crop the box X,Y,W,H, or W×H placed by gravity (compass, smart, entropy, auto)",
         notes=(
             "the box is clipped to the image; one wholly outside it is 422. `smart` centres it "
             "where attention peaks (edges, skin tones, saturation, on a 32×32 reduction, as "
@@ -252,8 +250,7 @@ _OPERATIONS = (
                 number("scale", 0, 1, low_open=True, **optional(0.25), doc="of the image width"),
             ),
         ),
-        "overlay another stored image, SCALE of the width, at GRAVITY (a compass point), "
-        "with OPACITY",
+        "overlay another stored image, SCALE of the width, at GRAVITY (compass), with OPACITY",
         notes="placed with a margin of 2 % of the shorter side",
     ),
     Operation(
