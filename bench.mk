@@ -88,3 +88,10 @@ bench-smartcrop: $(BENCH_STAMP)
 # from the original and from each copy, with its PSNR (bench/copies.py).
 bench-copies: $(STAMP)
 	$(BIN)/python -m bench.copies $(BENCH_ARGS)
+
+# What an upload's placeholders and colours (imaging/summary.py) cost beside admit(): from the
+# 1024 px working copy, and from a JPEG decoded with draft to 256 px (bench/placeholders.py).
+bench-placeholders: $(STAMP)
+	$(BIN)/python -m bench.placeholders $(BENCH_ARGS)
+
+.PHONY: bench-placeholders
