@@ -1,4 +1,5 @@
-"""Transformations: GET /images/{id}/{pipeline} (cached variants) and POST /transform."""
+"""Transformations: GET /images/{id}/{pipeline} (cached variants), POST /transform, /batch
+and /jobs, and the presets pipelines name (``/presets/{name}``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from progimage_service.api import (
     delivery_response,
     idempotent,
     json_response,
+    no_content,
     parse_int,
     router,
     signed,
@@ -106,6 +108,33 @@ def get_job(request: Request, tenant: str) -> Response:
     return json_response(200, job)
 
 
+def put_preset(request: Request, tenant: str) -> Response:
+    """``{"ops", "format"?, "eager"?}``: create or replace the tenant's preset."""
+    deps = dependencies()
+    body = request.json(_PRESET_BYTES)
+    saved = presets.save(deps, tenant, request.path_param("name"), body)
+    return json_response(200, saved.to_json())
+
+
+def get_preset(request: Request, tenant: str) -> Response:
+    return json_response(
+        200, presets.show(dependencies(), tenant, request.path_param("name")).to_json()
+    )
+
+
+def delete_preset(request: Request, tenant: str) -> Response:
+    presets.remove(dependencies(), tenant, request.path_param("name"))
+    return no_content()
+
+
+def list_presets(request: Request, tenant: str) -> Response:
+    listed = presets.listed(dependencies(), tenant)
+    return json_response(200, {"presets": [p.to_json() for p in listed]})
+
+
+_PRESET_BYTES = 16 * 1024  # a preset's JSON: 20 operations in the longest spelling fit
+
+
 def _items(request: Request, deps: Dependencies) -> object:
     body = request.json(deps.settings.limits.max_bytes)
     if not isinstance(body, dict) or "items" not in body:
@@ -119,5 +148,9 @@ ROUTES = {
     "POST /batch": credentials(idempotent(post_batch)),
     "POST /jobs": credentials(idempotent(post_jobs)),
     "GET /jobs/{job_id}": credentials(get_job),
+    "GET /presets": credentials(list_presets),
+    "GET /presets/{name}": credentials(get_preset),
+    "PUT /presets/{name}": credentials(put_preset),
+    "DELETE /presets/{name}": credentials(delete_preset),
 }
 handler = router(ROUTES, "transform")

@@ -70,6 +70,12 @@ EXPECTED_ROUTES = {
     ("POST", "/jobs"): _TRANSFORM,
     ("GET", "/jobs/{job_id}"): _TRANSFORM,
     ("HEAD", "/jobs/{job_id}"): _TRANSFORM,
+    ("GET", "/presets"): _TRANSFORM,
+    ("HEAD", "/presets"): _TRANSFORM,
+    ("GET", "/presets/{name}"): _TRANSFORM,
+    ("HEAD", "/presets/{name}"): _TRANSFORM,
+    ("PUT", "/presets/{name}"): _TRANSFORM,
+    ("DELETE", "/presets/{name}"): _TRANSFORM,
 }
 
 # The routes that serve image bytes, readable by URL for embedding (protected by the unguessable
@@ -182,8 +188,9 @@ EXPECTED_PERMISSIONS = {
             (a, "table")
             for a in (
                 "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",  # the presets a pipeline names, read at once
                 "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
+                "dynamodb:UpdateItem",  # ... and saved
                 "dynamodb:DeleteItem",  # a job whose items cannot all be queued is withdrawn
                 "dynamodb:BatchWriteItem",
                 "dynamodb:Query",
@@ -215,7 +222,15 @@ EXPECTED_PERMISSIONS = {
         ("s3:DeleteObject", "bucket:work/*"),  # working copies made again, or a stored result's
         ("s3:DeleteObject", "bucket:refs/*"),
         ("s3:ListBucket", "bucket"),
-        *{(a, "table") for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")},
+        *{
+            (a, "table")
+            for a in (
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",  # the presets an item's pipeline names
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            )
+        },
     },
     # reads the accepted keys' digests, nothing else
     AUTHORIZER: {("secretsmanager:GetSecretValue", f"secret:{API_KEYS_SECRET}")},
@@ -1450,6 +1465,13 @@ def test_every_route_but_the_image_bytes_needs_credentials(
         ("POST", "/jobs"),
         ("GET", "/jobs/{job_id}"),
         ("HEAD", "/jobs/{job_id}"),
+        # presets are the caller's tenant's
+        ("GET", "/presets"),
+        ("HEAD", "/presets"),
+        ("GET", "/presets/{name}"),
+        ("HEAD", "/presets/{name}"),
+        ("PUT", "/presets/{name}"),
+        ("DELETE", "/presets/{name}"),
     } == GUARDED_ROUTES
     # IAM mode has no Lambda authorizer anywhere, ApiKey mode exactly the one
     authorizers = {
