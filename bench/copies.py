@@ -47,7 +47,7 @@ def psnr(a: bytes, b: bytes) -> float:
 
 def measure(name: str, data: bytes, repeat: int) -> dict:
     limits = Limits()
-    info, made = admit(data, limits)
+    info, made, _ = admit(data, limits)
     size = (info.width, info.height)
     source = {"source_size": size, "source_format": info.format, "copy_reach": 1.0}
     copies = {f"{c.kind.side}px": c for c in made}

@@ -38,7 +38,7 @@ def psnr(a: bytes, b: bytes) -> float:
 def measure(item: Input, repeat: int) -> dict:
     """Median CPU ms of the three, interleaved, and the PSNR of the two thumbnails."""
     data, limits = item.read(), Limits()
-    info, made = admit(data, limits)
+    info, made, _ = admit(data, limits)
     size = (info.width, info.height)
     kind = serving_copy(parse_path(PIPELINE), size, tuple(c.kind for c in made))
     copy = next((c for c in made if c.kind == kind), None)

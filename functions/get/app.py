@@ -1,4 +1,5 @@
-"""Read and delete: GET /images/{id}[.ext], GET /images/{id}/info, GET /images, DELETE."""
+"""Read, describe and delete: GET /images/{id}[.ext], GET /images/{id}/info, GET /images (by tag,
+or near-duplicates of an image), PATCH /images/{id}, DELETE."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from progimage_service.api import (
     router,
     signed,
 )
+from progimage_service.errors import BadRequest
 from progimage_service.imaging.pipeline import formatted
-from progimage_service.services import images
+from progimage_service.services import catalogue, images
 from progimage_service.services.variants import variant
+from progimage_service.similarity import MAX_DISTANCE
 from progimage_service.wiring import dependencies
 
 
@@ -39,10 +42,33 @@ def get_info(request: Request, tenant: str) -> Response:
 
 
 def list_images(request: Request, tenant: str) -> Response:
+    """The tenant's images newest first; ``?tag=T``: those with the tag; ``?similar_to=ID``:
+    those within ``distance`` bits of that image's perceptual hash, nearest first (one page)."""
     deps = dependencies()
     limit = parse_int(request, "limit", 50, 1, deps.settings.list_max_limit)
-    records, cursor = images.list_images(deps, tenant, limit, request.query("cursor"))
-    return json_response(200, {"images": [r.to_json() for r in records], "next_cursor": cursor})
+    cursor, tag, similar_to = (request.query(n) for n in ("cursor", "tag", "similar_to"))
+    if similar_to is None:
+        if request.query("distance") is not None:
+            raise BadRequest("distance is given with similar_to", param="distance")
+        if tag is None:
+            records, cursor = images.list_images(deps, tenant, limit, cursor)
+        else:
+            records, cursor = catalogue.tagged(deps, tenant, tag, limit, cursor)
+        return json_response(200, {"images": [r.to_json() for r in records], "next_cursor": cursor})
+    for other in ("tag", "cursor"):
+        if request.query(other) is not None:
+            raise BadRequest(f"similar_to lists one page, by itself: drop {other}", param=other)
+    within = parse_int(request, "distance", 4, 0, MAX_DISTANCE)
+    found = catalogue.similar(deps, tenant, similar_to, within, limit)
+    listed = [r.to_json() | {"distance": d} for r, d in found]
+    return json_response(200, {"images": listed, "next_cursor": None})
+
+
+def patch_image(request: Request, tenant: str) -> Response:
+    """Set an image's tags (replacing them), metadata or focal point; answer its record."""
+    body = request.json(16 * 1024)
+    record = catalogue.patch_image(dependencies(), tenant, request.path_param("id"), body)
+    return json_response(200, record.to_json())
 
 
 def delete_image(request: Request, tenant: str) -> Response:
@@ -54,6 +80,7 @@ ROUTES = {
     "GET /images": credentials(list_images),
     "GET /images/{id}": signed(get_image),
     "GET /images/{id}/info": credentials(get_info),
+    "PATCH /images/{id}": credentials(patch_image),
     "DELETE /images/{id}": credentials(delete_image),
 }
 handler = router(ROUTES, "get")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -39,6 +39,12 @@ class ImageRecord:
     frames: int | None = None
     created_at: str = ""
     reason: str | None = None
+    # The perceptual hash (similarity.py) of a ready image, and what its owner says of it
+    # (PATCH /images/{id}): tags (a set, kept sorted), metadata and the focal point {x, y}.
+    phash: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+    focal_point: dict[str, float] | None = None
     # Internal (never shown): the format of the reduced working copies, if any were made, the
     # longest side of the smallest (None: only the 2048 px one, as images stored before the
     # 1024 px copy have), and the tenant that owns the image (records from before tenants
@@ -54,4 +60,5 @@ class ImageRecord:
             del body[name]
         if body["reason"] is None:
             del body["reason"]
+        body["tags"] = list(self.tags)
         return body

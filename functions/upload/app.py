@@ -14,6 +14,7 @@ from progimage_service.api import (
 from progimage_service.errors import BadRequest, ProgImageError, UnsupportedMedia
 from progimage_service.imaging.limits import shared_budget
 from progimage_service.models import ImageRecord
+from progimage_service.services.catalogue import duplicate
 from progimage_service.services.images import store_image
 from progimage_service.services.transform import source_bytes
 from progimage_service.services.uploads import create_uploads
@@ -21,11 +22,14 @@ from progimage_service.wiring import Dependencies, dependencies
 
 
 def post_images(request: Request, tenant: str) -> Response:
+    """Store an image (201); ``?dedupe=true``: answer the tenant's ready image with the same
+    bytes instead (200), if there is one."""
     deps = dependencies()
     max_bytes = deps.settings.limits.max_bytes
     content_type = request.content_type
+    dedupe = _dedupe(request)
     if content_type == "multipart/form-data":
-        return _many(tenant, multipart_files(request, max_bytes))
+        return _many(tenant, multipart_files(request, max_bytes), dedupe)
     if content_type == "application/json":
         data = _json_image(deps, tenant, request.json(max_bytes))
     elif request.has_image_body:
@@ -36,24 +40,37 @@ def post_images(request: Request, tenant: str) -> Response:
             "application/octet-stream), multipart/form-data or JSON",
             param="content-type",
         )
-    return _created(store_image(deps, tenant, data))
+    return _created(*_stored(deps, tenant, data, dedupe))
 
 
-def _created(record: ImageRecord) -> Response:
-    return json_response(201, record.to_json(), {"Location": f"/images/{record.id}"})
+def _dedupe(request: Request) -> bool:
+    raw = request.query("dedupe")
+    if raw not in (None, "true", "false"):
+        raise BadRequest("dedupe must be true or false", param="dedupe")
+    return raw == "true"
 
 
-def _many(tenant: str, files: list[bytes]) -> Response:
+def _stored(deps: Dependencies, tenant: str, data: bytes, dedupe: bool) -> tuple[ImageRecord, int]:
+    """The image stored (201), or with ``dedupe`` the tenant's copy of these bytes (200)."""
+    found = duplicate(deps, tenant, data) if dedupe else None
+    return (found, 200) if found is not None else (store_image(deps, tenant, data), 201)
+
+
+def _created(record: ImageRecord, status: int = 201) -> Response:
+    return json_response(status, record.to_json(), {"Location": f"/images/{record.id}"})
+
+
+def _many(tenant: str, files: list[bytes], dedupe: bool) -> Response:
     """One file answers like a single upload; several answer 207 with one result per part."""
     deps = dependencies()
     if len(files) == 1:
-        return _created(store_image(deps, tenant, files[0]))
+        return _created(*_stored(deps, tenant, files[0], dedupe))
     results = []
     with shared_budget(deps.settings.limits.max_seconds):  # the parts share the request's
         for index, data in enumerate(files):
             try:
-                record = store_image(deps, tenant, data)
-                results.append({"index": index, "status": 201, "image": record.to_json()})
+                record, status = _stored(deps, tenant, data, dedupe)
+                results.append({"index": index, "status": status, "image": record.to_json()})
             except ProgImageError as error:
                 if error.status >= 500:
                     raise

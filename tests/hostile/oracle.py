@@ -185,7 +185,7 @@ def judge(
         try:
             # As an upload does: a large still image also gets its reduced working copy, and a
             # pipeline that fits inside it is rendered from it too.
-            info, made = admit(data, limits)
+            info, made, _ = admit(data, limits)
             inspected = (info.width, info.height, info.frames)
             rendered = render(data, pipeline, limits, images)
             output = _check_output(rendered.data, limits)

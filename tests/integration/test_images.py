@@ -285,5 +285,5 @@ def test_a_failed_record_write_removes_the_object(
 
 
 def test_routes_unknown_to_the_function_are_a_bug_not_silence(aws: Aws) -> None:
-    answer = call(get_handler, http_event("PATCH", "/images/{id}", "/images/x"))
+    answer = call(get_handler, http_event("PUT", "/images/{id}", "/images/x"))
     assert answer.status == 500

@@ -172,7 +172,7 @@ def test_every_spelling_of_one_canonical_form_renders_alike(
         mock.patch.object(copies, "COPIES", SMALL_COPIES),
         mock.patch.object(plan, "COPIES", SMALL_COPIES),
     ):
-        info, made = working_copy.admit(data, LIMITS)
+        info, made, _ = working_copy.admit(data, LIMITS)
         canonical = _url(canonical_specs, ext)
         again = Pipeline(parse_ops(canonical.canonical()), canonical.format)
         reference = _outcome(data, again, made, info)

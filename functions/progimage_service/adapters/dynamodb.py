@@ -11,7 +11,9 @@ import hashlib
 import heapq
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +21,7 @@ from botocore.exceptions import ClientError
 from ..auth import DEFAULT_TENANT
 from ..errors import ServiceUnavailable
 from ..models import ImageRecord
+from ..similarity import BANDS, bands, distance
 from .aws import client, error_code, translated
 
 LIST_INDEX = "by-created"
@@ -30,28 +33,39 @@ COUNT_SHARD_ITEMS = 100
 _RECORD_FIELDS = {f.name for f in fields(ImageRecord)}
 
 
-def _serialize(value: str | int | bool) -> dict[str, Any]:
+Value = str | int | float | bool | tuple[str, ...] | list[str] | dict[str, Any]
+
+
+def _serialize(value: Value) -> dict[str, Any]:
     """A DynamoDB attribute value for the few types the catalog stores."""
     if isinstance(value, bool):
         return {"BOOL": value}
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return {"N": str(value)}
     if isinstance(value, str):
         return {"S": value}
+    if isinstance(value, tuple | list):
+        return {"L": [_serialize(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {k: _serialize(v) for k, v in value.items()}}
     raise TypeError(f"the catalog stores no {type(value).__name__} values")
 
 
-def _deserialize(attribute: dict[str, Any]) -> str | int | bool | None:
+def _deserialize(attribute: dict[str, Any]) -> Any:
     ((kind, value),) = attribute.items()
     match kind:
         case "S":
             return value
         case "N":
-            return int(value)
+            return float(value) if "." in value or "e" in value.lower() else int(value)
         case "BOOL":
             return bool(value)
         case "NULL":
             return None
+        case "L":
+            return tuple(_deserialize(v) for v in value)
+        case "M":
+            return {k: _deserialize(v) for k, v in value.items()}
     raise TypeError(f"the catalog stores no {kind} values")
 
 
@@ -68,7 +82,7 @@ def _shard(image_id: str) -> int:
 
 
 def _to_item(record: ImageRecord, expires_at: int | None = None) -> dict[str, Any]:
-    values = {k: v for k, v in asdict(record).items() if v is not None}
+    values = {k: v for k, v in asdict(record).items() if v not in (None, (), {})}
     values |= {
         "pk": f"IMG#{record.id}",
         "sk": "META",
@@ -84,10 +98,15 @@ def _conditional(error: ClientError) -> bool:
     return error_code(error) == "ConditionalCheckFailedException"
 
 
-def batch_write(db: Any, table: str, items: list[dict[str, Any]]) -> None:
-    """Write items 25 per request, resending what DynamoDB leaves unprocessed."""
-    for start in range(0, len(items), 25):
-        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+def batch_write(
+    db: Any, table: str, items: list[dict[str, Any]], deletes: Sequence[dict[str, Any]] = ()
+) -> None:
+    """Write items (and delete the keys ``deletes``) 25 per request, resending what DynamoDB
+    leaves unprocessed."""
+    work = [{"PutRequest": {"Item": item}} for item in items]
+    work += [{"DeleteRequest": {"Key": key}} for key in deletes]
+    for start in range(0, len(work), 25):
+        requests = work[start : start + 25]
         for _ in range(5):
             with translated("catalog"):
                 response = db.batch_write_item(RequestItems={table: requests})
@@ -96,6 +115,46 @@ def batch_write(db: Any, table: str, items: list[dict[str, Any]]) -> None:
                 break
         else:
             raise ServiceUnavailable("the catalog is throttling writes; retry")
+
+
+def _tag_partition(tenant: str, tag: str) -> str:
+    return f"TAG#{tenant}#{tag}"
+
+
+def _sha_key(tenant: str, sha256: str) -> dict[str, Any]:
+    return {"pk": {"S": f"SHA#{tenant}#{sha256}"}, "sk": {"S": "META"}}
+
+
+def _sim_partition(tenant: str, band: int, value: str) -> str:
+    return f"SIM#{tenant}#{band}#{value}"
+
+
+def _tag_items(record: ImageRecord, tags: Iterable[str]) -> list[dict[str, Any]]:
+    return [{"pk": {"S": _tag_partition(record.tenant, t)}, "sk": {"S": record.id}} for t in tags]
+
+
+def _index_items(record: ImageRecord) -> list[dict[str, Any]]:
+    """The index items of a ready record: one per tag, one per band of its perceptual hash
+    (carrying the hash), and its content hash's (naming it)."""
+    if record.status != "ready":
+        return []
+    items = _tag_items(record, record.tags)
+    if record.phash:
+        items += [
+            {
+                "pk": {"S": _sim_partition(record.tenant, band, value)},
+                "sk": {"S": record.id},
+                "phash": {"S": record.phash},
+            }
+            for band, value in enumerate(bands(record.phash))
+        ]
+    if record.sha256:
+        items.append(_sha_key(record.tenant, record.sha256) | {"image_id": {"S": record.id}})
+    return items
+
+
+def _keys(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"pk": item["pk"], "sk": item["sk"]} for item in items]
 
 
 def _by_id(record: ImageRecord) -> str:
@@ -112,20 +171,31 @@ class Catalog:
         self.db = dynamodb or client("dynamodb")
 
     def create(self, record: ImageRecord) -> None:
-        """Write a new record; an id is never reused, so an existing one is a bug, not a retry."""
-        with translated("catalog"):
-            self.db.put_item(
-                TableName=self.table,
-                Item=_to_item(record),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        """Write a new record; an id is never reused, so an existing one is a bug, not a retry.
+
+        Its index items go first: readers resolve index items through the records, so one whose
+        record is missing is passed over; if the record cannot be written they are removed.
+        """
+        batch_write(self.db, self.table, _index_items(record))
+        try:
+            with translated("catalog"):
+                self.db.put_item(
+                    TableName=self.table,
+                    Item=_to_item(record),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except BaseException:
+            self.remove_index(record)
+            raise
 
     def create_pending(self, records: list[ImageRecord], expires_at: int) -> None:
         """Records of uploads yet to come; DynamoDB's TTL removes those never completed."""
         batch_write(self.db, self.table, [_to_item(r, expires_at) for r in records])
 
     def complete(self, record: ImageRecord) -> bool:
-        """Replace a pending record with its final state; False if it is no longer pending."""
+        """Replace a pending record with its final state (a ready one's index items first, as
+        in `create`); False if it is no longer pending."""
+        batch_write(self.db, self.table, _index_items(record))
         try:
             with translated("catalog"):
                 self.db.put_item(
@@ -236,38 +306,194 @@ class Catalog:
         items = response.get("Items", [])
         return [_from_item(item) for item in items], "LastEvaluatedKey" in response
 
-    def mark_deleting(self, image_id: str, tenant: str) -> bool:
-        """Hide the tenant's record from readers and listings before its objects go; False if
-        unknown or another tenant's.
+    def mark_deleting(self, image_id: str, tenant: str) -> ImageRecord | None:
+        """Hide the tenant's record from readers and listings before its objects go; answer it
+        (None if unknown or another tenant's).
 
         Removing the index attributes takes it out of the sparse listing index at once; a
         DELETE retried after a failure finds it in this state and finishes the job.
         """
-        owned = "#tenant = :tenant"
-        if tenant == DEFAULT_TENANT:  # records from before tenants have no owner attribute
-            owned = f"({owned} OR attribute_not_exists(#tenant))"
+        owned, values = _owned(tenant)
         try:
             with translated("catalog"):
-                self.db.update_item(
+                response = self.db.update_item(
                     TableName=self.table,
                     Key=_key(image_id),
                     UpdateExpression="SET #status = :deleting REMOVE list_pk, list_sk",
                     ConditionExpression=f"attribute_exists(pk) AND {owned}",
                     ExpressionAttributeNames={"#status": "status", "#tenant": "tenant"},
-                    ExpressionAttributeValues={
-                        ":deleting": {"S": "deleting"},
-                        ":tenant": {"S": tenant},
-                    },
+                    ExpressionAttributeValues={":deleting": {"S": "deleting"}} | values,
+                    ReturnValues="ALL_NEW",
                 )
         except ClientError as error:
             if _conditional(error):
-                return False
+                return None
             raise
-        return True
+        return _from_item(response["Attributes"])
 
-    def delete(self, image_id: str) -> None:
+    def delete(self, record: ImageRecord) -> None:
+        """Remove a record being deleted, its index items first."""
+        self.remove_index(replace(record, status="ready"))
         with translated("catalog"):
-            self.db.delete_item(TableName=self.table, Key=_key(image_id))
+            self.db.delete_item(TableName=self.table, Key=_key(record.id))
+
+    def remove_index(self, record: ImageRecord) -> None:
+        """Remove the index items of a record; its content hash's only while it names it."""
+        items = _index_items(record)
+        batch_write(self.db, self.table, [], _keys(i for i in items if "image_id" not in i))
+        if record.status == "ready" and record.sha256:
+            try:
+                with translated("catalog"):
+                    self.db.delete_item(
+                        TableName=self.table,
+                        Key=_sha_key(record.tenant, record.sha256),
+                        ConditionExpression="image_id = :id",
+                        ExpressionAttributeValues={":id": {"S": record.id}},
+                    )
+            except ClientError as error:
+                if not _conditional(error):  # it names a later upload of the same bytes
+                    raise
+
+    def annotate(self, image_id: str, tenant: str, changes: dict[str, Any]) -> ImageRecord | None:
+        """Set the owner's fields (tags, metadata, focal_point) of the tenant's ready record, an
+        empty value removing one, and keep its tag index in step: the removed tags' items go,
+        every tag's is written (again). Answers the new record, None if there is no such
+        ready record. A listing by tag checks each record's tags, so concurrent changes can
+        leave an item too many but never show an image under a tag it no longer has."""
+        sets = {k: v for k, v in changes.items() if v not in (None, (), {})}
+        clauses = []
+        if sets:
+            clauses.append("SET " + ", ".join(f"#{k} = :{k}" for k in sets))
+        if removes := [k for k in changes if k not in sets]:
+            clauses.append("REMOVE " + ", ".join(f"#{k}" for k in removes))
+        owned, values = _owned(tenant)
+        try:
+            with translated("catalog"):
+                response = self.db.update_item(
+                    TableName=self.table,
+                    Key=_key(image_id),
+                    UpdateExpression=" ".join(clauses),
+                    ConditionExpression=f"attribute_exists(pk) AND #status = :ready AND {owned}",
+                    ExpressionAttributeNames={f"#{k}": k for k in changes}
+                    | {"#status": "status", "#tenant": "tenant"},
+                    ExpressionAttributeValues={f":{k}": _serialize(v) for k, v in sets.items()}
+                    | {":ready": {"S": "ready"}}
+                    | values,
+                    ReturnValues="ALL_OLD",
+                )
+        except ClientError as error:
+            if _conditional(error):
+                return None
+            raise
+        old = _from_item(response["Attributes"])
+        new = replace(old, **changes)
+        if "tags" in changes:
+            gone = set(old.tags) - set(new.tags)
+            batch_write(
+                self.db, self.table, _tag_items(new, new.tags), _keys(_tag_items(old, gone))
+            )
+        return new
+
+    def records(self, image_ids: list[str]) -> dict[str, ImageRecord]:
+        """The records of these ids that exist and are not being deleted (BatchGetItem, 100
+        keys a request)."""
+        found: dict[str, ImageRecord] = {}
+        for start in range(0, len(image_ids), 100):
+            keys = [_key(i) for i in dict.fromkeys(image_ids[start : start + 100])]
+            for _ in range(5):
+                request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+                with translated("catalog"):
+                    response = self.db.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    record = _from_item(item)
+                    if record.status != "deleting":
+                        found[record.id] = record
+                keys = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+                if not keys:
+                    break
+            else:
+                raise ServiceUnavailable("the catalog is throttling reads; retry")
+        return found
+
+    def list_tagged(
+        self, tenant: str, tag: str, limit: int, after: str | None
+    ) -> tuple[list[ImageRecord], str | None]:
+        """A page of the tenant's records with the tag, newest first, older than ``after``: one
+        query of the tag's index items, then one BatchGetItem of their records."""
+        condition = "pk = :pk"
+        values: dict[str, Any] = {":pk": {"S": _tag_partition(tenant, tag)}}
+        if after:
+            condition += " AND sk < :after"
+            values[":after"] = {"S": after}
+        with translated("catalog"):
+            response = self.db.query(
+                TableName=self.table,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ScanIndexForward=False,
+                Limit=limit,
+                ConsistentRead=True,
+            )
+        ids = [item["sk"]["S"] for item in response.get("Items", [])]
+        found = self.records(ids)
+        page = [
+            found[i]
+            for i in ids
+            if i in found and found[i].tenant == tenant and tag in found[i].tags
+        ]
+        return page, (ids[-1] if "LastEvaluatedKey" in response and ids else None)
+
+    def similar(
+        self, tenant: str, image_id: str, phash: str, within: int, limit: int
+    ) -> list[tuple[ImageRecord, int]]:
+        """The tenant's ready records (but ``image_id``) whose perceptual hash is within
+        ``within`` bits of ``phash``, nearest (then newest) first, at most ``limit``.
+
+        One query per band (similarity.py), run together, finds every candidate with its hash;
+        one BatchGetItem reads the records of those near enough.
+        """
+        with ThreadPoolExecutor(BANDS) as pool:
+            found = pool.map(
+                lambda band: self._band(tenant, band[0], band[1]), enumerate(bands(phash))
+            )
+            candidates = {i: h for items in found for i, h in items}
+        candidates.pop(image_id, None)
+        newest_first = sorted(candidates, reverse=True)  # ids begin with their creation time
+        measured = ((distance(phash, candidates[i]), i) for i in newest_first)
+        near = sorted((pair for pair in measured if pair[0] <= within), key=lambda p: p[0])[:limit]
+        records = self.records([i for _, i in near])
+        return [
+            (records[i], d)
+            for d, i in near
+            if i in records and records[i].tenant == tenant and records[i].status == "ready"
+        ]
+
+    def _band(self, tenant: str, band: int, value: str) -> list[tuple[str, str]]:
+        query = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": _sim_partition(tenant, band, value)}},
+            "ProjectionExpression": "sk, phash",
+        }
+        with translated("catalog"):
+            items = self.db.get_paginator("query").paginate(**query).build_full_result()["Items"]
+        return [(item["sk"]["S"], item["phash"]["S"]) for item in items]
+
+    def duplicate_of(self, tenant: str, sha256: str) -> str | None:
+        """The id of the tenant's image last stored with this content hash, if any."""
+        with translated("catalog"):
+            item = self.db.get_item(
+                TableName=self.table, Key=_sha_key(tenant, sha256), ConsistentRead=True
+            ).get("Item")
+        return None if item is None else item["image_id"]["S"]
+
+
+def _owned(tenant: str) -> tuple[str, dict[str, Any]]:
+    """The condition that a record is the tenant's (``#tenant`` names the attribute)."""
+    owned = "#tenant = :tenant"
+    if tenant == DEFAULT_TENANT:  # records from before tenants have no owner attribute
+        owned = f"({owned} OR attribute_not_exists(#tenant))"
+    return owned, {":tenant": {"S": tenant}}
 
 
 def _job_key(job_id: str, sort: str = "META") -> dict[str, Any]:

@@ -207,6 +207,11 @@ def frames(opened: Opened) -> Iterator[tuple[Image.Image, int]]:
             yield _upright(frame, opened.orientation), duration
 
 
+def upright(opened: Opened) -> Image.Image:
+    """The frame decoded last (by ``verify`` or ``frames``), upright."""
+    return _upright(opened.image, opened.orientation)
+
+
 def _upright(image: Image.Image, orientation: int) -> Image.Image:
     method = _TRANSPOSE.get(orientation)
     return image.transpose(Image.Transpose[method]) if method is not None else image

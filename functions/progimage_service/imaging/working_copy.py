@@ -11,17 +11,19 @@ picture gets is copies.COPIES' to say, which one serves a pipeline the render pl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from PIL import Image
 
 from .colour import working_mode
 from .copies import Copy, copies_made, copy_size
 from .cost import check_budget, upload_estimate
-from .decode import ImageInfo, Opened, describe, frames, reduce_on_load, verify
+from .decode import ImageInfo, Opened, describe, frames, reduce_on_load, upright, verify
 from .encode import EncodeOptions, Frame, encode
 from .formats import FORMATS, Format
 from .limits import Limits
 from .operations.geometry import REDUCING_GAP
+from .phash import phash
 
 QUALITY = 95
 SMALLER_UPLOAD = (
@@ -38,10 +40,19 @@ class WorkingCopy:
     height: int
 
 
-def admit(data: bytes, limits: Limits) -> tuple[ImageInfo, tuple[WorkingCopy, ...]]:
-    """Validate an upload within the request's budget and make its working copies (smallest
-    first), decoding it once: the largest copy's decode checks the pixels where there is a
-    copy, else the first frame is decoded (cheaply) for that alone."""
+class Admitted(NamedTuple):
+    """A validated upload: what the record says of it, its working copies (smallest first)
+    and its perceptual hash (phash.py)."""
+
+    info: ImageInfo
+    copies: tuple[WorkingCopy, ...]
+    phash: str
+
+
+def admit(data: bytes, limits: Limits) -> Admitted:
+    """Validate an upload within the request's budget, make its working copies and hash it,
+    decoding it once: the largest copy's decode checks the pixels where there is a copy (the
+    smallest is hashed), else the first frame is decoded (cheaply) for that and the hash."""
     opened, info = describe(data, limits)
     picture = (info.width, info.height)
     kinds = copies_made(picture, info.frames)
@@ -50,14 +61,16 @@ def admit(data: bytes, limits: Limits) -> tuple[ImageInfo, tuple[WorkingCopy, ..
     check_budget(upload_estimate(info, sizes, alpha), limits, SMALLER_UPLOAD, param="pixels")
     if not kinds:
         verify(opened)
-        return info, ()
-    return info, _working_copies(opened, kinds, sizes)
+        return Admitted(info, (), phash(working_mode(upright(opened))))
+    copies, smallest = _working_copies(opened, kinds, sizes)
+    return Admitted(info, copies, phash(smallest))
 
 
 def _working_copies(
     opened: Opened, kinds: tuple[Copy, ...], sizes: list[tuple[int, int]]
-) -> tuple[WorkingCopy, ...]:
-    """Each copy resampled from the next larger one (the largest from the decoded frame)."""
+) -> tuple[tuple[WorkingCopy, ...], Image.Image]:
+    """Each copy resampled from the next larger one (the largest from the decoded frame); and
+    the smallest's pixels."""
     box = reduce_on_load(opened, sizes[-1])
     image, _ = next(frames(opened))
     image = working_mode(image)
@@ -69,4 +82,4 @@ def _working_copies(
         box = None
         data = encode([Frame(image, 0)], fmt, options)
         made.append(WorkingCopy(kind, data, fmt, *size))
-    return tuple(reversed(made))
+    return tuple(reversed(made)), image

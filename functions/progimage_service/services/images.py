@@ -28,19 +28,14 @@ from .delivery import NOTHING_ASKED, Asked, Delivery, deliver_object
 logger = logging.getLogger("progimage")
 
 if TYPE_CHECKING:  # the imaging core loads only where pixels are read: reads need none of it
-    from ..imaging.decode import ImageInfo
-    from ..imaging.working_copy import WorkingCopy
+    from ..imaging.working_copy import Admitted, WorkingCopy
 
 
 def describe(
-    image_id: str,
-    tenant: str,
-    data: bytes,
-    info: ImageInfo,
-    created_at: str,
-    copies: tuple[WorkingCopy, ...],
+    image_id: str, tenant: str, data: bytes, admitted: Admitted, created_at: str
 ) -> ImageRecord:
     """The ready record of validated bytes."""
+    info, copies, phash = admitted
     return ImageRecord(
         id=image_id,
         tenant=tenant,
@@ -53,6 +48,7 @@ def describe(
         sha256=hashlib.sha256(data).hexdigest(),
         frames=info.frames,
         created_at=created_at,
+        phash=phash,
         work_format=copies[0].format.name if copies else None,
         work_smallest=copies[0].kind.side if copies else None,
     )
@@ -63,12 +59,12 @@ def write_objects(
     tenant: str,
     image_id: str,
     data: bytes,
-    admitted: tuple[ImageInfo, tuple[WorkingCopy, ...]],
+    admitted: Admitted,
 ) -> ImageRecord:
     """Write the original and, for a large still image, its reduced working copies (all as
     ``working_copy.admit`` made them); return the record describing them. If any write fails,
     what was written is removed again."""
-    info, copies = admitted
+    info, copies, _ = admitted
     objects = [(original_key(image_id), data, info.format.content_type)]
     objects += copy_objects(image_id, copies)
     written: list[str] = []
@@ -79,7 +75,7 @@ def write_objects(
     except BaseException:
         remove(deps, written)
         raise
-    return describe(image_id, tenant, data, info, now_rfc3339(), copies)
+    return describe(image_id, tenant, data, admitted, now_rfc3339())
 
 
 def copy_objects(image_id: str, copies: tuple[WorkingCopy, ...]) -> list[tuple[str, bytes, str]]:
@@ -174,11 +170,12 @@ def delete_image(deps: Dependencies, tenant: str, image_id: str) -> None:
     DELETE finishes the job. A render that read the record before it was hidden checks it again
     after writing its variant and removes what it wrote (see variants.produce).
     """
-    if not deps.catalog.mark_deleting(check_id(image_id), tenant):
+    record = deps.catalog.mark_deleting(check_id(image_id), tenant)
+    if record is None:
         raise unknown(image_id)
     users = remove_variants(deps, image_id)
     deps.store.delete_keys([*work_keys(image_id), original_key(image_id)])  # one request
-    deps.catalog.delete(image_id)
+    deps.catalog.delete(record)  # with its index items
     forget_at_edge(deps, image_id, users)
 
 

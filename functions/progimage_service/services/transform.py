@@ -172,7 +172,7 @@ def _remade(deps: Dependencies, record: ImageRecord, copy: Copy) -> bytes:
     does: see variants.produce)."""
     from ..imaging.working_copy import admit
 
-    _, made = admit(_read(deps, original_key(record.id), record.id), deps.settings.limits)
+    made = admit(_read(deps, original_key(record.id), record.id), deps.settings.limits).copies
     objects = copy_objects(record.id, made)
     for key, data, content_type in objects:
         deps.store.put(key, data, content_type)

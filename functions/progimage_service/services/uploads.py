@@ -129,9 +129,11 @@ def _ingest(deps: Dependencies, record: ImageRecord, key: str) -> Outcome:
         created_at=record.created_at,
     )
     # Not pending any more: a concurrent delivery finished it, or the image was deleted
-    # meanwhile, in which case the objects just written must not outlive their record.
+    # meanwhile, in which case the objects and index items just written must not outlive
+    # their record.
     if not deps.catalog.complete(ready) and deps.catalog.get(record.id) is None:
         remove(deps, object_keys(ready))
+        deps.catalog.remove_index(ready)
     deps.store.delete(key)
     observability.add("IngestOutcomes", Outcome="ready")
     observability.annotate(image_id=record.id, tenant=record.tenant)
