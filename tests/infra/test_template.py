@@ -62,6 +62,7 @@ EXPECTED_ROUTES = {
     ("HEAD", "/images/{id}"): _GET,
     ("GET", "/images/{id}/info"): _GET,
     ("HEAD", "/images/{id}/info"): _GET,
+    ("PATCH", "/images/{id}"): _GET,
     ("DELETE", "/images/{id}"): _GET,
     ("GET", "/images/{id}/{pipeline+}"): _TRANSFORM,
     ("HEAD", "/images/{id}/{pipeline+}"): _TRANSFORM,
@@ -175,6 +176,9 @@ EXPECTED_PERMISSIONS = {
             )
             for r in ("table", "table/index/by-created")
         },
+        # index items: read with their records, written by PATCH, removed by DELETE
+        ("dynamodb:BatchGetItem", "table"),
+        ("dynamodb:BatchWriteItem", "table"),
     },
     "TransformFunction": {
         *{("s3:GetObject", f"bucket:{p}/*") for p in (*_OBJ, "results")},
@@ -211,6 +215,8 @@ EXPECTED_PERMISSIONS = {
         ("dynamodb:GetItem", "table"),
         ("dynamodb:PutItem", "table"),  # completes the pending record
         ("dynamodb:UpdateItem", "table"),
+        ("dynamodb:BatchWriteItem", "table"),  # a ready record's index items
+        ("dynamodb:DeleteItem", "table"),  # ... removed if it was deleted meanwhile
     },
     "JobWorkerFunction": {
         *{(a, "queue:JobsQueue") for a in _POLL},
@@ -229,6 +235,8 @@ EXPECTED_PERMISSIONS = {
                 "dynamodb:BatchGetItem",  # the presets an item's pipeline names
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",  # a stored result's index items
+                "dynamodb:DeleteItem",  # ... removed if its record cannot be written
             )
         },
     },

@@ -580,6 +580,7 @@ def test_the_repository_template_in_iam_mode() -> None:
     assert {key for key, kind in kinds.items() if kind == IAM} == {
         "POST /images",
         "POST /uploads",
+        "PATCH /images/{id}",
         "DELETE /images/{id}",
         "POST /transform",
         "POST /batch",
