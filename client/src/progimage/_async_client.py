@@ -7,7 +7,7 @@ import builtins
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any, Literal, cast, overload
 
 import httpx
@@ -156,6 +156,7 @@ class AsyncProgImage(BaseClient):
         idempotency_key: str | None = None,
         presigned: bool | None = None,
         wait: bool = True,
+        dedupe: bool = False,
         timeout: TimeoutLike = None,
     ) -> ImageRecord:
         """Store one image and return its record (see :meth:`ProgImage.upload`)."""
@@ -166,6 +167,7 @@ class AsyncProgImage(BaseClient):
                 idempotency_key=idempotency_key,
                 presigned=presigned,
                 wait=wait,
+                dedupe=dedupe,
             ),
             timeout,
         )
@@ -245,13 +247,18 @@ class AsyncProgImage(BaseClient):
         return await self._run(self._info_flow(image_id), timeout)
 
     async def list(
-        self, *, page_size: int = 50, limit: int | None = None, timeout: TimeoutLike = None
+        self,
+        *,
+        page_size: int = 50,
+        limit: int | None = None,
+        tag: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> AsyncIterator[ImageRecord]:
         """Every stored image, newest first (``async for``), fetching pages as it goes."""
         cursor: str | None = None
         count = 0
         while True:
-            page = await self.list_page(limit=page_size, cursor=cursor, timeout=timeout)
+            page = await self.list_page(limit=page_size, cursor=cursor, tag=tag, timeout=timeout)
             for record in page.images:
                 if limit is not None and count >= limit:
                     return
@@ -262,10 +269,39 @@ class AsyncProgImage(BaseClient):
                 return
 
     async def list_page(
-        self, *, limit: int | None = None, cursor: str | None = None, timeout: TimeoutLike = None
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        tag: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> ImagePage:
-        """One page of images, and the cursor of the next page (None: the last page)."""
-        return await self._run(self._page_flow(limit, cursor), timeout)
+        """One page of images (with ``tag``: those tagged so), and the next page's cursor."""
+        return await self._run(self._page_flow(limit, cursor, tag), timeout)
+
+    async def patch(
+        self,
+        image_id: str,
+        *,
+        tags: Iterable[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        focal_point: tuple[float, float] | EllipsisType | None = ...,
+        timeout: TimeoutLike = None,
+    ) -> ImageRecord:
+        """Set an image's tags, metadata or focal point (see :meth:`ProgImage.patch`)."""
+        flow = self._patch_flow(image_id, tags, metadata, focal_point)
+        return await self._run(flow, timeout)
+
+    async def similar(
+        self,
+        image_id: str,
+        distance: int = 4,
+        *,
+        limit: int | None = None,
+        timeout: TimeoutLike = None,
+    ) -> list[ImageRecord]:
+        """The tenant's near-duplicates of the image (see :meth:`ProgImage.similar`)."""
+        return await self._run(self._similar_flow(image_id, distance, limit), timeout)
 
     async def delete(self, image_id: str, *, timeout: TimeoutLike = None) -> None:
         """Delete an image, its variants and its record."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, TypeVar
 
 import httpx
@@ -485,15 +486,25 @@ class BaseClient:
         idempotency_key: str | None,
         presigned: bool | None,
         wait: bool,
+        dedupe: bool = False,
     ) -> Flow[ImageRecord]:
         blob = read_source(source)
+        params = {"dedupe": "true"} if dedupe else None
         if isinstance(blob, RemoteUrl):
             request = self._request(
-                "POST", "/images", json={"url": blob.url}, idempotency_key=idempotency_key
+                "POST",
+                "/images",
+                params=params,
+                json={"url": blob.url},
+                idempotency_key=idempotency_key,
             )
             return ImageRecord.from_json(_json((yield from self._call(request))))
         ctype = content_type or blob.content_type
         use_presigned = presigned
+        if dedupe:  # the server compares direct uploads only
+            if presigned:
+                raise ValueError("dedupe=True needs a direct upload, not a presigned one")
+            use_presigned = False
         if use_presigned is None:
             # Bytes of unknown type go direct, so the server names what is wrong with them.
             use_presigned = ctype is not None and len(blob.data) > self.presign_threshold
@@ -507,6 +518,7 @@ class BaseClient:
         request = self._request(
             "POST",
             "/images",
+            params=params,
             content=blob.data,
             headers={"Content-Type": ctype or "application/octet-stream"},
             idempotency_key=idempotency_key,
@@ -571,9 +583,38 @@ class BaseClient:
         response = yield from self._call(self._request("GET", path))
         return ImageRecord.from_json(_json(response))
 
-    def _page_flow(self, limit: int | None, cursor: str | None) -> Flow[ImagePage]:
-        request = self._request("GET", "/images", params={"limit": limit, "cursor": cursor})
+    def _page_flow(
+        self, limit: int | None, cursor: str | None, tag: str | None = None
+    ) -> Flow[ImagePage]:
+        params = {"limit": limit, "cursor": cursor, "tag": tag}
+        request = self._request("GET", "/images", params=params)
         return ImagePage.from_json(_json((yield from self._call(request))))
+
+    def _patch_flow(
+        self,
+        image_id: str,
+        tags: Iterable[str] | None,
+        metadata: Mapping[str, str] | None,
+        focal_point: tuple[float, float] | EllipsisType | None,
+    ) -> Flow[ImageRecord]:
+        body: dict[str, Any] = {}
+        if tags is not None:
+            body["tags"] = list(tags)
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        if focal_point is not ...:
+            body["focal_point"] = (
+                None if focal_point is None else {"x": focal_point[0], "y": focal_point[1]}
+            )
+        request = self._request("PATCH", image_path(image_id), json=body)
+        return ImageRecord.from_json(_json((yield from self._call(request))))
+
+    def _similar_flow(
+        self, image_id: str, distance: int, limit: int | None
+    ) -> Flow[list[ImageRecord]]:
+        params = {"similar_to": image_id, "distance": distance, "limit": limit}
+        request = self._request("GET", "/images", params=params)
+        return ImagePage.from_json(_json((yield from self._call(request)))).images
 
     def _delete_flow(self, image_id: str) -> Flow[None]:
         yield from self._call(self._request("DELETE", image_path(image_id)))

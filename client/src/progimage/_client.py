@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any, Literal, cast, overload
 
 import httpx
@@ -170,6 +170,7 @@ class ProgImage(BaseClient):
         idempotency_key: str | None = None,
         presigned: bool | None = None,
         wait: bool = True,
+        dedupe: bool = False,
         timeout: TimeoutLike = None,
     ) -> ImageRecord:
         """Store one image and return its record.
@@ -184,6 +185,8 @@ class ProgImage(BaseClient):
 
         ``idempotency_key`` replaces the generated key: a retry with the same key, even from
         another process, returns the first answer instead of storing the image twice.
+        ``dedupe=True`` (a direct upload): if the tenant already has these exact bytes, their
+        record is returned and nothing is stored.
         """
         return self._run(
             self._upload_flow(
@@ -192,6 +195,7 @@ class ProgImage(BaseClient):
                 idempotency_key=idempotency_key,
                 presigned=presigned,
                 wait=wait,
+                dedupe=dedupe,
             ),
             timeout,
         )
@@ -280,14 +284,19 @@ class ProgImage(BaseClient):
         return self._run(self._info_flow(image_id), timeout)
 
     def list(
-        self, *, page_size: int = 50, limit: int | None = None, timeout: TimeoutLike = None
+        self,
+        *,
+        page_size: int = 50,
+        limit: int | None = None,
+        tag: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> Iterator[ImageRecord]:
         """Every stored image, newest first, fetching pages of ``page_size`` as it goes
         (at most ``limit`` images if given)."""
         cursor: str | None = None
         count = 0
         while True:
-            page = self.list_page(limit=page_size, cursor=cursor, timeout=timeout)
+            page = self.list_page(limit=page_size, cursor=cursor, tag=tag, timeout=timeout)
             for record in page.images:
                 if limit is not None and count >= limit:
                     return
@@ -298,10 +307,42 @@ class ProgImage(BaseClient):
                 return
 
     def list_page(
-        self, *, limit: int | None = None, cursor: str | None = None, timeout: TimeoutLike = None
+        self,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        tag: str | None = None,
+        timeout: TimeoutLike = None,
     ) -> ImagePage:
-        """One page of images, and the cursor of the next page (None: the last page)."""
-        return self._run(self._page_flow(limit, cursor), timeout)
+        """One page of images (with ``tag``: those tagged so), and the cursor of the next page
+        (None: the last page)."""
+        return self._run(self._page_flow(limit, cursor, tag), timeout)
+
+    def patch(
+        self,
+        image_id: str,
+        *,
+        tags: Iterable[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        focal_point: tuple[float, float] | EllipsisType | None = ...,
+        timeout: TimeoutLike = None,
+    ) -> ImageRecord:
+        """Set an image's tags (replacing its set), metadata or focal point ((x, y) in 0..1;
+        None removes it); what is not given is left as it is. Returns the updated record."""
+        flow = self._patch_flow(image_id, tags, metadata, focal_point)
+        return self._run(flow, timeout)
+
+    def similar(
+        self,
+        image_id: str,
+        distance: int = 4,
+        *,
+        limit: int | None = None,
+        timeout: TimeoutLike = None,
+    ) -> list[ImageRecord]:
+        """The tenant's other images within ``distance`` (0-8) bits of the image's perceptual
+        hash, nearest first, each with its ``distance``."""
+        return self._run(self._similar_flow(image_id, distance, limit), timeout)
 
     def delete(self, image_id: str, *, timeout: TimeoutLike = None) -> None:
         """Delete an image, its variants and its record (``NotFound`` if there is none)."""

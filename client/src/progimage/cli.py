@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import EllipsisType
 from typing import IO, Any, NoReturn
 
 import httpx
@@ -282,13 +283,56 @@ def cmd_info(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_ls(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
-    records = client.list(page_size=args.page_size, limit=args.limit)
+    records = client.list(page_size=args.page_size, limit=args.limit, tag=args.tag)
     if out.as_json:
         out.json([record.to_dict() for record in records])
         return EXIT_OK
     for record in records:
         out.line(_record_line(record))
     return EXIT_OK
+
+
+def cmd_patch(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
+    metadata = None
+    if args.meta is not None:
+        metadata = {}
+        for pair in args.meta:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise UsageError(f"--meta takes KEY=VALUE, got {pair!r}")
+            metadata[key] = value
+    focal: tuple[float, float] | EllipsisType | None = ...
+    if args.no_focal:
+        focal = None
+    elif args.focal is not None:
+        focal = args.focal
+    record = client.patch(args.id, tags=args.tags, metadata=metadata, focal_point=focal)
+    if out.as_json:
+        out.json(record.to_dict())
+    else:
+        out.line(f"{record.id}  tags: {' '.join(record.tags) or '-'}")
+    return EXIT_OK
+
+
+def cmd_similar(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
+    records = client.similar(args.id, args.distance, limit=args.limit)
+    if out.as_json:
+        out.json([record.to_dict() for record in records])
+        return EXIT_OK
+    for record in records:
+        out.line(f"{record.distance:>2}  {_record_line(record)}")
+    return EXIT_OK
+
+
+def _focal(text: str) -> tuple[float, float]:
+    x, sep, y = text.partition(",")
+    try:
+        point = (float(x), float(y))
+    except ValueError:
+        point = (-1.0, -1.0)
+    if not sep or not all(0 <= v <= 1 for v in point):
+        raise argparse.ArgumentTypeError(f"expected X,Y between 0 and 1, got {text!r}")
+    return point
 
 
 def cmd_rm(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
@@ -575,6 +619,20 @@ def _image_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     p = command("ls", cmd_ls, "list images, newest first")
     p.add_argument("-n", "--limit", type=_positive_int, help="at most this many")
     p.add_argument("--page-size", type=_positive_int, default=100, help="images per request")
+    p.add_argument("--tag", help="only the images with this tag")
+
+    p = command("patch", cmd_patch, "set an image's tags, metadata or focal point")
+    p.add_argument("id")
+    p.add_argument("--tags", nargs="*", metavar="TAG", help="replace the image's tags")
+    p.add_argument("--meta", nargs="*", metavar="KEY=VALUE", help="replace its metadata")
+    focal = p.add_mutually_exclusive_group()
+    focal.add_argument("--focal", type=_focal, metavar="X,Y", help="focal point, 0..1 each")
+    focal.add_argument("--no-focal", action="store_true", help="remove the focal point")
+
+    p = command("similar", cmd_similar, "list near-duplicates of an image, nearest first")
+    p.add_argument("id")
+    p.add_argument("-d", "--distance", type=int, default=4, help="bits that may differ (0-8)")
+    p.add_argument("-n", "--limit", type=_positive_int, help="at most this many")
 
     p = command("rm", cmd_rm, "delete images")
     p.add_argument("ids", nargs="+", metavar="ID")

@@ -48,7 +48,10 @@ class ImageRecord:
     """A stored image's metadata, as ``GET /images/{id}/info`` answers it.
 
     ``width`` and ``height`` are after EXIF orientation; ``bytes`` is the original's size;
-    ``reason`` says why an upload was ``rejected``. ``raw`` is the JSON as received.
+    ``reason`` says why an upload was ``rejected``. ``phash`` is the perceptual hash (16 hex
+    digits); ``tags``, ``metadata`` and ``focal_point`` (x, y as shares of the width and
+    height) are what the owner set (``patch``); ``distance`` is set in ``similar`` results
+    only. ``raw`` is the JSON as received.
     """
 
     id: str
@@ -62,6 +65,11 @@ class ImageRecord:
     frames: int | None = None
     created_at: datetime | None = None
     reason: str | None = None
+    phash: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    focal_point: tuple[float, float] | None = None
+    distance: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -78,6 +86,11 @@ class ImageRecord:
             frames=_int(data.get("frames")),
             created_at=parse_time(data.get("created_at")),
             reason=_str(data.get("reason")),
+            phash=_str(data.get("phash")),
+            tags=tuple(str(t) for t in data.get("tags") or ()),
+            metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+            focal_point=_point(data.get("focal_point")),
+            distance=_int(data.get("distance")),
             raw=dict(data),
         )
 
@@ -88,6 +101,12 @@ class ImageRecord:
     def to_dict(self) -> dict[str, Any]:
         """The record as the API's JSON."""
         return dict(self.raw)
+
+
+def _point(value: Any) -> tuple[float, float] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return float(value["x"]), float(value["y"])
 
 
 @dataclass(frozen=True)
