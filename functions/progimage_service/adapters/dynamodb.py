@@ -3,6 +3,11 @@
 Each tenant's images are listed from LIST_SHARDS index partitions of its own (an image's shard
 follows from its id), so no partition takes more than a share of one tenant's writes; a page
 queries every shard and merges them, newest first.
+
+A ready image also has index items in the table, all under its tenant: one per tag
+(``TAG#``), one per band of its perceptual hash (``SIM#``, see similarity.py) and one for its
+content hash (``SHA#``). They are written before the record and read through it, so an item
+whose record is gone or has changed is passed over (docs/ARCHITECTURE.md, "Index items").
 """
 
 from __future__ import annotations
