@@ -187,22 +187,27 @@ class MemoryS3:
 
 def item_size(item: dict[str, dict[str, Any]]) -> int:
     """A DynamoDB item's size as DynamoDB counts it (``prices.DYNAMODB_ITEM_SIZE``): each
-    attribute's name in UTF-8 plus its value: a string's UTF-8 bytes, a number's significant
-    digits / 2 + 1 bytes, 1 byte for a boolean or null."""
-    total = 0
-    for name, attribute in item.items():
-        ((kind, value),) = attribute.items()
-        total += len(name.encode())
-        if kind == "S":
-            total += len(value.encode())
-        elif kind == "N":
-            digits = value.lstrip("-").replace(".", "").strip("0") or "0"
-            total += math.ceil(len(digits) / 2) + 1
-        elif kind in ("BOOL", "NULL"):
-            total += 1
-        else:
-            raise TypeError(f"no size rule for a {kind} attribute here")
-    return total
+    attribute's name in UTF-8 plus its value."""
+    return sum(len(name.encode()) + _value_size(attribute) for name, attribute in item.items())
+
+
+def _value_size(attribute: dict[str, Any]) -> int:
+    """A string's UTF-8 bytes, a number's significant digits / 2 + 1 bytes, 1 byte for a
+    boolean or null; a list or map 3 bytes, and 1 for each element besides its size (and its
+    name's, in a map)."""
+    ((kind, value),) = attribute.items()
+    if kind == "S":
+        return len(value.encode())
+    if kind == "N":
+        digits = value.lstrip("-").replace(".", "").strip("0") or "0"
+        return math.ceil(len(digits) / 2) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in value)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in value.items())
+    raise TypeError(f"no size rule for a {kind} attribute here")
 
 
 class MemoryDynamoDB:
@@ -217,6 +222,16 @@ class MemoryDynamoDB:
         key = (item["pk"]["S"], item["sk"]["S"])
         self.recorder.calls.append(Call("dynamodb", "PutItem", key[0], item_size(item)))
         self.items[key] = copy.deepcopy(item)
+        return {}
+
+    def batch_write_item(self, **params: Any) -> dict[str, Any]:
+        """An upload's index items (tags, the perceptual hash's bands, the content hash)."""
+        ((_, requests),) = params["RequestItems"].items()
+        items = [request["PutRequest"]["Item"] for request in requests]
+        size = sum(item_size(item) for item in items)
+        self.recorder.calls.append(Call("dynamodb", "BatchWriteItem", "index", size))
+        for item in items:
+            self.items[(item["pk"]["S"], item["sk"]["S"])] = copy.deepcopy(item)
         return {}
 
     def get_item(self, **params: Any) -> dict[str, Any]:

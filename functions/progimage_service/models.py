@@ -39,9 +39,15 @@ class ImageRecord:
     frames: int | None = None
     created_at: str = ""
     reason: str | None = None
-    # The perceptual hash (similarity.py) of a ready image, and what its owner says of it
-    # (PATCH /images/{id}): tags (a set, kept sorted), metadata and the focal point {x, y}.
+    # The looks of a ready image, read at upload (imaging/looks.py): its perceptual hash,
+    # placeholders and colours (palette: {"colour", "share"}, largest first); and what its owner
+    # says of it (PATCH /images/{id}): tags (a set, kept sorted), metadata and the focal point
+    # {x, y} (set at upload to where attention centres; null: none, gravity auto is smart).
     phash: str | None = None
+    blurhash: str | None = None
+    thumbhash: str | None = None
+    average_colour: str | None = None
+    palette: tuple[dict[str, Any], ...] = ()
     tags: tuple[str, ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
     focal_point: dict[str, float] | None = None
@@ -61,4 +67,11 @@ class ImageRecord:
         if body["reason"] is None:
             del body["reason"]
         body["tags"] = list(self.tags)
+        body["palette"] = list(self.palette)
         return body
+
+    @property
+    def focal(self) -> tuple[float, float] | None:
+        """The focal point as (x, y) fractions, for the imaging core."""
+        point = self.focal_point
+        return None if point is None else (float(point["x"]), float(point["y"]))

@@ -37,7 +37,8 @@ def get_variant(request: Request, tenant: str | None) -> Response:
     pipeline = parse_path(request.path_param("pipeline"), accept, preference)
     image_id = request.path_param("id")
     delivery = variant(deps, image_id, pipeline, tenant, asked(request), accept, preference)
-    return delivery_response(delivery, pipeline.negotiated, lasting=not pipeline.presets)
+    lasting = not pipeline.presets and not pipeline.uses_focal  # (both are the owner's to edit)
+    return delivery_response(delivery, pipeline.negotiated, lasting)
 
 
 def post_transform(request: Request, tenant: str) -> Response:

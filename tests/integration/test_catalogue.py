@@ -103,7 +103,9 @@ def calls(aws: Aws) -> Iterator[Counter[str]]:
 
 def test_patch_sets_the_owners_fields_and_the_record_shows_them(aws: Aws) -> None:
     image = upload(sample(PHOTO))
-    assert (image["tags"], image["metadata"], image["focal_point"]) == ([], {}, None)
+    assert (image["tags"], image["metadata"]) == ([], {})
+    assert set(image["focal_point"]) == {"x", "y"}  # found at upload
+    assert all(0 <= value <= 1 for value in image["focal_point"].values())
     assert len(image["phash"]) == 16 and int(image["phash"], 16) >= 0
     body = {"tags": ["Beach", "sea", "beach"], "metadata": {"alt": "A field"}}
     answer = patch(image["id"], body | {"focal_point": {"x": 0.25, "y": 1}})

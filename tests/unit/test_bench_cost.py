@@ -195,8 +195,14 @@ def test_the_counted_storage_calls_are_the_handlers(monkeypatch: pytest.MonkeyPa
     def operations(name: str) -> list[str]:
         return [c["operation"] + ("" if c["found"] else " 404") for c in paths[name]["calls"]]
 
-    # the original, its two working copies (2400 px: 1024 and 2048), the record
-    assert operations("upload") == ["PutObject", "PutObject", "PutObject", "PutItem"]
+    # the original, its two working copies (2400 px: 1024 and 2048), the index items, the record
+    assert operations("upload") == [
+        "PutObject",
+        "PutObject",
+        "PutObject",
+        "BatchWriteItem",
+        "PutItem",
+    ]
     miss = operations("miss thumbnail 256 JPEG")
     assert miss[0] == "GetObject 404"  # the variant
     assert sorted(miss[1:3]) == ["GetItem", "GetObject"]  # the record and working copy, at once

@@ -128,18 +128,22 @@ class Pipeline:
         """Other stored images the pipeline uses (masks, watermarks)."""
         return set().union(*(step.image_ids() for step in self.run_steps))
 
-    def variant_name(self) -> str:
+    def variant_name(self, focal: tuple[float, float] | None = None) -> str:
         """The cache file name: a hash of the canonical form of the steps rendered, the
-        requested format and the versions of the presets used.
+        requested format, the versions of the presets used and, where a step centres on it
+        (``uses_focal``), the image's ``focal`` point.
 
         It is computed from the request (and the presets it names) alone, with no need to know
-        the source's format, so a cache hit needs no catalog read; the extension is there when
-        the format was asked for. Editing a preset changes its version, hence the name.
+        the source's format, so a cache hit needs no catalog read unless the focal point is
+        used; the extension is there when the format was asked for. Editing a preset changes
+        its version, moving the focal point the point: either way, the name.
         """
         requested = self.format.name if self.format else "auto" if self.negotiated else "source"
         named = f"{canonical(self.run_steps)}|{requested}"
         if self.versions:
             named += "|" + ",".join(self.versions)
+        if self.uses_focal:
+            named += "|focal=" + ("none" if focal is None else "{:.4f},{:.4f}".format(*focal))
         digest = hashlib.sha256(named.encode()).hexdigest()
         return f"{digest}.{self.format.extension}" if self.format else digest
 

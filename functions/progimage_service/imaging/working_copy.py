@@ -22,8 +22,8 @@ from .decode import ImageInfo, Opened, describe, frames, reduce_on_load, upright
 from .encode import EncodeOptions, Frame, encode
 from .formats import FORMATS, Format
 from .limits import Limits
+from .looks import Looks, look_at
 from .operations.geometry import REDUCING_GAP
-from .phash import phash
 
 QUALITY = 95
 SMALLER_UPLOAD = (
@@ -42,17 +42,17 @@ class WorkingCopy:
 
 class Admitted(NamedTuple):
     """A validated upload: what the record says of it, its working copies (smallest first)
-    and its perceptual hash (phash.py)."""
+    and its looks (looks.py)."""
 
     info: ImageInfo
     copies: tuple[WorkingCopy, ...]
-    phash: str
+    looks: Looks
 
 
 def admit(data: bytes, limits: Limits) -> Admitted:
-    """Validate an upload within the request's budget, make its working copies and hash it,
-    decoding it once: the largest copy's decode checks the pixels where there is a copy (the
-    smallest is hashed), else the first frame is decoded (cheaply) for that and the hash."""
+    """Validate an upload within the request's budget, make its working copies and read its
+    looks, decoding it once: the largest copy's decode checks the pixels where there is a copy
+    (the smallest is looked at), else the first frame is decoded (cheaply) for both."""
     opened, info = describe(data, limits)
     picture = (info.width, info.height)
     kinds = copies_made(picture, info.frames)
@@ -61,9 +61,9 @@ def admit(data: bytes, limits: Limits) -> Admitted:
     check_budget(upload_estimate(info, sizes, alpha), limits, SMALLER_UPLOAD, param="pixels")
     if not kinds:
         verify(opened)
-        return Admitted(info, (), phash(working_mode(upright(opened))))
+        return Admitted(info, (), look_at(working_mode(upright(opened))))
     copies, smallest = _working_copies(opened, kinds, sizes)
-    return Admitted(info, copies, phash(smallest))
+    return Admitted(info, copies, look_at(smallest))
 
 
 def _working_copies(

@@ -35,7 +35,8 @@ def describe(
     image_id: str, tenant: str, data: bytes, admitted: Admitted, created_at: str
 ) -> ImageRecord:
     """The ready record of validated bytes."""
-    info, copies, phash = admitted
+    info, copies, looks = admitted
+    x, y = looks.focal_point
     return ImageRecord(
         id=image_id,
         tenant=tenant,
@@ -48,7 +49,12 @@ def describe(
         sha256=hashlib.sha256(data).hexdigest(),
         frames=info.frames,
         created_at=created_at,
-        phash=phash,
+        phash=looks.phash,
+        blurhash=looks.summary.blurhash,
+        thumbhash=looks.summary.thumbhash,
+        average_colour=looks.summary.average_colour,
+        palette=tuple(looks.summary.to_json()["palette"]),
+        focal_point={"x": x, "y": y},
         work_format=copies[0].format.name if copies else None,
         work_smallest=copies[0].kind.side if copies else None,
     )

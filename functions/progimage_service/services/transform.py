@@ -101,7 +101,8 @@ def render_bytes(
     """Render, fetching the tenant's stored images that the pipeline names (masks,
     watermarks); Pillow is imported only now.
 
-    ``source`` passes the original's size and format when ``data`` is its working copy.
+    ``source`` passes the original's size and format when ``data`` is its working copy, and
+    a stored image's focal point.
     """
     from ..imaging.render import render
 
@@ -139,10 +140,11 @@ def render_record(
     try:
         if copy is None:
             data = _read(deps, original_key(image_id), image_id)
-            return render_bytes(deps, tenant, data, pipeline)
+            return render_bytes(deps, tenant, data, pipeline, focal=record.focal)
         data = _copy_bytes(deps, record, copy, opening)
         source = {"source_size": size, "source_format": FORMATS[record.format]}
-        return render_bytes(deps, tenant, data, pipeline, **source, copy_reach=copy.reach)
+        source |= {"copy_reach": copy.reach, "focal": record.focal}
+        return render_bytes(deps, tenant, data, pipeline, **source)
     except InvalidImage as error:
         raise Unprocessable(f"the stored image cannot be processed: {error.message}") from error
 

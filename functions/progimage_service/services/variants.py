@@ -52,8 +52,9 @@ def variant(
     """Serve a stored image through a pipeline, computing and caching it on first request.
 
     With a tenant (a signed URL's), only that tenant's image is served; another's answers as
-    an unknown id does. A hit is one read, and one more of the presets the pipeline names (the
-    image owner's: without a tenant, its record is read first to know it). A miss reads the
+    an unknown id does. A hit is one read, one more of the presets the pipeline names (the
+    image owner's: without a tenant, its record is read first to know it), and one of the
+    record where a step centres on the image's focal point (gravity auto). A miss reads the
     record and the working copy at once, renders, writes the variant and answers the bytes it
     wrote (with the write's ETag); it reads the variant back only when a concurrent request
     wrote it first. ``accept`` and ``preference`` choose a preset's ``auto`` format.
@@ -66,7 +67,9 @@ def variant(
             record = ready_record(deps, image_id, None)
             owner = record.tenant
         pipeline = presets.expand(deps, pipeline, owner, accept, preference)
-    key = variant_key(image_id, pipeline.variant_name())
+    if pipeline.uses_focal and record is None:  # the key names the image's focal point
+        record = ready_record(deps, image_id, tenant)
+    key = variant_key(image_id, pipeline.variant_name(record.focal if record else None))
     cached = deps.store.get(key)
     _account(hit=cached is not None)
     if cached is None:
@@ -119,7 +122,7 @@ def ensure(
     pipeline as asked: with its presets by name)."""
     record = ready_record(deps, image_id, tenant)
     expanded = presets.expand(deps, pipeline, tenant, accept, preference)
-    key = variant_key(record.id, expanded.variant_name())
+    key = variant_key(record.id, expanded.variant_name(record.focal))
     hit = deps.store.exists(key)
     _account(hit)
     if not hit:
