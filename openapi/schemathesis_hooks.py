@@ -17,6 +17,10 @@
   be that of an image a previous scenario has deleted since, which the resource checks would
   read as an image created now and missing. Keys are still sent (and stored); the replay and
   the ``409`` answers are tested in tests/integration/test_security.py.
+- Query parameters a route does not declare are ignored, as HTTP APIs and caches do (a
+  cache-buster, a tracking parameter): a request whose only invalid part is such a parameter is
+  accepted, and that ``negative_data_rejection`` failure is dropped. A declared parameter out
+  of its schema must still be refused.
 - A job of more than 100 items is cut to its first 100. The local queue (moto, in the test's
   process) takes minutes, not seconds, to take 10,000 messages (it slows down as it fills), and
   its workers then process every item; a list over the limit (10,001) is left whole, to be
@@ -90,6 +94,15 @@ def _answered_an_item_error(case: schemathesis.Case, response: schemathesis.Resp
     return any(result.get("status", 0) >= 400 for result in results)
 
 
+def _only_unknown_query_negated(case: schemathesis.Case) -> bool:
+    meta = case.meta
+    if meta is None:
+        return False
+    negative = {location.value for location, c in meta.components.items() if c.mode.is_negative}
+    declared = {parameter.name for parameter in case.operation.iter_parameters()}
+    return negative == {"query"} and bool(set(case.query or {}) - declared)
+
+
 @schemathesis.hook
 def filter_failure(
     context: schemathesis.HookContext,
@@ -97,10 +110,14 @@ def filter_failure(
     case: schemathesis.Case,
     response: schemathesis.Response,
 ) -> bool:
-    """Keep every failure except a bad item answered as an item error (see above)."""
+    """Keep every failure except a bad item answered as an item error, and an undeclared
+    query parameter ignored (see above)."""
+    if not isinstance(failure, AcceptedNegativeData):
+        return True
+    if _only_unknown_query_negated(case):
+        return False
     return not (
-        isinstance(failure, AcceptedNegativeData)
-        and case.operation.label in _ITEM_CHECKED_OPERATIONS
+        case.operation.label in _ITEM_CHECKED_OPERATIONS
         and _only_items_negated(case)
         and _answered_an_item_error(case, response)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from progimage_service.adapters.presets import StoredPreset
 from progimage_service.api import (
     Request,
     Response,
@@ -14,6 +15,7 @@ from progimage_service.api import (
 from progimage_service.errors import BadRequest, ProgImageError, UnsupportedMedia
 from progimage_service.imaging.limits import shared_budget
 from progimage_service.models import ImageRecord
+from progimage_service.services import eager
 from progimage_service.services.catalogue import duplicate
 from progimage_service.services.images import store_image
 from progimage_service.services.transform import source_bytes
@@ -23,13 +25,15 @@ from progimage_service.wiring import Dependencies, dependencies
 
 def post_images(request: Request, tenant: str) -> Response:
     """Store an image (201); ``?dedupe=true``: answer the tenant's ready image with the same
-    bytes instead (200), if there is one."""
+    bytes instead (200), if there is one. The presets marked eager, and those ``?eager=a,b``
+    names, are then rendered through the jobs queue (``X-Eager-Job`` names the job)."""
     deps = dependencies()
     max_bytes = deps.settings.limits.max_bytes
     content_type = request.content_type
     dedupe = _dedupe(request)
+    ahead = eager.chosen(deps, tenant, request.query("eager"))
     if content_type == "multipart/form-data":
-        return _many(tenant, multipart_files(request, max_bytes), dedupe)
+        return _many(tenant, multipart_files(request, max_bytes), dedupe, ahead)
     if content_type == "application/json":
         data = _json_image(deps, tenant, request.json(max_bytes))
     elif request.has_image_body:
@@ -40,7 +44,8 @@ def post_images(request: Request, tenant: str) -> Response:
             "application/octet-stream), multipart/form-data or JSON",
             param="content-type",
         )
-    return _created(*_stored(deps, tenant, data, dedupe))
+    record, status = _stored(deps, tenant, data, dedupe)
+    return _created(record, status, eager.render_ahead(deps, tenant, [record.id], ahead))
 
 
 def _dedupe(request: Request) -> bool:
@@ -56,15 +61,23 @@ def _stored(deps: Dependencies, tenant: str, data: bytes, dedupe: bool) -> tuple
     return (found, 200) if found is not None else (store_image(deps, tenant, data), 201)
 
 
-def _created(record: ImageRecord, status: int = 201) -> Response:
-    return json_response(status, record.to_json(), {"Location": f"/images/{record.id}"})
+def _created(record: ImageRecord, status: int, job: str | None) -> Response:
+    return json_response(status, record.to_json(), _headers(f"/images/{record.id}", job))
 
 
-def _many(tenant: str, files: list[bytes], dedupe: bool) -> Response:
+def _headers(location: str | None, job: str | None) -> dict[str, str]:
+    return ({"Location": location} if location else {}) | ({EAGER_JOB: job} if job else {})
+
+
+EAGER_JOB = "X-Eager-Job"  # the job rendering an upload's eager variants
+
+
+def _many(tenant: str, files: list[bytes], dedupe: bool, ahead: list[StoredPreset]) -> Response:
     """One file answers like a single upload; several answer 207 with one result per part."""
     deps = dependencies()
     if len(files) == 1:
-        return _created(*_stored(deps, tenant, files[0], dedupe))
+        record, status = _stored(deps, tenant, files[0], dedupe)
+        return _created(record, status, eager.render_ahead(deps, tenant, [record.id], ahead))
     results = []
     with shared_budget(deps.settings.limits.max_seconds):  # the parts share the request's
         for index, data in enumerate(files):
@@ -75,7 +88,9 @@ def _many(tenant: str, files: list[bytes], dedupe: bool) -> Response:
                 if error.status >= 500:
                     raise
                 results.append({"index": index, "status": error.status, "error": error.body()})
-    return json_response(207, {"results": results})
+    stored = [result["image"]["id"] for result in results if "image" in result]
+    job = eager.render_ahead(deps, tenant, stored, ahead)
+    return json_response(207, {"results": results}, _headers(None, job))
 
 
 def _json_image(deps: Dependencies, tenant: str, payload: object) -> bytes:

@@ -42,7 +42,7 @@ def test_patch_list_by_tag_similar_and_dedupe(api: str) -> None:
         assert first.phash is not None and len(first.phash) == 16
         patched = client.patch(first.id, tags=[tag.upper()], metadata={"alt": "blobs"})
         assert patched.tags == (tag,) and patched.metadata == {"alt": "blobs"}
-        assert patched.focal_point is None
+        assert patched.focal_point == first.focal_point is not None  # found at upload, kept
         moved = client.patch(first.id, focal_point=(0.25, 0.75))
         assert moved.focal_point == (0.25, 0.75) and moved.tags == (tag,)
         assert client.patch(first.id, focal_point=None).focal_point is None

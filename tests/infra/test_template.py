@@ -155,8 +155,10 @@ EXPECTED_PERMISSIONS = {
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:BatchWriteItem",
+                "dynamodb:Query",  # the tenant's eager presets
             )
         },
+        ("sqs:SendMessage", "queue:JobsQueue"),  # ... queued as a job
     },
     "GetFunction": {
         # a delete removes the image's markers with it
@@ -217,6 +219,8 @@ EXPECTED_PERMISSIONS = {
         ("dynamodb:UpdateItem", "table"),
         ("dynamodb:BatchWriteItem", "table"),  # a ready record's index items
         ("dynamodb:DeleteItem", "table"),  # ... removed if it was deleted meanwhile
+        ("dynamodb:Query", "table"),  # the tenant's eager presets
+        ("sqs:SendMessage", "queue:JobsQueue"),  # ... queued as a job
     },
     "JobWorkerFunction": {
         *{(a, "queue:JobsQueue") for a in _POLL},
@@ -1468,6 +1472,7 @@ def test_every_route_but_the_image_bytes_needs_credentials(
         ("GET", "/images/{id}/info"),
         ("HEAD", "/images/{id}/info"),
         ("DELETE", "/images/{id}"),
+        ("PATCH", "/images/{id}"),
         ("POST", "/transform"),
         ("POST", "/batch"),
         ("POST", "/jobs"),

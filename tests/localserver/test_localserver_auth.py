@@ -591,6 +591,12 @@ def test_the_repository_template_in_iam_mode() -> None:
         "HEAD /images",
         "GET /images/{id}/info",
         "HEAD /images/{id}/info",
+        "GET /presets",
+        "HEAD /presets",
+        "GET /presets/{name}",
+        "HEAD /presets/{name}",
+        "PUT /presets/{name}",
+        "DELETE /presets/{name}",
     }
     assert {key for key, kind in kinds.items() if kind == OPEN} == {
         "GET /images/{id}",

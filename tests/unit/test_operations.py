@@ -1331,7 +1331,7 @@ def test_every_operation_works_on_every_working_mode(mode: str, ext: str) -> Non
 def test_operations_called_directly() -> None:
     state = RenderState(LIMITS)
     resize = IMPLEMENTATIONS["resize"].apply
-    assert resize(FLOWER, state, width=120, height=0, fit="fit").size == (120, 90)
+    assert resize(FLOWER, state, width=120, height=0, fit="fit", gravity="center").size == (120, 90)
     crop = IMPLEMENTATIONS["crop"].apply
     assert crop(FLOWER, state, width=10, height=20, gravity="center").size == (10, 20)
     background = IMPLEMENTATIONS["background"].apply

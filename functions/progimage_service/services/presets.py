@@ -23,12 +23,12 @@ MAX_PRESETS = 200  # a tenant's
 _NAME = GRAMMAR.operations["preset"].forms[0][0]  # the one rule for a preset's name
 
 
-def preset_name(text: str) -> str:
-    """A preset's name as stored (lower case), or 400."""
+def preset_name(text: str, param: str = "name") -> str:
+    """A preset's name as stored (lower case), or 400 naming ``param``."""
     try:
         return _NAME.parse(text)
     except ArgumentError as error:
-        raise BadRequest(f"preset {error}", param="name") from None
+        raise BadRequest(f"preset {error}", param=param) from None
 
 
 def save(deps: Dependencies, tenant: str, name: str, body: Any) -> StoredPreset:

@@ -16,6 +16,7 @@ from ..imaging.formats import FORMATS
 from ..models import ImageRecord, now_rfc3339, rfc3339
 from ..storage_layout import image_id_of_upload, upload_key
 from ..wiring import Dependencies
+from . import eager
 from .images import object_keys, remove, write_objects
 
 logger = logging.getLogger("progimage")
@@ -131,7 +132,9 @@ def _ingest(deps: Dependencies, record: ImageRecord, key: str) -> Outcome:
     # Not pending any more: a concurrent delivery finished it, or the image was deleted
     # meanwhile, in which case the objects and index items just written must not outlive
     # their record.
-    if not deps.catalog.complete(ready) and deps.catalog.get(record.id) is None:
+    if deps.catalog.complete(ready):
+        eager.render_ahead(deps, ready.tenant, [ready.id])
+    elif deps.catalog.get(record.id) is None:
         remove(deps, object_keys(ready))
         deps.catalog.remove_index(ready)
     deps.store.delete(key)
