@@ -40,7 +40,7 @@ from .errors import (
     UrlNotAllowed,
     WaitTimeout,
 )
-from .models import BatchResult, ImagePage, ImageRecord, Job, UploadResult
+from .models import BatchResult, ImagePage, ImageRecord, Job, Preset, UploadResult
 from .pipeline import Pipeline
 from .signing import sign_url
 
@@ -64,6 +64,7 @@ __all__ = [
     "NotFound",
     "NotReady",
     "Pipeline",
+    "Preset",
     "ProgImage",
     "ProgImageError",
     "RateLimited",

@@ -20,6 +20,7 @@ from ._base import (
     BaseClient,
     Flow,
     Item,
+    PresetOps,
     Send,
     T,
     TimeoutLike,
@@ -29,7 +30,7 @@ from ._base import (
 )
 from ._sources import ImageSource
 from .errors import ProgImageError
-from .models import BatchResult, ImagePage, ImageRecord, Job, UploadResult
+from .models import BatchResult, ImagePage, ImageRecord, Job, Preset, UploadResult
 from .pipeline import PipelineLike
 
 __all__ = ["AsyncProgImage"]
@@ -181,6 +182,7 @@ class AsyncProgImage(BaseClient):
         raise_on_error: bool = False,
         presigned: bool | None = None,
         wait: bool = True,
+        dedupe: bool = False,
         timeout: TimeoutLike = None,
     ) -> list[UploadResult]:
         """Upload many images concurrently, at most ``concurrency`` at a time; one
@@ -200,7 +202,7 @@ class AsyncProgImage(BaseClient):
                         index,
                         source_name(source),
                         image=await self.upload(
-                            source, presigned=presigned, wait=wait, timeout=timeout
+                            source, presigned=presigned, wait=wait, dedupe=dedupe, timeout=timeout
                         ),
                     )
                 except (ProgImageError, OSError, ValueError, TypeError) as error:
@@ -351,6 +353,32 @@ class AsyncProgImage(BaseClient):
         return await self._run(
             self._transform_flow(source, pipeline, format, store, idempotency_key), timeout
         )
+
+    # -- presets -----------------------------------------------------------------------------
+
+    async def save_preset(
+        self,
+        name: str,
+        ops: PresetOps,
+        *,
+        format: str | None = None,
+        eager: bool = False,
+        timeout: TimeoutLike = None,
+    ) -> Preset:
+        """Create or replace a preset (see :meth:`ProgImage.save_preset`)."""
+        return await self._run(self._save_preset_flow(name, ops, format, eager), timeout)
+
+    async def preset(self, name: str, *, timeout: TimeoutLike = None) -> Preset:
+        """The tenant's preset ``name``."""
+        return await self._run(self._preset_flow(name), timeout)
+
+    async def presets(self, *, timeout: TimeoutLike = None) -> builtins.list[Preset]:
+        """The tenant's presets, by name."""
+        return await self._run(self._presets_flow(), timeout)
+
+    async def delete_preset(self, name: str, *, timeout: TimeoutLike = None) -> None:
+        """Delete the tenant's preset ``name``."""
+        await self._run(self._delete_preset_flow(name), timeout)
 
     # -- batches and jobs --------------------------------------------------------------------
 

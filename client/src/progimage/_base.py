@@ -14,13 +14,14 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -41,8 +42,8 @@ from .errors import (
     WaitTimeout,
     error_from_response,
 )
-from .models import BatchResult, ImagePage, ImageRecord, Job, PresignedUpload
-from .pipeline import FORMATS, Pipeline, PipelineLike, split_pipeline
+from .models import BatchResult, ImagePage, ImageRecord, Job, Preset, PresignedUpload
+from .pipeline import FORMATS, Pipeline, PipelineLike, normalize_format, split_pipeline
 from .signing import check_tenant, image_path, sign_path, sign_url
 
 T = TypeVar("T")
@@ -116,6 +117,37 @@ def _item_json(item: Item | Mapping[str, Any]) -> Any:
     if isinstance(item, Mapping):
         return dict(item)
     raise TypeError(f"a batch item is a progimage.Item or a mapping, got {type(item).__name__}")
+
+
+PresetOps = PipelineLike | Sequence[str | Mapping[str, Any]]
+"""A preset's operations: a :class:`~progimage.Pipeline`, its URL form, or the API's JSON list
+(of step strings or ``{"op": ...}`` objects)."""
+
+
+def preset_body(ops: PresetOps, fmt: str | None, eager: bool) -> dict[str, Any]:
+    """The JSON of ``PUT /presets/{name}``. A pipeline (or its URL form) is sent in canonical
+    form, its extension the format unless ``fmt`` names one; a list is sent as given."""
+    if not isinstance(eager, bool):
+        raise TypeError("eager must be True or False")
+    if isinstance(ops, (Pipeline, str)):
+        steps, ext = split_pipeline(ops, fmt)
+        body: dict[str, Any] = {"ops": steps}
+    elif isinstance(ops, Sequence) and not isinstance(ops, (bytes, bytearray)):
+        body, ext = {"ops": list(ops)}, None if fmt is None else normalize_format(fmt)
+    else:
+        raise TypeError(f"a preset's ops are a Pipeline, a string or a list, got {ops!r}")
+    if ext is not None:
+        body["format"] = ext
+    if eager:
+        body["eager"] = True
+    return body
+
+
+def preset_path(name: str) -> str:
+    """``/presets/{name}``; the server checks the name (400 for a bad one)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"not a preset name: {name!r}")
+    return "/presets/" + quote(name, safe="")
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -638,6 +670,25 @@ class BaseClient:
         else:
             request = self._external("GET", str(absolute))
         return (yield from self._call(request, sink))
+
+    # -- presets -----------------------------------------------------------------------------
+
+    def _save_preset_flow(
+        self, name: str, ops: PresetOps, fmt: str | None, eager: bool
+    ) -> Flow[Preset]:
+        request = self._request("PUT", preset_path(name), json=preset_body(ops, fmt, eager))
+        return Preset.from_json(_json((yield from self._call(request))))
+
+    def _preset_flow(self, name: str) -> Flow[Preset]:
+        request = self._request("GET", preset_path(name))
+        return Preset.from_json(_json((yield from self._call(request))))
+
+    def _presets_flow(self) -> Flow[list[Preset]]:
+        answer = _json((yield from self._call(self._request("GET", "/presets"))))
+        return [Preset.from_json(item) for item in answer.get("presets") or []]
+
+    def _delete_preset_flow(self, name: str) -> Flow[None]:
+        yield from self._call(self._request("DELETE", preset_path(name)))
 
     # -- transformations -------------------------------------------------------------------
 

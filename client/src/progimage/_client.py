@@ -21,6 +21,7 @@ from ._base import (
     BaseClient,
     Flow,
     Item,
+    PresetOps,
     Send,
     T,
     TimeoutLike,
@@ -30,7 +31,7 @@ from ._base import (
 )
 from ._sources import ImageSource
 from .errors import ProgImageError
-from .models import BatchResult, ImagePage, ImageRecord, Job, UploadResult
+from .models import BatchResult, ImagePage, ImageRecord, Job, Preset, UploadResult
 from .pipeline import PipelineLike
 
 __all__ = ["ProgImage"]
@@ -209,6 +210,7 @@ class ProgImage(BaseClient):
         raise_on_error: bool = False,
         presigned: bool | None = None,
         wait: bool = True,
+        dedupe: bool = False,
         timeout: TimeoutLike = None,
     ) -> list[UploadResult]:
         """Upload many images concurrently; one :class:`UploadResult` per source, in order.
@@ -216,6 +218,7 @@ class ProgImage(BaseClient):
         ``on_progress(done, total, result)`` is called in the calling thread after each
         file. One failed file does not stop the others: check ``result.ok``, or pass
         ``raise_on_error=True`` to raise the first failure once all have finished.
+        ``presigned``, ``wait`` and ``dedupe`` apply to every file (see :meth:`upload`).
         """
         items = list(sources)
         if concurrency < 1:
@@ -228,7 +231,9 @@ class ProgImage(BaseClient):
                 return UploadResult(
                     index,
                     source_name(source),
-                    image=self.upload(source, presigned=presigned, wait=wait, timeout=timeout),
+                    image=self.upload(
+                        source, presigned=presigned, wait=wait, dedupe=dedupe, timeout=timeout
+                    ),
                 )
             except (ProgImageError, OSError, ValueError, TypeError) as error:
                 return UploadResult(index, source_name(source), error=error)
@@ -398,6 +403,38 @@ class ProgImage(BaseClient):
         return self._run(
             self._transform_flow(source, pipeline, format, store, idempotency_key), timeout
         )
+
+    # -- presets -----------------------------------------------------------------------------
+
+    def save_preset(
+        self,
+        name: str,
+        ops: PresetOps,
+        *,
+        format: str | None = None,
+        eager: bool = False,
+        timeout: TimeoutLike = None,
+    ) -> Preset:
+        """Create or replace the tenant's preset ``name`` and return it as saved (its
+        ``version`` one up). ``ops`` is a :class:`~progimage.Pipeline`, its URL form
+        (``"resize:800:450:fill.webp"``: the extension is the format) or the API's JSON list;
+        ``format`` sets the output format (``"auto"``: negotiated); ``eager`` presets are
+        rendered as images are uploaded. Pipelines name it as ``Pipeline().preset(name)``.
+        Names are 1-64 of ``a-z 0-9 _ -`` (``BadRequest`` otherwise)."""
+        return self._run(self._save_preset_flow(name, ops, format, eager), timeout)
+
+    def preset(self, name: str, *, timeout: TimeoutLike = None) -> Preset:
+        """The tenant's preset ``name`` (``NotFound`` if there is none)."""
+        return self._run(self._preset_flow(name), timeout)
+
+    def presets(self, *, timeout: TimeoutLike = None) -> builtins.list[Preset]:
+        """The tenant's presets, by name."""
+        return self._run(self._presets_flow(), timeout)
+
+    def delete_preset(self, name: str, *, timeout: TimeoutLike = None) -> None:
+        """Delete the tenant's preset ``name`` (``NotFound`` if there is none); pipelines
+        that name it are refused from then on."""
+        self._run(self._delete_preset_flow(name), timeout)
 
     # -- batches and jobs --------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ stdout, errors included, as ``{"error": {"code", "message", ...}}`` with the ser
 codes. ``progimage signing-key TENANT`` is for operators: it derives a
 tenant's signing key from the server's master key, and needs no service.
 
-Exit codes (see :data:`EXIT_CODES`): 0 success; 1 usage error; 2 not found (an image, a job or
-a local file); 3 invalid input (a bad pipeline, not an image, too large, rejected); 4 server or
-network error (5xx, throttled, unreachable, timed out, not ready); 5 not authorised (401/403);
-130 interrupted. When several items fail, the exit code is that of the first failure.
+Exit codes (see :data:`EXIT_CODES`): 0 success; 1 usage error; 2 not found (an image, a job, a
+preset or a local file); 3 invalid input (a bad pipeline, not an image, too large, rejected); 4
+server or network error (5xx, throttled, unreachable, timed out, not ready); 5 not authorised
+(401/403); 130 interrupted. When several items fail, the exit code is that of the first failure.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ._base import Item, infer_format
 from ._client import ProgImage
 from ._sources import is_url
 from ._version import __version__
-from .models import BatchResult, ImageRecord, Job, UploadResult
+from .models import BatchResult, ImageRecord, Job, Preset, UploadResult
 from .signing import check_tenant, tenant_key
 
 __all__ = ["EXIT_CODES", "exit_code", "main"]
@@ -54,7 +54,7 @@ IAM_ENV = "PROGIMAGE_IAM"
 EXIT_CODES = {
     EXIT_OK: "success",
     EXIT_USAGE: "usage error: bad arguments or options, or no service URL",
-    EXIT_NOT_FOUND: "not found: an image, a job or a local file",
+    EXIT_NOT_FOUND: "not found: an image, a job, a preset or a local file",
     EXIT_INVALID: "invalid input: a bad pipeline, not an image, too large, rejected, failed items",
     EXIT_SERVER: "server or network error: 5xx, throttled, unreachable, timed out, not ready",
     EXIT_AUTH: "not authorised: a missing or wrong API key or signature (401, 403)",
@@ -205,6 +205,7 @@ def cmd_upload(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
             on_progress=progress,
             presigned=args.presigned,
             wait=not args.no_wait,
+            dedupe=args.dedupe,
         )
     finally:
         if bar is not None:
@@ -471,6 +472,54 @@ def cmd_job_results(client: ProgImage, args: argparse.Namespace, out: Output) ->
     return EXIT_OK
 
 
+def _preset_line(preset: Preset) -> str:
+    return f"{preset.name}  v{preset.version}  {preset.format or '-'}  {preset.ops}" + (
+        "  eager" if preset.eager else ""
+    )
+
+
+def _show_preset(preset: Preset, out: Output) -> int:
+    if out.as_json:
+        out.json(preset.to_dict())
+    else:
+        out.line(_preset_line(preset))
+    return EXIT_OK
+
+
+def cmd_preset_save(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
+    preset = client.save_preset(args.name, args.ops, format=args.format, eager=args.eager)
+    return _show_preset(preset, out)
+
+
+def cmd_preset_show(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
+    preset = client.preset(args.name)
+    if out.as_json:
+        out.json(preset.to_dict())
+        return EXIT_OK
+    for key, value in preset.to_dict().items():
+        out.line(f"{key + ':':<12}{value}")
+    return EXIT_OK
+
+
+def cmd_preset_ls(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
+    presets = client.presets()
+    if out.as_json:
+        out.json([preset.to_dict() for preset in presets])
+        return EXIT_OK
+    for preset in presets:
+        out.line(_preset_line(preset))
+    return EXIT_OK
+
+
+def cmd_preset_rm(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
+    client.delete_preset(args.name)
+    if out.as_json:
+        out.json({"name": args.name, "deleted": True})
+    else:
+        out.line(f"deleted preset {args.name}")
+    return EXIT_OK
+
+
 # --- arguments ----------------------------------------------------------------------------
 
 
@@ -577,6 +626,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     job.set_defaults(handler=_job_usage)
     _job_commands(job, common)
+    preset: argparse.ArgumentParser = commands.add_parser(
+        "preset", parents=[common], help="save, show, list and delete presets"
+    )
+    preset.set_defaults(handler=_preset_usage)
+    _preset_commands(preset, common)
     return parser
 
 
@@ -597,6 +651,12 @@ def _image_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     how.add_argument(
         "--direct", dest="presigned", action="store_false", help="never use presigned URLs"
+    )
+    how.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="for bytes the tenant already has, print that image's id instead of storing them "
+        "again (direct uploads)",
     )
     p.add_argument("--no-wait", action="store_true", help="do not wait for presigned ingest")
 
@@ -683,6 +743,39 @@ def _job_commands(job: argparse.ArgumentParser, common: argparse.ArgumentParser)
 
 def _job_usage(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
     raise UsageError("job: give a JOB_COMMAND (submit, status, results)")
+
+
+def _preset_commands(preset: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    presets: Any = preset.add_subparsers(dest="preset_command", metavar="PRESET_COMMAND")
+    presets.required = True
+
+    def preset_command(
+        name: str, handler: Callable[..., int], text: str
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = presets.add_parser(
+            name, parents=[common], help=text, description=text
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    text = "create or replace a preset, used in pipelines as preset:NAME"
+    p = preset_command("save", cmd_preset_save, text)
+    p.add_argument("name", metavar="NAME", help="1-64 of a-z 0-9 _ -")
+    p.add_argument("ops", metavar="OPS", help='its pipeline, e.g. "resize:800:450:fill.webp"')
+    p.add_argument("-f", "--format", help="its output format (auto: negotiated)")
+    p.add_argument("--eager", action="store_true", help="render it as images are uploaded")
+
+    p = preset_command("show", cmd_preset_show, "show a preset")
+    p.add_argument("name", metavar="NAME")
+
+    preset_command("ls", cmd_preset_ls, "list the presets, by name")
+
+    p = preset_command("rm", cmd_preset_rm, "delete a preset")
+    p.add_argument("name", metavar="NAME")
+
+
+def _preset_usage(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
+    raise UsageError("preset: give a PRESET_COMMAND (save, show, ls, rm)")
 
 
 # --- entry point --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Typed records of what the API answers: images, pages, batch results, jobs, uploads."""
+"""Typed records of what the API answers: images, pages, batch results, jobs, uploads, presets."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ __all__ = [
     "ImageRecord",
     "Job",
     "JobStatus",
+    "Preset",
     "PresignedUpload",
     "UploadResult",
 ]
@@ -222,6 +223,41 @@ class Job:
         data = dict(self.raw)
         data["results"] = [r.to_dict() for r in self.results]
         return data
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A saved preset, as ``/presets`` answers it; a pipeline names it as
+    ``Pipeline().preset(name)`` (``preset:NAME``).
+
+    ``ops`` is the pipeline in canonical form; ``format`` a canonical extension, ``"auto"``, or
+    None (the source's format); ``eager`` presets are rendered at upload; ``version`` grows by
+    one on every save.
+    """
+
+    name: str
+    ops: str
+    format: str | None = None
+    eager: bool = False
+    version: int = 0
+    updated_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Preset:
+        return cls(
+            name=str(data["name"]),
+            ops=str(data["ops"]),
+            format=_str(data.get("format")),
+            eager=data.get("eager") is True,
+            version=_int(data.get("version")) or 0,
+            updated_at=parse_time(data.get("updated_at")),
+            raw=dict(data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The preset as the API's JSON."""
+        return dict(self.raw)
 
 
 @dataclass(frozen=True)
