@@ -763,7 +763,7 @@ def _preset_commands(preset: argparse.ArgumentParser, common: argparse.ArgumentP
     p.add_argument("name", metavar="NAME", help="1-64 of a-z 0-9 _ -")
     p.add_argument("ops", metavar="OPS", help='its pipeline, e.g. "resize:800:450:fill.webp"')
     p.add_argument("-f", "--format", help="its output format (auto: negotiated)")
-    p.add_argument("--eager", action="store_true", help="render it as images are uploaded")
+    p.add_argument("--eager", action="store_true", help="render it for every new image")
 
     p = preset_command("show", cmd_preset_show, "show a preset")
     p.add_argument("name", metavar="NAME")
