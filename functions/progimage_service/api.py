@@ -5,8 +5,10 @@ Each route says what its caller must show: `credentials(handler)` (an API key's 
 principal's tenant), `signed(handler)` (a signed URL, where signing keys are configured) or
 `public(handler)` (nothing). The router checks that before the handler runs and hands the
 handler the tenant it established; a bare function in a table is refused when the table is
-built, so no route is open by omission. This is also the one place where a `ProgImageError`
-becomes an HTTP error body.
+built, so no route is open by omission. Strict presets (``presets_only``) are that same check:
+a signed route that names how its handler reads its pipeline serves an unsigned request whose
+pipeline is presets alone. This is also the one place where a `ProgImageError` becomes an HTTP
+error body.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import UTC
 from email.utils import format_datetime
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import observability
 from .adapters.dynamodb import IdempotencyTable
@@ -34,6 +36,9 @@ from .inputs import decimal, echo, json_document, utf8
 from .services.delivery import Asked, Delivery
 from .signing import verify
 from .wiring import dependencies
+
+if TYPE_CHECKING:
+    from .imaging.pipeline import Pipeline
 
 logger = logging.getLogger("progimage")
 
@@ -217,12 +222,19 @@ class Needs(Enum):
     NOTHING = "nothing"
 
 
+PipelineReader = Callable[[Request], "Pipeline"]
+"""How a handler reads the pipeline its request asks for (the one parse, shared with the
+strict-presets check)."""
+
+
 @dataclass(frozen=True)
 class Route:
     """A handler and what its caller must show; made by `credentials`, `signed` or `public`."""
 
     needs: Needs
     handler: Callable[..., Response]
+    # A signed route that renders a pipeline: how its handler reads it (see `signed`).
+    pipeline: PipelineReader | None = None
 
     def serve(self, request: Request) -> Response:
         """Check what the route needs (401 or 403 if it is missing), then call the handler."""
@@ -230,7 +242,7 @@ class Route:
             tenant: str | None = _credentialed_tenant(request)
         elif self.needs is Needs.SIGNATURE:
             _through_cdn(request)
-            tenant = _signed_tenant(request)
+            tenant = _signed_tenant(request, self.pipeline)
         else:
             _through_cdn(request)
             return self.handler(request)
@@ -243,10 +255,14 @@ def credentials(handler: TenantHandler) -> Route:
     return Route(Needs.CREDENTIALS, handler)
 
 
-def signed(handler: SignedHandler) -> Route:
+def signed(handler: SignedHandler, pipeline: PipelineReader | None = None) -> Route:
     """A route anyone may call with a signed URL (any URL while no signing keys are
-    configured); the handler is given the signing tenant, or None without keys."""
-    return Route(Needs.SIGNATURE, handler)
+    configured); the handler is given the signing tenant, or None without keys or signature.
+
+    ``pipeline``: how the handler reads the request's pipeline. With strict presets, a request
+    without a valid signature is then served if that pipeline is presets alone (resolved
+    against the image owner's presets, as the handler is given no tenant)."""
+    return Route(Needs.SIGNATURE, handler, pipeline)
 
 
 def public(handler: Handler) -> Route:
@@ -287,15 +303,42 @@ def _through_cdn(request: Request) -> None:
         raise Forbidden("image URLs are served through the CDN only; use its URL")
 
 
-def _signed_tenant(request: Request) -> str | None:
+def _signed_tenant(request: Request, pipeline: PipelineReader | None = None) -> str | None:
     """With signing keys configured, the tenant whose key signed this exact path (else 403);
-    without, None: the unguessable id alone protects the image."""
-    keys = dependencies().signing_keys()
+    without, None: the unguessable id alone protects the image.
+
+    Strict presets: a request without a valid signature to a route that reads a pipeline is
+    served (with no tenant) when every step of that pipeline, as its handler reads it, names a
+    preset; anything else, or a pipeline that does not parse, keeps the signature's 403."""
+    deps = dependencies()
+    keys = deps.signing_keys()
     if not keys:
         return None
-    return verify(
-        keys, request.raw_path, request.query("tenant"), request.query("sig"), request.query("exp")
-    )
+    try:
+        return verify(
+            keys,
+            request.raw_path,
+            request.query("tenant"),
+            request.query("sig"),
+            request.query("exp"),
+        )
+    except Forbidden:
+        if (
+            pipeline is None
+            or not deps.settings.presets_only
+            or not _presets_only(request, pipeline)
+        ):
+            raise
+        observability.annotate(unsigned="presets")
+        return None
+
+
+def _presets_only(request: Request, pipeline: PipelineReader) -> bool:
+    """Is the request's pipeline, read as its handler reads it, presets alone?"""
+    try:
+        return pipeline(request).presets_only
+    except ProgImageError:
+        return False
 
 
 def _forget(table: IdempotencyTable, key: str) -> None:

@@ -66,6 +66,9 @@ class Settings:
     signing_keys: tuple[bytes, ...] = ()
     signing_keys_secret: str = ""
     signed_url_ttl_seconds: int = 86_400  # signed paths in batch and job results
+    # StrictPresets: with signing keys, a variant URL without a valid signature is still served
+    # if every step of its pipeline is a preset (see api.py, Route.serve). Without keys, moot.
+    presets_only: bool = False
     # The tenant of callers on routes that carry no credentials locally (the local server's
     # open mode); never set on a deployed stage, where a route without credentials has none.
     open_tenant: str | None = None
@@ -140,6 +143,7 @@ def _settings(variables: Environment) -> Settings:
         signing_keys=signing_keys(env.get("PROGIMAGE_SIGNING_KEYS", "")),
         signing_keys_secret=env.get("PROGIMAGE_SIGNING_KEYS_SECRET", ""),
         signed_url_ttl_seconds=_int("PROGIMAGE_SIGNED_URL_TTL", 86_400),
+        presets_only=_flag("PROGIMAGE_PRESETS_ONLY", env.get("PROGIMAGE_PRESETS_ONLY", "")),
         open_tenant=_open_tenant(env.get("PROGIMAGE_OPEN_TENANT", "")),
         cdn_url=_base_url("PROGIMAGE_CDN_URL", env.get("PROGIMAGE_CDN_URL", "")),
         cdn_distribution_id=env.get("PROGIMAGE_CDN_DISTRIBUTION_ID", ""),
@@ -174,6 +178,14 @@ def auto_formats(text: str) -> tuple[str, ...]:
 def signing_keys(text: str) -> tuple[bytes, ...]:
     """Comma-separated signing keys, the newest first."""
     return tuple(key.strip().encode() for key in text.split(",") if key.strip())
+
+
+def _flag(name: str, text: str) -> bool:
+    """``true`` or ``false`` (empty: false); anything else is a mistake, not a silent false."""
+    value = text.strip().lower()
+    if value not in ("true", "false", ""):
+        raise ValueError(f"{name}: {text!r} is not true or false")
+    return value == "true"
 
 
 def _base_url(name: str, url: str) -> str:

@@ -17,7 +17,7 @@ from progimage_service.api import (
     signed,
 )
 from progimage_service.errors import BadRequest, TooLarge, UnsupportedMedia
-from progimage_service.imaging.pipeline import parse_path
+from progimage_service.imaging.pipeline import Pipeline, parse_path
 from progimage_service.services import jobs, presets
 from progimage_service.services.batch import run_batch
 from progimage_service.services.transform import (
@@ -31,10 +31,17 @@ from progimage_service.services.variants import variant
 from progimage_service.wiring import Dependencies, dependencies
 
 
+def requested(request: Request) -> Pipeline:
+    """The pipeline a variant URL asks for: the handler's reading, and the router's when it
+    checks for presets alone (strict presets), so both see the same steps."""
+    accept, preference = request.header("accept"), dependencies().settings.auto_formats
+    return parse_path(request.path_param("pipeline"), accept, preference)
+
+
 def get_variant(request: Request, tenant: str | None) -> Response:
     deps = dependencies()
     accept, preference = request.header("accept"), deps.settings.auto_formats
-    pipeline = parse_path(request.path_param("pipeline"), accept, preference)
+    pipeline = requested(request)
     image_id = request.path_param("id")
     delivery = variant(deps, image_id, pipeline, tenant, asked(request), accept, preference)
     lasting = not pipeline.presets and not pipeline.uses_focal  # (both are the owner's to edit)
@@ -144,7 +151,7 @@ def _items(request: Request, deps: Dependencies) -> object:
 
 
 ROUTES = {
-    "GET /images/{id}/{pipeline+}": signed(get_variant),
+    "GET /images/{id}/{pipeline+}": signed(get_variant, requested),
     "POST /transform": credentials(idempotent(post_transform)),
     "POST /batch": credentials(idempotent(post_batch)),
     "POST /jobs": credentials(idempotent(post_jobs)),

@@ -959,6 +959,8 @@ COMMON_ENVIRONMENT = {
 }
 # ... and whether the functions are traced, chosen by the Tracing parameter
 TRACING_ENVIRONMENT = {"Fn::If": ["TraceFunctions", "true", "false"]}
+# ... and whether unsigned variant URLs naming presets alone are served (StrictPresets)
+PRESETS_ONLY_ENVIRONMENT = {"Fn::If": ["PresetsOnly", "true", "false"]}
 # ... and the variant cache's own bucket, with CacheBucket=express (test_express_cache_template.py)
 CACHE_BUCKET_ENVIRONMENT = {"Fn::If": ["ExpressCache", {"Ref": "ExpressCacheBucket"}, ""]}
 # ... and the CDN's: the parameter naming the distribution, the origin-verify secret's ARN with
@@ -986,6 +988,7 @@ def test_the_sam_template_names_secrets_in_the_environment(sam: dict[str, Any]) 
         "PROGIMAGE_TRACING": TRACING_ENVIRONMENT,
         "PROGIMAGE_CACHE_BUCKET": CACHE_BUCKET_ENVIRONMENT,
         "PROGIMAGE_SIGNING_KEYS_SECRET": {"Fn::If": ["SignUrls", {"Ref": SIGNING_KEYS_SECRET}, ""]},
+        "PROGIMAGE_PRESETS_ONLY": PRESETS_ONLY_ENVIRONMENT,
         **CDN_ENVIRONMENT,
     }
     for name in ALL_FUNCTIONS:
@@ -1011,6 +1014,7 @@ def test_no_function_environment_holds_a_secret(
             "PROGIMAGE_TRACING": "false",
             "PROGIMAGE_CACHE_BUCKET": "",
             "PROGIMAGE_SIGNING_KEYS_SECRET": signing,
+            "PROGIMAGE_PRESETS_ONLY": "false",
             "PROGIMAGE_CDN_PARAMETER": "",
             "PROGIMAGE_ORIGIN_VERIFY_SECRET": "",
         }
@@ -1390,6 +1394,27 @@ def test_outputs(
     # the CDN's, where it exists (test_cdn_template.py)
     assert {outputs[name]["Condition"] for name in ("CdnUrl", "CdnDistributionId")} == {"UseCdn"}
     assert len(outputs) == 7 + len(QUEUES)
+
+
+def test_strict_presets_is_off_by_default_and_only_holds_with_signed_urls(
+    sam: dict[str, Any],
+) -> None:
+    """StrictPresets relaxes signed URLs: without them it would mean nothing, so the stack
+    refuses the pair at deployment, and the functions are told only when both hold."""
+    params = sam["Parameters"]
+    assert params["StrictPresets"]["Default"] == "Disabled"
+    assert params["StrictPresets"]["AllowedValues"] == ["Disabled", "Enabled"]
+    rule = sam["Rules"]["StrictPresetsNeedsSignedUrls"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "StrictPresets"}, "Enabled"]}
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "SignedUrls"}, "Required"]}
+    for signed_urls in ("Off", "Required"):
+        for strict in ("Disabled", "Enabled"):
+            chosen = {"SignedUrls": signed_urls, "StrictPresets": strict}
+            holds = _holds(sam, "PresetsOnly", _parameter_values(sam, chosen))
+            assert holds == (signed_urls == "Required" and strict == "Enabled"), chosen
+    groups = sam["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert any("StrictPresets" in group["Parameters"] for group in groups)
 
 
 def test_every_parameter_has_a_default(sam: dict[str, Any]) -> None:
