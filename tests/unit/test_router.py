@@ -25,6 +25,9 @@ from progimage_service.api import (
     router,
     signed,
 )
+from progimage_service.config import settings
+from progimage_service.errors import InvalidOperation
+from progimage_service.imaging.pipeline import parse_path
 from progimage_service.signing import signature, tenant_key
 
 MASTER = b"a-signing-key"
@@ -209,6 +212,43 @@ def test_with_signing_keys_the_signature_is_checked_before_the_handler_runs(
     head = serve(event("HEAD /images/{id}"), None)
     assert (head["statusCode"], head["body"]) == (403, "")
     assert handler.calls == [("alpha",)]
+
+
+def test_strict_presets_serve_an_unsigned_request_only_where_the_route_reads_presets_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The router asks the route's pipeline reader, given the request itself; a route without
+    a reader (the original), a reader that finds other steps or one that fails stay 403."""
+    monkeypatch.setenv("PROGIMAGE_SIGNING_KEYS", MASTER.decode())
+    monkeypatch.setenv("PROGIMAGE_PRESETS_ONLY", "true")
+    read: list[str] = []
+
+    def reader(request: Request) -> Any:
+        read.append(request.path_param("pipeline"))
+        if read[-1] == "broken":
+            raise InvalidOperation("no such operation")
+        return parse_path(read[-1])
+
+    handler = Recorder()
+    serve = router({"GET /images/{id}/{pipeline+}": signed(handler, reader)}, "transform")
+    plain = router({"GET /images/{id}": signed(handler)}, "get")
+    key = "GET /images/{id}/{pipeline+}"
+
+    def unsigned(pipeline: str) -> tuple[int, Any]:
+        request = event(key, f"{PATH}/{pipeline}") | {"pathParameters": {"pipeline": pipeline}}
+        return answer(serve(request, None))
+
+    assert unsigned("preset:card/PRESET:x.webp") == (200, {"tenant": None})
+    for other in ("preset:card/grayscale", "grayscale", "broken"):
+        assert unsigned(other)[0] == 403, other
+    assert answer(plain(event("GET /images/{id}"), None))[0] == 403
+    assert read == ["preset:card/PRESET:x.webp", "preset:card/grayscale", "grayscale", "broken"]
+    assert handler.calls == [(None,)]
+    monkeypatch.setenv("PROGIMAGE_PRESETS_ONLY", "false")
+    assert unsigned("preset:card")[0] == 403
+    monkeypatch.setenv("PROGIMAGE_PRESETS_ONLY", "yes")  # a typo is a mistake, not "false"
+    with pytest.raises(ValueError, match="PROGIMAGE_PRESETS_ONLY"):
+        settings()
 
 
 # ------------------------------------------------------------------ public
