@@ -96,6 +96,15 @@ def test_presets_alone_may_be_several_and_the_extension_is_the_urls(image_id: st
     assert picture.convert("RGB").getextrema()[0] == picture.convert("L").getextrema()
 
 
+def test_a_preset_of_output_options_alone_publishes_the_full_size_picture(image_id: str) -> None:
+    """What the docs suggest where the original itself stays signed; ``.auto`` negotiates."""
+    assert preset("PUT", "full", {"ops": "quality:90"}).status == 200
+    answer = request(image_id, "preset:full")
+    assert answer.status == 200 and size_of(answer) == (360, 240)
+    assert answer.headers["Content-Type"] == "image/jpeg"
+    assert request(image_id, "preset:full.auto").status == 200
+
+
 BYPASSES = [
     "preset:card/resize:10:10",
     "resize:10:10/preset:card",
