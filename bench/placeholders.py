@@ -1,12 +1,14 @@
-"""What the placeholders and colours of an upload (imaging/summary.py) cost at ingest.
+"""What an upload's looks (imaging/looks.py: placeholders and colours, perceptual hash, focal
+point) cost at ingest.
 
     python -m bench.placeholders [--repeat N] [--inputs 12mp,png-alpha,...] [--quick] [--json PATH]
 
 For each input this times, interleaved, as median CPU time on this process's core:
 
-- ``admit``: the upload's validation and working copies (imaging/working_copy.py), the cost
-  the summary is added to;
-- ``summarise`` of the 1024 px working copy, decoded beforehand (at ingest it is in memory);
+- ``admit``: the upload's validation, working copies and looks (imaging/working_copy.py);
+- of the 1024 px working copy, decoded beforehand (at ingest it is in memory): ``summarise``
+  (summary.py), ``phash`` (phash.py), ``focal_point`` (smartcrop.py) and all three
+  (``look_at``, what admit adds);
 - a JPEG decoded with ``Image.draft`` to at least 256 px a side (the DCT scaled down in the
   decoder), then ``summarise``: the cost without any copy at hand. Not for other formats.
 
@@ -34,11 +36,14 @@ def measure(item: inputs.Input, repeat: int) -> dict:
     from PIL import Image
 
     from progimage_service.imaging.limits import Limits
+    from progimage_service.imaging.looks import look_at
+    from progimage_service.imaging.phash import phash
+    from progimage_service.imaging.smartcrop import focal_point
     from progimage_service.imaging.summary import summarise
     from progimage_service.imaging.working_copy import admit
 
     data, limits = item.read(), Limits()
-    _, copies = admit(data, limits)
+    copies = admit(data, limits).copies
     copy = next(c for c in copies if c.kind.name == "1024")
     copy_image = Image.open(io.BytesIO(copy.data))
     copy_image.load()
@@ -52,6 +57,9 @@ def measure(item: inputs.Input, repeat: int) -> dict:
     work: dict[str, Callable[[], object]] = {
         "admit": lambda: admit(data, limits),
         "summarise_copy": lambda: summarise(copy_image),
+        "phash_copy": lambda: phash(copy_image),
+        "focal_copy": lambda: focal_point(copy_image),
+        "looks_copy": lambda: look_at(copy_image),
     }
     if item.kind in ("jpeg", "pjpeg"):
         work["draft_and_summarise"] = from_draft
@@ -63,7 +71,7 @@ def measure(item: inputs.Input, repeat: int) -> dict:
         "copy": f"{copy.width}x{copy.height}",
         **{f"{name}_ms": round(value, 2) for name, value in medians.items()},
     }
-    for name in ("summarise_copy", "draft_and_summarise"):
+    for name in ("looks_copy", "draft_and_summarise"):
         if name in medians:
             row[f"{name}_share"] = round(medians[name] / medians["admit"], 4)
     return row
@@ -73,8 +81,11 @@ def markdown(rows: list[dict], repeat: int) -> str:
     lines = [
         f"CPU ms, median of {repeat} rounds, interleaved; shares are of admit()'s time.",
         "",
-        "| input | admit ms | summarise(1024 copy) ms | share | draft 256 + summarise ms | share |",
-        "|---|--:|--:|--:|--:|--:|",
+        "Of the 1024 px copy: summarise, phash, focal point, and all three (look_at, in admit).",
+        "",
+        "| input | admit ms | summarise | phash | focal | looks ms | share "
+        "| draft 256 + summarise ms | share |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         draft = (
@@ -84,7 +95,9 @@ def markdown(rows: list[dict], repeat: int) -> str:
         )
         lines.append(
             f"| {row['input']} ({row['description']}) | {row['admit_ms']:.0f} "
-            f"| {row['summarise_copy_ms']:.1f} | {row['summarise_copy_share']:.1%} | {draft} |"
+            f"| {row['summarise_copy_ms']:.1f} | {row['phash_copy_ms']:.1f} "
+            f"| {row['focal_copy_ms']:.1f} | {row['looks_copy_ms']:.1f} "
+            f"| {row['looks_copy_share']:.1%} | {draft} |"
         )
     return "\n".join(lines)
 
