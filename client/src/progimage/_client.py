@@ -419,7 +419,7 @@ class ProgImage(BaseClient):
         ``version`` one up). ``ops`` is a :class:`~progimage.Pipeline`, its URL form
         (``"resize:800:450:fill.webp"``: the extension is the format) or the API's JSON list;
         ``format`` sets the output format (``"auto"``: negotiated); ``eager=True`` has the
-        server to render it for every new image after it is stored. Pipelines name it as
+        server render it for every new image after it is stored. Pipelines name it as
         ``Pipeline().preset(name)``. Names are 1-64 of ``a-z 0-9 _ -`` (``BadRequest``
         otherwise)."""
         return self._run(self._save_preset_flow(name, ops, format, eager), timeout)
