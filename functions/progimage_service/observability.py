@@ -70,6 +70,7 @@ METRICS: dict[str, Metric] = {
         Metric(
             "CdnInvalidationFailures", "Count", (), "deletes whose CDN invalidation was refused"
         ),
+        Metric("EagerFailures", "Count", (), "uploads whose eager variants were not queued"),
         Metric("IngestOutcomes", "Count", ("Outcome",), "presigned uploads ingested"),
         Metric("JobItems", "Count", ("Outcome",), "job items recorded"),
         Metric("ColdStarts", "Count", ("Function",), "first invocations of a process"),

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from progimage_service.services import uploads
+from progimage_service.storage_layout import upload_key
+from progimage_service.wiring import dependencies
 from tests.integration.conftest import Aws, call, event, with_body
 from tests.integration.test_bulk import queue_url, receive, run_workers
 from tests.integration.test_presets import preset
@@ -62,3 +65,24 @@ def test_naming_a_preset_to_render_eagerly_that_is_not_saved_stores_nothing(
     answer = upload(picture, eager=named)
     assert answer.status == 400 and answer.json()["error"]["param"] == "eager"
     assert aws.object_keys("originals/") == []
+
+
+def test_a_presigned_upload_renders_the_eager_presets_once_ingested(
+    aws: Aws, picture: bytes
+) -> None:
+    preset("PUT", "card", {"ops": "thumbnail:100", "format": "png", "eager": True})
+    deps = dependencies()
+    (pending,) = uploads.create_uploads(deps, "default", 1, "image/jpeg")
+    key = upload_key(pending["id"])
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=picture)
+    assert uploads.ingest(deps, key) == "ready"
+    run_workers(aws, queue_url(aws, "JobsQueue"))
+    assert variant(pending["id"], "preset:card").headers["X-Variant-Cache"] == "hit"
+
+
+def test_an_upload_succeeds_when_its_eager_job_cannot_be_queued(aws: Aws, picture: bytes) -> None:
+    preset("PUT", "card", {"ops": "thumbnail:100", "eager": True})
+    aws.sqs.delete_queue(QueueUrl=queue_url(aws, "JobsQueue"))
+    answer = upload(picture)
+    assert answer.status == 201 and "X-Eager-Job" not in answer.headers
+    assert variant(answer.json()["id"], "preset:card").headers["X-Variant-Cache"] == "miss"
