@@ -294,22 +294,33 @@ class Catalog:
     def _list_shard(
         self, tenant: str, shard: int, limit: int, after: str | None
     ) -> tuple[list[ImageRecord], bool]:
-        condition = "list_pk = :partition"
-        values: dict[str, Any] = {":partition": {"S": _list_partition(tenant, shard)}}
+        partition = _list_partition(tenant, shard)
+        response = self._newest_first(
+            ("list_pk", "list_sk"), partition, after, limit, IndexName=LIST_INDEX
+        )
+        items = response.get("Items", [])
+        return [_from_item(item) for item in items], "LastEvaluatedKey" in response
+
+    def _newest_first(
+        self, key: tuple[str, str], partition: str, after: str | None, limit: int, **more: Any
+    ) -> dict[str, Any]:
+        """One page of a partition (``key``: its key's attribute names), the greatest sort
+        keys first, those below ``after`` only."""
+        partition_key, sort_key = key
+        condition = f"{partition_key} = :partition"
+        values: dict[str, Any] = {":partition": {"S": partition}}
         if after:
-            condition += " AND list_sk < :after"
+            condition += f" AND {sort_key} < :after"
             values[":after"] = {"S": after}
         with translated("catalog"):
-            response = self.db.query(
+            return self.db.query(
                 TableName=self.table,
-                IndexName=LIST_INDEX,
                 KeyConditionExpression=condition,
                 ExpressionAttributeValues=values,
                 ScanIndexForward=False,
                 Limit=limit,
+                **more,
             )
-        items = response.get("Items", [])
-        return [_from_item(item) for item in items], "LastEvaluatedKey" in response
 
     def mark_deleting(self, image_id: str, tenant: str) -> ImageRecord | None:
         """Hide the tenant's record from readers and listings before its objects go; answer it
@@ -425,20 +436,8 @@ class Catalog:
     ) -> tuple[list[ImageRecord], str | None]:
         """A page of the tenant's records with the tag, newest first, older than ``after``: one
         query of the tag's index items, then one BatchGetItem of their records."""
-        condition = "pk = :pk"
-        values: dict[str, Any] = {":pk": {"S": _tag_partition(tenant, tag)}}
-        if after:
-            condition += " AND sk < :after"
-            values[":after"] = {"S": after}
-        with translated("catalog"):
-            response = self.db.query(
-                TableName=self.table,
-                KeyConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ScanIndexForward=False,
-                Limit=limit,
-                ConsistentRead=True,
-            )
+        partition = _tag_partition(tenant, tag)
+        response = self._newest_first(("pk", "sk"), partition, after, limit, ConsistentRead=True)
         ids = [item["sk"]["S"] for item in response.get("Items", [])]
         found = self.records(ids)
         page = [
