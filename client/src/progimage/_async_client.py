@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import EllipsisType, TracebackType
 from typing import Any, Literal, cast, overload
@@ -25,6 +25,7 @@ from ._base import (
     T,
     TimeoutLike,
     download_format,
+    eager_param,
     partial_path,
     source_name,
 )
@@ -158,6 +159,7 @@ class AsyncProgImage(BaseClient):
         presigned: bool | None = None,
         wait: bool = True,
         dedupe: bool = False,
+        eager: Sequence[str] = (),
         timeout: TimeoutLike = None,
     ) -> ImageRecord:
         """Store one image and return its record (see :meth:`ProgImage.upload`)."""
@@ -169,6 +171,7 @@ class AsyncProgImage(BaseClient):
                 presigned=presigned,
                 wait=wait,
                 dedupe=dedupe,
+                eager=eager,
             ),
             timeout,
         )
@@ -183,10 +186,12 @@ class AsyncProgImage(BaseClient):
         presigned: bool | None = None,
         wait: bool = True,
         dedupe: bool = False,
+        eager: Sequence[str] = (),
         timeout: TimeoutLike = None,
     ) -> list[UploadResult]:
         """Upload many images concurrently, at most ``concurrency`` at a time; one
         :class:`UploadResult` per source, in order (see :meth:`ProgImage.upload_many`)."""
+        eager_param(eager)  # a bad list fails the call, not each file
         items = list(sources)
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -202,7 +207,12 @@ class AsyncProgImage(BaseClient):
                         index,
                         source_name(source),
                         image=await self.upload(
-                            source, presigned=presigned, wait=wait, dedupe=dedupe, timeout=timeout
+                            source,
+                            presigned=presigned,
+                            wait=wait,
+                            dedupe=dedupe,
+                            eager=eager,
+                            timeout=timeout,
                         ),
                     )
                 except (ProgImageError, OSError, ValueError, TypeError) as error:

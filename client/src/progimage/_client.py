@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from types import EllipsisType, TracebackType
@@ -26,6 +26,7 @@ from ._base import (
     T,
     TimeoutLike,
     download_format,
+    eager_param,
     source_name,
     write_atomically,
 )
@@ -172,6 +173,7 @@ class ProgImage(BaseClient):
         presigned: bool | None = None,
         wait: bool = True,
         dedupe: bool = False,
+        eager: Sequence[str] = (),
         timeout: TimeoutLike = None,
     ) -> ImageRecord:
         """Store one image and return its record.
@@ -187,7 +189,11 @@ class ProgImage(BaseClient):
         ``idempotency_key`` replaces the generated key: a retry with the same key, even from
         another process, returns the first answer instead of storing the image twice.
         ``dedupe=True`` (a direct upload): if the tenant already has these exact bytes, their
-        record is returned and nothing is stored.
+        record is returned and nothing is stored. ``eager=["card", "hero"]`` (a direct upload)
+        has the server render those presets, besides those saved eager, through a job named by
+        the record's ``eager_job`` (follow it with :meth:`wait_for_job`); a preset not saved is a
+        ``BadRequest`` and nothing is stored. A bare string is a ``TypeError``, not a list of
+        letters.
         """
         return self._run(
             self._upload_flow(
@@ -197,6 +203,7 @@ class ProgImage(BaseClient):
                 presigned=presigned,
                 wait=wait,
                 dedupe=dedupe,
+                eager=eager,
             ),
             timeout,
         )
@@ -211,6 +218,7 @@ class ProgImage(BaseClient):
         presigned: bool | None = None,
         wait: bool = True,
         dedupe: bool = False,
+        eager: Sequence[str] = (),
         timeout: TimeoutLike = None,
     ) -> list[UploadResult]:
         """Upload many images concurrently; one :class:`UploadResult` per source, in order.
@@ -218,8 +226,10 @@ class ProgImage(BaseClient):
         ``on_progress(done, total, result)`` is called in the calling thread after each
         file. One failed file does not stop the others: check ``result.ok``, or pass
         ``raise_on_error=True`` to raise the first failure once all have finished.
-        ``presigned``, ``wait`` and ``dedupe`` apply to every file (see :meth:`upload`).
+        ``presigned``, ``wait``, ``dedupe`` and ``eager`` apply to every file (see
+        :meth:`upload`); ``result.eager_job`` names each file's job.
         """
+        eager_param(eager)  # a bad list fails the call, not each file
         items = list(sources)
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -232,7 +242,12 @@ class ProgImage(BaseClient):
                     index,
                     source_name(source),
                     image=self.upload(
-                        source, presigned=presigned, wait=wait, dedupe=dedupe, timeout=timeout
+                        source,
+                        presigned=presigned,
+                        wait=wait,
+                        dedupe=dedupe,
+                        eager=eager,
+                        timeout=timeout,
                     ),
                 )
             except (ProgImageError, OSError, ValueError, TypeError) as error:

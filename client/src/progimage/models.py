@@ -52,7 +52,9 @@ class ImageRecord:
     ``reason`` says why an upload was ``rejected``. ``phash`` is the perceptual hash (16 hex
     digits); ``tags``, ``metadata`` and ``focal_point`` (x, y as shares of the width and
     height) are what the owner set (``patch``); ``distance`` is set in ``similar`` results
-    only. ``raw`` is the JSON as received.
+    only; ``eager_job`` on the record ``upload`` returns only (not through a presigned upload),
+    when the server queued a job rendering the image's eager presets. ``raw`` is the JSON as
+    received.
     """
 
     id: str
@@ -71,6 +73,7 @@ class ImageRecord:
     metadata: Mapping[str, str] = field(default_factory=dict)
     focal_point: tuple[float, float] | None = None
     distance: int | None = None
+    eager_job: str | None = field(default=None, compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -293,6 +296,11 @@ class UploadResult:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def eager_job(self) -> str | None:
+        """The job rendering this image's eager presets, if one was queued."""
+        return None if self.image is None else self.image.eager_job
+
     def raise_for_error(self) -> ImageRecord:
         if self.error is not None:
             raise self.error
@@ -303,6 +311,8 @@ class UploadResult:
         data: dict[str, Any] = {"index": self.index, "source": self.source}
         if self.image is not None:
             data["image"] = self.image.to_dict()
+        if self.eager_job is not None:
+            data["eager_job"] = self.eager_job
         if self.error is not None:
             data["error"] = error_dict(self.error)
         return data
