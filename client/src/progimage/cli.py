@@ -188,6 +188,8 @@ def _write_binary(data: bytes, dest: str | None, out: Output) -> None:
 
 def cmd_upload(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
     sources: list[str] = args.sources
+    if args.eager and args.presigned:
+        raise UsageError("--eager needs direct uploads: not allowed with --presigned")
     bar = (
         ProgressBar(len(sources), out.err, "uploading ")
         if _show_progress(args, len(sources))
@@ -206,6 +208,7 @@ def cmd_upload(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
             presigned=args.presigned,
             wait=not args.no_wait,
             dedupe=args.dedupe,
+            eager=args.eager,
         )
     finally:
         if bar is not None:
@@ -216,7 +219,8 @@ def cmd_upload(client: ProgImage, args: argparse.Namespace, out: Output) -> int:
     else:
         for result in results:
             if result.image is not None:
-                out.line(f"{result.image.id}  {result.source}")
+                job = f"  eager job {result.eager_job}" if result.eager_job else ""
+                out.line(f"{result.image.id}  {result.source}{job}")
     for result in failures:
         assert result.error is not None
         out.error(f"{result.source}: {_describe(result.error)}")
@@ -538,6 +542,13 @@ def _tenant(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _names(text: str) -> list[str]:
+    names = text.split(",")
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected NAME[,NAME...], got {text!r}")
+    return names
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -643,22 +654,7 @@ def _image_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         return sub
 
     p = command("upload", cmd_upload, "upload images (paths or http(s) URLs); prints their ids")
-    p.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
-    p.add_argument("-j", "--concurrency", type=_positive_int, default=8, help="parallel uploads")
-    how = p.add_mutually_exclusive_group()
-    how.add_argument(
-        "--presigned", action="store_true", default=None, help="always upload via presigned URLs"
-    )
-    how.add_argument(
-        "--direct", dest="presigned", action="store_false", help="never use presigned URLs"
-    )
-    how.add_argument(
-        "--dedupe",
-        action="store_true",
-        help="for bytes the tenant already has, print that image's id instead of storing them "
-        "again (direct uploads)",
-    )
-    p.add_argument("--no-wait", action="store_true", help="do not wait for presigned ingest")
+    _upload_options(p)
 
     p = command("get", cmd_get, "download an image, converted or transformed")
     p.add_argument("id")
@@ -710,6 +706,33 @@ def _image_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser("signing-key", parents=[common], help=text, description=text)
     p.add_argument("tenant_name", metavar="TENANT", type=_tenant, help="the tenant's name")
     p.set_defaults(offline=cmd_signing_key)
+
+
+def _upload_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+    p.add_argument("-j", "--concurrency", type=_positive_int, default=8, help="parallel uploads")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--presigned", action="store_true", default=None, help="always upload via presigned URLs"
+    )
+    how.add_argument(
+        "--direct", dest="presigned", action="store_false", help="never use presigned URLs"
+    )
+    how.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="for bytes the tenant already has, print that image's id instead of storing them "
+        "again (direct uploads)",
+    )
+    p.add_argument(
+        "--eager",
+        type=_names,
+        action="extend",
+        default=[],
+        metavar="NAME[,NAME...]",
+        help="render these presets ahead through a job, whose id is printed (direct uploads)",
+    )
+    p.add_argument("--no-wait", action="store_true", help="do not wait for presigned ingest")
 
 
 def _job_commands(job: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
