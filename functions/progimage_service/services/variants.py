@@ -13,6 +13,7 @@ after the write (and finds the variant under its prefix or its markers).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -38,6 +39,11 @@ if TYPE_CHECKING:
 OWNER = "tenant"  # the variant object's metadata naming its owner
 # Opens working copies while a miss reads the record (threads kept across invocations).
 _OPENER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="opener")
+# The owners of the images unsigned URLs named presets of lately, newest last: an image never
+# changes owner (and an id is never another image's), so a warm function's hit reads the
+# presets alone.
+_OWNERS: OrderedDict[str, str] = OrderedDict()
+MAX_OWNERS = 10_000  # about 1 MB
 
 
 def variant(
@@ -53,19 +59,19 @@ def variant(
 
     With a tenant (a signed URL's), only that tenant's image is served; another's answers as
     an unknown id does. A hit is one read, one more of the presets the pipeline names (the
-    image owner's: without a tenant, its record is read first to know it), and one of the
-    record where a step centres on the image's focal point (gravity auto). A miss reads the
-    record and the working copy at once, renders, writes the variant and answers the bytes it
-    wrote (with the write's ETag); it reads the variant back only when a concurrent request
-    wrote it first. ``accept`` and ``preference`` choose a preset's ``auto`` format.
+    image owner's: without a tenant, known from an earlier request or its record, read first),
+    and one of the record where a step centres on the image's focal point (gravity auto). A
+    miss reads the record and the working copy at once, renders, writes the variant and
+    answers the bytes it wrote (with the write's ETag); it reads the variant back only when a
+    concurrent request wrote it first. ``accept`` and ``preference`` choose a preset's
+    ``auto`` format.
     """
     check_id(image_id)
     record = None
     if pipeline.presets:
         owner = tenant
         if owner is None:  # no signature names the owner: the record does
-            record = ready_record(deps, image_id, None)
-            owner = record.tenant
+            owner, record = _owner(deps, image_id)
         pipeline = presets.expand(deps, pipeline, owner, accept, preference)
     if pipeline.uses_focal and record is None:  # the key names the image's focal point
         record = ready_record(deps, image_id, tenant)
@@ -87,6 +93,19 @@ def variant(
             cached.body.close()
         raise unknown(image_id)
     return replace(deliver_object(deps, cached, cached.etag, asked), cache="hit")
+
+
+def _owner(deps: Dependencies, image_id: str) -> tuple[str, ImageRecord | None]:
+    """The image's owner, from memory or from its record (then answered too)."""
+    owner = _OWNERS.get(image_id)
+    if owner is not None:
+        _OWNERS.move_to_end(image_id)
+        return owner, None
+    record = ready_record(deps, image_id, None)
+    _OWNERS[image_id] = record.tenant
+    if len(_OWNERS) > MAX_OWNERS:
+        _OWNERS.popitem(last=False)
+    return record.tenant, record
 
 
 def _record_and_copy(
