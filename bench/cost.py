@@ -234,6 +234,14 @@ class MemoryDynamoDB:
             self.items[(item["pk"]["S"], item["sk"]["S"])] = copy.deepcopy(item)
         return {}
 
+    def query(self, **params: Any) -> dict[str, Any]:
+        """A partition's items: an upload reads its tenant's presets (for the eager ones)."""
+        ((_, value),) = params["ExpressionAttributeValues"].items()
+        found = [item for (pk, _), item in sorted(self.items.items()) if pk == value["S"]]
+        size = sum(item_size(item) for item in found)
+        self.recorder.calls.append(Call("dynamodb", "Query", value["S"], size, bool(found)))
+        return {"Items": copy.deepcopy(found)}
+
     def get_item(self, **params: Any) -> dict[str, Any]:
         pk, sk = params["Key"]["pk"]["S"], params["Key"]["sk"]["S"]
         item = self.items.get((pk, sk))
@@ -280,6 +288,7 @@ class Service:
         os.environ.setdefault("PROGIMAGE_TABLE", "bench-table")
         from progimage_service import wiring
         from progimage_service.adapters.dynamodb import Catalog
+        from progimage_service.adapters.presets import PresetTable
         from progimage_service.adapters.s3 import ObjectStore
         from progimage_service.config import settings
 
@@ -289,6 +298,7 @@ class Service:
         deps = wiring.Dependencies(settings())
         deps.__dict__["store"] = ObjectStore(deps.settings.bucket, s3=self.s3)
         deps.__dict__["catalog"] = Catalog(deps.settings.table, dynamodb=self.db)
+        deps.__dict__["presets"] = PresetTable(deps.settings.table, dynamodb=self.db)
         wiring._dependencies = lambda _variables: deps  # every handler's dependencies()
         self.deps = deps
 

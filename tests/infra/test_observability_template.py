@@ -124,6 +124,7 @@ def test_operations_parameters(sam: dict[str, Any]) -> None:
         "UseCdn",  # the CDN's (test_cdn_template.py)
         "EnforceCdn",
         "UseOriginShield",
+        "PresetsOnly",  # strict presets' (test_template.py)
     }
     assert sam["Conditions"]["TraceFunctions"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Enabled"]}
     assert sam["Conditions"]["NotifyAlarms"] == {

@@ -195,8 +195,10 @@ def test_the_counted_storage_calls_are_the_handlers(monkeypatch: pytest.MonkeyPa
     def operations(name: str) -> list[str]:
         return [c["operation"] + ("" if c["found"] else " 404") for c in paths[name]["calls"]]
 
-    # the original, its two working copies (2400 px: 1024 and 2048), the index items, the record
+    # the tenant's presets (none eager), the original, its two working copies (2400 px: 1024 and
+    # 2048), the index items, the record
     assert operations("upload") == [
+        "Query 404",
         "PutObject",
         "PutObject",
         "PutObject",
