@@ -122,6 +122,25 @@ def batch_write(
             raise ServiceUnavailable("the catalog is throttling writes; retry")
 
 
+def batch_get(db: Any, table: str, keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of these keys that exist, read consistently 100 keys per request, asking
+    again for what DynamoDB leaves unprocessed."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        pending = list(keys[start : start + 100])
+        for _ in range(5):
+            request = {table: {"Keys": pending, "ConsistentRead": True}}
+            with translated("catalog"):
+                response = db.batch_get_item(RequestItems=request)
+            found += response.get("Responses", {}).get(table, [])
+            pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            if not pending:
+                break
+        else:
+            raise ServiceUnavailable("the catalog is throttling reads; retry")
+    return found
+
+
 def _tag_partition(tenant: str, tag: str) -> str:
     return f"TAG#{tenant}#{tag}"
 
@@ -413,23 +432,9 @@ class Catalog:
     def records(self, image_ids: list[str]) -> dict[str, ImageRecord]:
         """The records of these ids that exist and are not being deleted (BatchGetItem, 100
         keys a request)."""
-        found: dict[str, ImageRecord] = {}
-        for start in range(0, len(image_ids), 100):
-            keys = [_key(i) for i in dict.fromkeys(image_ids[start : start + 100])]
-            for _ in range(5):
-                request = {self.table: {"Keys": keys, "ConsistentRead": True}}
-                with translated("catalog"):
-                    response = self.db.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    record = _from_item(item)
-                    if record.status != "deleting":
-                        found[record.id] = record
-                keys = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
-                if not keys:
-                    break
-            else:
-                raise ServiceUnavailable("the catalog is throttling reads; retry")
-        return found
+        keys = [_key(i) for i in dict.fromkeys(image_ids)]
+        records = (_from_item(item) for item in batch_get(self.db, self.table, keys))
+        return {record.id: record for record in records if record.status != "deleting"}
 
     def list_tagged(
         self, tenant: str, tag: str, limit: int, after: str | None
