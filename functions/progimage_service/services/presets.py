@@ -64,8 +64,9 @@ def show(deps: Dependencies, tenant: str, name: str) -> StoredPreset:
 
 
 def remove(deps: Dependencies, tenant: str, name: str) -> None:
-    if not deps.presets.delete(tenant, preset_name(name)):
-        raise NotFound(f"no preset {preset_name(name)!r}", param="name")
+    name = preset_name(name)
+    if not deps.presets.delete(tenant, name):
+        raise NotFound(f"no preset {name!r}", param="name")
 
 
 def listed(deps: Dependencies, tenant: str) -> list[StoredPreset]:
