@@ -181,10 +181,6 @@ def _keys(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"pk": item["pk"], "sk": item["sk"]} for item in items]
 
 
-def _by_id(record: ImageRecord) -> str:
-    return record.id
-
-
 def _from_item(item: dict[str, Any]) -> ImageRecord:
     return ImageRecord(**{k: _deserialize(v) for k, v in item.items() if k in _RECORD_FIELDS})
 
