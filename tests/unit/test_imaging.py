@@ -9,7 +9,9 @@ import tracemalloc
 import zlib
 
 import pytest
-from PIL import Image, ImageSequence
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image, ImageSequence, TiffImagePlugin
 
 from progimage_service.errors import InvalidImage, ProgImageError, TooLarge, UnsupportedMedia
 from progimage_service.imaging import decode as decode_module
@@ -108,6 +110,46 @@ def test_conversion_strips_exif_and_gps() -> None:
         assert 0x8825 not in exif and not exif.get_ifd(0x8825), fmt  # no GPS
         assert 0x8769 not in exif, fmt  # no EXIF sub-IFD (camera, dates)
         assert "exif" not in out.info, fmt
+
+
+# TIFF's text tags that say who made a picture, where, and with what.
+_TIFF_TEXT_TAGS = {
+    270: "ImageDescription",
+    271: "Make",
+    272: "Model",
+    305: "Software",
+    306: "DateTime",
+    315: "Artist",
+    33432: "Copyright",
+}
+
+
+@given(
+    tags=st.dictionaries(
+        st.sampled_from(sorted(_TIFF_TEXT_TAGS)),
+        st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=40),
+        min_size=1,
+    ),
+    pipeline=st.sampled_from(["", "thumbnail:32", "rotate:90", "grayscale"]),
+    fmt=st.sampled_from(["tiff", None]),
+)
+def test_a_tiffs_own_tags_never_reach_the_output(
+    tags: dict[int, str], pipeline: str, fmt: str | None
+) -> None:
+    # Pillow's TIFF writer copies the tags of a TIFF file object it is given; an unchanged
+    # picture is that object, so this held for every pipeline but the empty one.
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    for tag, value in tags.items():
+        ifd[tag] = value
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(buffer, "TIFF", tiffinfo=ifd, dpi=(300, 300))
+    data = buffer.getvalue()
+    steps = parse_path(pipeline).steps if pipeline else ()
+    out = decode(render(data, Pipeline(steps, FORMATS["tiff"] if fmt else None), LIMITS).data)
+    assert out.format == "TIFF"
+    assert not set(tags) & set(out.tag_v2), {
+        _TIFF_TEXT_TAGS[t] for t in set(tags) & set(out.tag_v2)
+    }
 
 
 def test_icc_profile_is_converted_to_srgb() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from functools import cache
 
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageFile
 
 
 @cache
@@ -40,6 +40,11 @@ def working_mode(image: Image.Image) -> Image.Image:
         result = image.convert("I").point(lambda v: v * scale).convert("L")
     else:  # CMYK, YCbCr, LAB, HSV, RGBX, RGBa, La, PA...
         result = image.convert("RGBA" if mode in _WITH_ALPHA else "RGB")
+    if isinstance(result, ImageFile.ImageFile):
+        # Still the file object: it keeps its file's tags besides ``info``, and Pillow's TIFF
+        # writer copies every one into its output (the source's artist and GPS, and from a
+        # damaged file values libtiff refuses to write). A plain image over the same pixels.
+        result = result._new(result.im)
     result.info = {}  # the caller owns the decoded frame: no copy (a full-size one cost 46 MB)
     return result
 
