@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import time
+from typing import Any
 
 import pytest
 from PIL import Image, TiffImagePlugin
@@ -109,6 +110,21 @@ def test_mpo_is_a_still_jpeg() -> None:
     assert inspect(data, LIMITS).frames == 1
     verdict = judge(data, parse_path("grayscale.webp"))
     assert verdict.output == (8, 8, 1)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [{296: 42}, {318: (0.3127, 0.329, 0.5)}, {319: (1.0,) * 5}],
+    ids=["resolution unit 42", "three-value white point", "five chromaticities"],
+)
+def test_a_tiff_whose_tags_libtiff_would_not_write_is_rendered(tags: dict[int, Any]) -> None:
+    # An unchanged picture was the TIFF file object, whose tags Pillow's TIFF writer copied:
+    # RuntimeError and ValueError from libtiff, answered as a 500.
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    for tag, value in tags.items():
+        ifd[tag] = value
+    verdict = judge(save(Image.new("RGB", (16, 16)), "TIFF", tiffinfo=ifd))  # no steps
+    assert verdict.status == 200
 
 
 def _apng_with_delay(numerator: int, denominator: int) -> bytes:
