@@ -203,6 +203,31 @@ def test_the_default_gravity_is_left_out_and_the_others_kept() -> None:
     assert parse_path("crop:100:100:entropy").canonical() == "crop:100:100:entropy"
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    width=st.integers(0, 400),
+    height=st.integers(0, 400),
+    fit=st.sampled_from(["fit", "stretch", "pad"]),
+    gravity=st.sampled_from(CROP_GRAVITIES),
+)
+def test_a_gravity_that_fill_would_use_is_left_out_of_every_other_fit(
+    width: int, height: int, fit: str, gravity: str
+) -> None:
+    # It changes nothing there: printed, it would make a second variant of the same picture.
+    if not (width or height):
+        width = 1
+    plain = parse_path(f"resize:{width}:{height}:{fit}.png")
+    placed = parse_path(f"resize:{width}:{height}:{fit}:{gravity}.png")
+    assert placed.canonical() == plain.canonical()
+    assert placed.variant_name() == plain.variant_name()
+    assert not placed.uses_focal
+    data = encode(scene(7, (300, 200)).image, "PNG")
+    assert (
+        decode(render(data, placed, LIMITS, focal=(0.0, 1.0)).data).tobytes()
+        == decode(render(data, plain, LIMITS).data).tobytes()
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "uses"),
     [

@@ -12,9 +12,10 @@ two check, canonicalise and word their errors alike.
 The canonical form is what makes two spellings of one request one cached variant: arguments in
 the grammar's order, trailing arguments equal to their default dropped (``resize:800:600:fit``
 prints as ``resize:800:600``), numbers in the shortest text that reads back as the same number,
-colours as lower-case hex, lengths in pixels multiplied by the pixel density (``dpr``, itself
-left out), and output options (``maxbytes``, ``quality``) last, sorted by name, the last one
-written winning.
+colours as lower-case hex, an argument that changes nothing with the others given as its
+default (``resize:800:600:fit:north`` is ``resize:800:600``), lengths in pixels multiplied by
+the pixel density (``dpr``, itself left out), and output options (``maxbytes``, ``quality``)
+last, sorted by name, the last one written winning.
 """
 
 from __future__ import annotations
@@ -213,6 +214,10 @@ class Operation:
     output_only: bool = False
     sets: str | None = None
     not_all_zero: tuple[str, ...] = ()  # arguments that may not all be 0 (resize's sides)
+    # Arguments that change nothing unless another has one of some values, as (argument, other,
+    # values): otherwise the argument is taken as its default, so that the spellings are one
+    # canonical form (resize's gravity, which only ``fill`` uses).
+    only_with: tuple[tuple[str, str, tuple[Any, ...]], ...] = ()
     notes: str = ""  # details for the API reference
     # Stands for other steps, put in its place before the pipeline is rendered or keyed
     # (``preset:NAME``): it has no pixels of its own.
@@ -220,6 +225,13 @@ class Operation:
 
     def usage(self) -> str:
         return " or ".join(self.name + "".join(p.usage() for p in form) for form in self.forms)
+
+    def settle(self, form: Sequence[Param], args: dict[str, Any]) -> None:
+        """Take each argument that changes nothing with the others given as its default."""
+        params = {p.name: p for p in form}
+        for name, other, values in self.only_with:
+            if name in params and other in args and args[other] not in values:
+                args[name] = params[name].default_for(args)
 
     def check(self, args: Mapping[str, Any]) -> str | None:
         """What is wrong with a combination of valid arguments, if anything."""
@@ -378,6 +390,7 @@ class Grammar:
                     args[param.name] = param.default_for(args)
                 else:
                     args[param.name] = param.parse(given)
+            operation.settle(form, args)
             problem = operation.check(args)
             if problem:
                 raise ArgumentError(problem)
@@ -470,7 +483,7 @@ def _operation_json(operation: Operation) -> dict[str, Any]:
         "usage": operation.usage(),
         "forms": [[_param_json(p) for p in form] for form in operation.forms],
     }
-    for key in ("output_only", "sets", "not_all_zero", "notes", "expands"):
+    for key in ("output_only", "sets", "not_all_zero", "only_with", "notes", "expands"):
         value = getattr(operation, key)
         if value != getattr(_OPERATION_DEFAULTS, key):
             data[key] = list(value) if isinstance(value, tuple) else value
@@ -485,6 +498,9 @@ def _operation_from_json(data: Mapping[str, Any]) -> Operation:
         output_only=data.get("output_only", False),
         sets=data.get("sets"),
         not_all_zero=tuple(data.get("not_all_zero", ())),
+        only_with=tuple(
+            (name, other, tuple(values)) for name, other, values in data.get("only_with", ())
+        ),
         notes=data.get("notes", ""),
         expands=data.get("expands", False),
     )

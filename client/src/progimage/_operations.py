@@ -81,9 +81,11 @@ GRAMMAR = Grammar.from_json(
                     ]
                 ],
                 "not_all_zero": ["width", "height"],
+                "only_with": [("gravity", "fit", ("fill",))],
                 "notes": "`pad` fills with transparency (flattened for JPEG) and centres "
-                "the image; the gravity applies to `fill` only (see crop for "
-                "`smart`, `entropy` and `auto`)",
+                "the image; the gravity applies to `fill` only, and is left out "
+                "of the canonical form otherwise (see crop for `smart`, "
+                "`entropy` and `auto`)",
             },
             {
                 "name": "thumbnail",

@@ -92,9 +92,11 @@ _OPERATIONS = (
         ),
         "resize: fit inside, fill (cover and crop by GRAVITY), stretch, or pad to W×H",
         not_all_zero=("width", "height"),
+        only_with=(("gravity", "fit", ("fill",)),),
         notes=(
             "`pad` fills with transparency (flattened for JPEG) and centres the image; the "
-            "gravity applies to `fill` only (see crop for `smart`, `entropy` and `auto`)"
+            "gravity applies to `fill` only, and is left out of the canonical form otherwise "
+            "(see crop for `smart`, `entropy` and `auto`)"
         ),
     ),
     Operation(
