@@ -53,17 +53,33 @@ def admit(data: bytes, limits: Limits) -> Admitted:
     """Validate an upload within the request's budget, make its working copies and read its
     looks, decoding it once: the largest copy's decode checks the pixels where there is a copy
     (the smallest is looked at), else the first frame is decoded (cheaply) for both."""
+    opened, info, kinds, sizes = _described(data, limits)
+    if not kinds:
+        verify(opened)
+        return Admitted(info, (), look_at(working_mode(upright(opened))))
+    copies, smallest = _working_copies(opened, kinds, sizes)
+    return Admitted(info, copies, look_at(smallest))
+
+
+def remake_copies(data: bytes, limits: Limits) -> tuple[WorkingCopy, ...]:
+    """The working copies ``admit`` made of an original (the same bytes), without its looks:
+    for a copy lost from the store."""
+    opened, _, kinds, sizes = _described(data, limits)
+    return _working_copies(opened, kinds, sizes)[0] if kinds else ()
+
+
+def _described(
+    data: bytes, limits: Limits
+) -> tuple[Opened, ImageInfo, tuple[Copy, ...], list[tuple[int, int]]]:
+    """The upload opened, its header's facts, the copies it gets and their sizes, once what
+    admitting it costs is known to be within the budget."""
     opened, info = describe(data, limits)
     picture = (info.width, info.height)
     kinds = copies_made(picture, info.frames)
     sizes = [copy_size(picture, kind) for kind in kinds]
     alpha = "A" in opened.image.getbands() or "transparency" in opened.image.info
     check_budget(upload_estimate(info, sizes, alpha), limits, SMALLER_UPLOAD, param="pixels")
-    if not kinds:
-        verify(opened)
-        return Admitted(info, (), look_at(working_mode(upright(opened))))
-    copies, smallest = _working_copies(opened, kinds, sizes)
-    return Admitted(info, copies, look_at(smallest))
+    return opened, info, kinds, sizes
 
 
 def _working_copies(

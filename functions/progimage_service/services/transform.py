@@ -172,9 +172,9 @@ def _remade(deps: Dependencies, record: ImageRecord, copy: Copy) -> bytes:
     """Make an image's working copies again from its original, as its upload did (the same
     bytes), and store them. If the image was deleted meanwhile, they go again (as a variant
     does: see variants.produce)."""
-    from ..imaging.working_copy import admit
+    from ..imaging.working_copy import remake_copies
 
-    made = admit(_read(deps, original_key(record.id), record.id), deps.settings.limits).copies
+    made = remake_copies(_read(deps, original_key(record.id), record.id), deps.settings.limits)
     objects = copy_objects(record.id, made)
     for key, data, content_type in objects:
         deps.store.put(key, data, content_type)
