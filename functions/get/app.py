@@ -43,7 +43,7 @@ def get_info(request: Request, tenant: str) -> Response:
 
 def list_images(request: Request, tenant: str) -> Response:
     """The tenant's images newest first; ``?tag=T``: those with the tag; ``?similar_to=ID``:
-    those within ``distance`` bits of that image's perceptual hash, nearest first (one page)."""
+    those within ``distance`` bits of that image's perceptual hash, nearest first."""
     deps = dependencies()
     limit = parse_int(request, "limit", 50, 1, deps.settings.list_max_limit)
     cursor, tag, similar_to = (request.query(n) for n in ("cursor", "tag", "similar_to"))
@@ -55,13 +55,12 @@ def list_images(request: Request, tenant: str) -> Response:
         else:
             records, cursor = catalogue.tagged(deps, tenant, tag, limit, cursor)
         return json_response(200, {"images": [r.to_json() for r in records], "next_cursor": cursor})
-    for other in ("tag", "cursor"):
-        if request.query(other) is not None:
-            raise BadRequest(f"similar_to lists one page, by itself: drop {other}", param=other)
+    if tag is not None:
+        raise BadRequest("similar_to and tag are separate listings: drop one", param="tag")
     within = parse_int(request, "distance", 4, 0, MAX_DISTANCE)
-    found = catalogue.similar(deps, tenant, similar_to, within, limit)
+    found, cursor = catalogue.similar(deps, tenant, similar_to, within, limit, cursor)
     listed = [r.to_json() | {"distance": d} for r, d in found]
-    return json_response(200, {"images": listed, "next_cursor": None})
+    return json_response(200, {"images": listed, "next_cursor": cursor})
 
 
 def patch_image(request: Request, tenant: str) -> Response:

@@ -49,9 +49,10 @@ def test_patch_list_by_tag_similar_and_dedupe(api: str) -> None:
         client.patch(second.id, tags=[tag])
         assert [r.id for r in client.list(tag=tag)] == [second.id, first.id]
         assert [r.id for r in client.list(tag=tag, page_size=1)] == [second.id, first.id]
-        near = client.similar(first.id, 8)
+        near = list(client.similar(first.id, 8))
         assert [r.id for r in near] == [second.id] and near[0].distance is not None
         assert near[0].distance <= 8
+        assert list(client.similar(first.id, 8, page_size=1)) == near  # a cursor per image
         again = client.upload(original, dedupe=True)
         assert again.id == first.id
         assert client.upload(original).id != first.id  # without dedupe: stored again
@@ -68,7 +69,7 @@ async def test_the_async_client_does_the_same(api: str) -> None:
         patched = await client.patch(first.id, tags=[tag], focal_point=(1, 0))
         assert patched.tags == (tag,) and patched.focal_point == (1.0, 0.0)
         assert [r.id async for r in client.list(tag=tag)] == [first.id]
-        assert [r.id for r in await client.similar(first.id, 8)] == [second.id]
+        assert [r.id async for r in client.similar(first.id, 8)] == [second.id]
         assert (await client.upload(copy, dedupe=True)).id == second.id
 
 

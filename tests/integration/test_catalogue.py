@@ -220,6 +220,34 @@ def test_similar_images_within_the_distance_nearest_first(aws: Aws) -> None:
     assert listing(similar_to=original["id"]).json()["images"] == []
 
 
+def test_near_images_page_with_a_cursor_like_the_other_listings(aws: Aws) -> None:
+    data = sample(PHOTO)
+    original = upload(data)
+    photo = Image.open(io.BytesIO(data))
+    copies = [
+        upload(jpeg(photo.resize((photo.width // k, photo.height // k)), q))
+        for k, q in ((2, 60), (3, 80), (4, 50))
+    ]
+    whole = listing(similar_to=original["id"], distance="8").json()
+    assert whole["next_cursor"] is None
+    assert {i["id"] for i in whole["images"]} == {c["id"] for c in copies}
+    paged, cursor = [], None
+    while True:
+        query = {"similar_to": original["id"], "distance": "8", "limit": "1"}
+        page = listing(**query, **({"cursor": cursor} if cursor else {})).json()
+        assert len(page["images"]) <= 1
+        paged += page["images"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == whole["images"]
+    for bad in ("x", "9." + original["id"], "1.short", "2"):
+        answer = listing(similar_to=original["id"], cursor=bad)
+        assert answer.status == 400 and answer.json()["error"]["param"] == "cursor", bad
+    answer = listing(similar_to=original["id"], tag="sea")
+    assert answer.status == 400 and answer.json()["error"]["param"] == "tag"
+
+
 def test_similar_costs_the_same_dynamodb_calls_whatever_the_tenants_size(
     aws: Aws, calls: Counter[str]
 ) -> None:

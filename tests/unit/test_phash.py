@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageEnhance, ImageOps
 
+from progimage_service.ids import new_id
 from progimage_service.imaging.phash import phash
-from progimage_service.similarity import BANDS, MAX_DISTANCE, bands, distance
+from progimage_service.similarity import BANDS, MAX_DISTANCE, bands, distance, nearest_page
 from tests.images import sample
 
 PHOTOS = ("exif-orientation/Landscape_1.jpg", "formats/flower.jpg", "formats/flower2.jpg")
@@ -129,3 +130,31 @@ def test_nine_bits_apart_may_share_no_band() -> None:
     b = f"{sum(1 << (63 - s) for s in starts):016x}"
     assert distance(a, b) == BANDS
     assert all(x != y for x, y in zip(bands(a), bands(b), strict=True))
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 10**6), hashes), max_size=40),
+    hashes,
+    st.integers(0, MAX_DISTANCE),
+    st.integers(1, 12),
+)
+def test_pages_of_near_images_add_up_to_the_whole_listing(
+    made: list[tuple[int, int]], value: int, within: int, limit: int
+) -> None:
+    """Paged by any size, every image within reach comes once, nearest and then newest first."""
+    phash = f"{value:016x}"
+    # Hashes a few bits from the image's, so that many are within reach.
+    found = {new_id(ms): f"{value ^ (other & 0x0101_0101_0101_0101):016x}" for ms, other in made}
+    expected = sorted(
+        ((distance(phash, h), i) for i, h in found.items() if distance(phash, h) <= within),
+        key=lambda pair: (pair[0], [-ord(c) for c in pair[1]]),
+    )
+    listed, after = [], None
+    while True:
+        page, after = nearest_page(found.items(), phash, within, after, limit)
+        assert len(page) <= limit
+        listed += page
+        if after is None:
+            break
+        assert after == page[-1]
+    assert listed == expected

@@ -264,13 +264,23 @@ class AsyncProgImage(BaseClient):
         page_size: int = 50,
         limit: int | None = None,
         tag: str | None = None,
+        similar_to: str | None = None,
+        distance: int | None = None,
         timeout: TimeoutLike = None,
     ) -> AsyncIterator[ImageRecord]:
-        """Every stored image, newest first (``async for``), fetching pages as it goes."""
+        """Every stored image, newest first (``async for``), fetching pages as it goes;
+        filtered by ``tag`` or ``similar_to`` as :meth:`ProgImage.list` is."""
         cursor: str | None = None
         count = 0
         while True:
-            page = await self.list_page(limit=page_size, cursor=cursor, tag=tag, timeout=timeout)
+            page = await self.list_page(
+                limit=page_size,
+                cursor=cursor,
+                tag=tag,
+                similar_to=similar_to,
+                distance=distance,
+                timeout=timeout,
+            )
             for record in page.images:
                 if limit is not None and count >= limit:
                     return
@@ -286,10 +296,12 @@ class AsyncProgImage(BaseClient):
         limit: int | None = None,
         cursor: str | None = None,
         tag: str | None = None,
+        similar_to: str | None = None,
+        distance: int | None = None,
         timeout: TimeoutLike = None,
     ) -> ImagePage:
-        """One page of images (with ``tag``: those tagged so), and the next page's cursor."""
-        return await self._run(self._page_flow(limit, cursor, tag), timeout)
+        """One page of images (filtered as :meth:`list` is), and the next page's cursor."""
+        return await self._run(self._page_flow(limit, cursor, tag, similar_to, distance), timeout)
 
     async def patch(
         self,
@@ -304,16 +316,24 @@ class AsyncProgImage(BaseClient):
         flow = self._patch_flow(image_id, tags, metadata, focal_point)
         return await self._run(flow, timeout)
 
-    async def similar(
+    def similar(
         self,
         image_id: str,
         distance: int = 4,
         *,
+        page_size: int = 50,
         limit: int | None = None,
         timeout: TimeoutLike = None,
-    ) -> list[ImageRecord]:
-        """The tenant's near-duplicates of the image (see :meth:`ProgImage.similar`)."""
-        return await self._run(self._similar_flow(image_id, distance, limit), timeout)
+    ) -> AsyncIterator[ImageRecord]:
+        """The tenant's near-duplicates of the image (``async for``; see
+        :meth:`ProgImage.similar`)."""
+        return self.list(
+            page_size=page_size,
+            limit=limit,
+            similar_to=image_id,
+            distance=distance,
+            timeout=timeout,
+        )
 
     async def delete(self, image_id: str, *, timeout: TimeoutLike = None) -> None:
         """Delete an image, its variants and its record."""

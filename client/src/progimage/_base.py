@@ -638,9 +638,20 @@ class BaseClient:
         return ImageRecord.from_json(_json(response))
 
     def _page_flow(
-        self, limit: int | None, cursor: str | None, tag: str | None = None
+        self,
+        limit: int | None,
+        cursor: str | None,
+        tag: str | None = None,
+        similar_to: str | None = None,
+        distance: int | None = None,
     ) -> Flow[ImagePage]:
-        params = {"limit": limit, "cursor": cursor, "tag": tag}
+        params = {
+            "limit": limit,
+            "cursor": cursor,
+            "tag": tag,
+            "similar_to": similar_to,
+            "distance": distance,
+        }
         request = self._request("GET", "/images", params=params)
         return ImagePage.from_json(_json((yield from self._call(request))))
 
@@ -662,13 +673,6 @@ class BaseClient:
             )
         request = self._request("PATCH", image_path(image_id), json=body)
         return ImageRecord.from_json(_json((yield from self._call(request))))
-
-    def _similar_flow(
-        self, image_id: str, distance: int, limit: int | None
-    ) -> Flow[list[ImageRecord]]:
-        params = {"similar_to": image_id, "distance": distance, "limit": limit}
-        request = self._request("GET", "/images", params=params)
-        return ImagePage.from_json(_json((yield from self._call(request)))).images
 
     def _delete_flow(self, image_id: str) -> Flow[None]:
         yield from self._call(self._request("DELETE", image_path(image_id)))

@@ -309,14 +309,24 @@ class ProgImage(BaseClient):
         page_size: int = 50,
         limit: int | None = None,
         tag: str | None = None,
+        similar_to: str | None = None,
+        distance: int | None = None,
         timeout: TimeoutLike = None,
     ) -> Iterator[ImageRecord]:
         """Every stored image, newest first, fetching pages of ``page_size`` as it goes
-        (at most ``limit`` images if given)."""
+        (at most ``limit`` images if given). With ``tag``, those tagged so; with
+        ``similar_to``, that image's near-duplicates within ``distance`` bits, nearest first."""
         cursor: str | None = None
         count = 0
         while True:
-            page = self.list_page(limit=page_size, cursor=cursor, tag=tag, timeout=timeout)
+            page = self.list_page(
+                limit=page_size,
+                cursor=cursor,
+                tag=tag,
+                similar_to=similar_to,
+                distance=distance,
+                timeout=timeout,
+            )
             for record in page.images:
                 if limit is not None and count >= limit:
                     return
@@ -332,11 +342,13 @@ class ProgImage(BaseClient):
         limit: int | None = None,
         cursor: str | None = None,
         tag: str | None = None,
+        similar_to: str | None = None,
+        distance: int | None = None,
         timeout: TimeoutLike = None,
     ) -> ImagePage:
-        """One page of images (with ``tag``: those tagged so), and the cursor of the next page
+        """One page of images (filtered as :meth:`list` is), and the cursor of the next page
         (None: the last page)."""
-        return self._run(self._page_flow(limit, cursor, tag), timeout)
+        return self._run(self._page_flow(limit, cursor, tag, similar_to, distance), timeout)
 
     def patch(
         self,
@@ -357,12 +369,19 @@ class ProgImage(BaseClient):
         image_id: str,
         distance: int = 4,
         *,
+        page_size: int = 50,
         limit: int | None = None,
         timeout: TimeoutLike = None,
-    ) -> list[ImageRecord]:
+    ) -> Iterator[ImageRecord]:
         """The tenant's other images within ``distance`` (0-8) bits of the image's perceptual
-        hash, nearest first, each with its ``distance``."""
-        return self._run(self._similar_flow(image_id, distance, limit), timeout)
+        hash, nearest first, each with its ``distance``: :meth:`list` with ``similar_to``."""
+        return self.list(
+            page_size=page_size,
+            limit=limit,
+            similar_to=image_id,
+            distance=distance,
+            timeout=timeout,
+        )
 
     def delete(self, image_id: str, *, timeout: TimeoutLike = None) -> None:
         """Delete an image, its variants and its record (``NotFound`` if there is none)."""

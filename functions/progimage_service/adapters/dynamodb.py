@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from ..auth import DEFAULT_TENANT
 from ..errors import ServiceUnavailable
 from ..models import ImageRecord
-from ..similarity import BANDS, bands, distance
+from ..similarity import BANDS, Position, bands, nearest_page
 from .aws import client, error_code, translated
 
 LIST_INDEX = "by-created"
@@ -449,13 +449,20 @@ class Catalog:
         return page, (ids[-1] if "LastEvaluatedKey" in response and ids else None)
 
     def similar(
-        self, tenant: str, image_id: str, phash: str, within: int, limit: int
-    ) -> list[tuple[ImageRecord, int]]:
+        self,
+        tenant: str,
+        image_id: str,
+        phash: str,
+        within: int,
+        limit: int,
+        after: Position | None = None,
+    ) -> tuple[list[tuple[ImageRecord, int]], Position | None]:
         """The tenant's ready records (but ``image_id``) whose perceptual hash is within
-        ``within`` bits of ``phash``, nearest (then newest) first, at most ``limit``.
+        ``within`` bits of ``phash``, nearest (then newest) first: at most ``limit`` after
+        ``after``, and where the next page starts (similarity.nearest_page).
 
         One query per band (similarity.py), run together, finds every candidate with its hash;
-        one BatchGetItem reads the records of those near enough.
+        one BatchGetItem reads the records of the page.
         """
         with ThreadPoolExecutor(BANDS) as pool:
             found = pool.map(
@@ -463,15 +470,14 @@ class Catalog:
             )
             candidates = {i: h for items in found for i, h in items}
         candidates.pop(image_id, None)
-        newest_first = sorted(candidates, reverse=True)  # ids begin with their creation time
-        measured = ((distance(phash, candidates[i]), i) for i in newest_first)
-        near = sorted((pair for pair in measured if pair[0] <= within), key=lambda p: p[0])[:limit]
+        near, following = nearest_page(candidates.items(), phash, within, after, limit)
         records = self.records([i for _, i in near])
-        return [
+        page = [
             (records[i], d)
             for d, i in near
             if i in records and records[i].tenant == tenant and records[i].status == "ready"
         ]
+        return page, following
 
     def _band(self, tenant: str, band: int, value: str) -> list[tuple[str, str]]:
         query = {

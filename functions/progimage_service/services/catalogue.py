@@ -15,6 +15,7 @@ from ..errors import BadRequest, Conflict
 from ..ids import is_valid_id, unknown
 from ..inputs import echo
 from ..models import ImageRecord
+from ..similarity import MAX_DISTANCE
 from ..wiring import Dependencies
 from .images import ready_record
 
@@ -128,17 +129,24 @@ def tagged(
 
 
 def similar(
-    deps: Dependencies, tenant: str, image_id: str, within: int, limit: int
-) -> list[tuple[ImageRecord, int]]:
-    """The tenant's other images within ``within`` bits of the image's perceptual hash, with
-    their distance, nearest first."""
+    deps: Dependencies, tenant: str, image_id: str, within: int, limit: int, cursor: str | None
+) -> tuple[list[tuple[ImageRecord, int]], str | None]:
+    """A page of the tenant's other images within ``within`` bits of the image's perceptual
+    hash, with their distance, nearest first; and the cursor of the next page."""
+    after = None
+    if cursor is not None:
+        near, _, after_id = cursor.partition(".")
+        if not (near.isdigit() and int(near) <= MAX_DISTANCE and is_valid_id(after_id)):
+            raise BadRequest("cursor is not one this API returned", param="cursor")
+        after = (int(near), after_id)
     record = ready_record(deps, image_id, tenant)
     if record.phash is None:
         raise Conflict(
             f"image {image_id} has no perceptual hash (it was stored before hashes were kept)",
             param="similar_to",
         )
-    return deps.catalog.similar(tenant, record.id, record.phash, within, limit)
+    page, following = deps.catalog.similar(tenant, record.id, record.phash, within, limit, after)
+    return page, (None if following is None else f"{following[0]}.{following[1]}")
 
 
 def duplicate(deps: Dependencies, tenant: str, data: bytes) -> ImageRecord | None:
