@@ -282,6 +282,21 @@ def test_dedupe_answers_the_stored_image_and_stores_nothing(aws: Aws) -> None:
     assert post(sample("formats/flower.jpg"), query="dedupe=true").status == 201
 
 
+def test_dedupe_finds_an_older_copy_once_the_newer_is_deleted(
+    aws: Aws, calls: Counter[str]
+) -> None:
+    data = sample(PHOTO)
+    older, newer = upload(data), upload(data)  # without dedupe: stored twice
+    calls.clear()
+    assert post(data, query="dedupe=true").json()["id"] == newer["id"]
+    assert dict(calls) == {"Query": 2, "BatchGetItem": 1}  # the presets (for eager), the hash
+    assert delete(newer["id"]).status == 204
+    assert post(data, query="dedupe=true").json()["id"] == older["id"]
+    assert delete(older["id"]).status == 204
+    assert post(data, query="dedupe=true").status == 201
+    assert len(index_items(aws, "SHA#default#")) == 1  # the last upload's own
+
+
 def test_dedupe_per_part_of_a_multipart_upload(aws: Aws) -> None:
     stored = upload(sample("formats/hopper.jpg"))
     boundary = "b0undary"

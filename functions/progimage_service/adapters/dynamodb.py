@@ -145,8 +145,13 @@ def _tag_partition(tenant: str, tag: str) -> str:
     return f"TAG#{tenant}#{tag}"
 
 
-def _sha_key(tenant: str, sha256: str) -> dict[str, Any]:
-    return {"pk": {"S": f"SHA#{tenant}#{sha256}"}, "sk": {"S": "META"}}
+# Index items read for one dedupe: the newest copies of those bytes. More than one exists only
+# where uploads without dedupe stored them again; one passed over is being deleted.
+_COPIES_READ = 10
+
+
+def _sha_partition(tenant: str, sha256: str) -> str:
+    return f"SHA#{tenant}#{sha256}"
 
 
 def _sim_partition(tenant: str, band: int, value: str) -> str:
@@ -159,7 +164,7 @@ def _tag_items(record: ImageRecord, tags: Iterable[str]) -> list[dict[str, Any]]
 
 def _index_items(record: ImageRecord) -> list[dict[str, Any]]:
     """The index items of a ready record: one per tag, one per band of its perceptual hash
-    (carrying the hash), and its content hash's (naming it)."""
+    (carrying the hash), and one under its content hash."""
     if record.status != "ready":
         return []
     items = _tag_items(record, record.tags)
@@ -173,7 +178,9 @@ def _index_items(record: ImageRecord) -> list[dict[str, Any]]:
             for band, value in enumerate(bands(record.phash))
         ]
     if record.sha256:
-        items.append(_sha_key(record.tenant, record.sha256) | {"image_id": {"S": record.id}})
+        items.append(
+            {"pk": {"S": _sha_partition(record.tenant, record.sha256)}, "sk": {"S": record.id}}
+        )
     return items
 
 
@@ -369,21 +376,8 @@ class Catalog:
             self.db.delete_item(TableName=self.table, Key=_key(record.id))
 
     def remove_index(self, record: ImageRecord) -> None:
-        """Remove the index items of a record; its content hash's only while it names it."""
-        items = _index_items(record)
-        batch_write(self.db, self.table, [], _keys(i for i in items if "image_id" not in i))
-        if record.status == "ready" and record.sha256:
-            try:
-                with translated("catalog"):
-                    self.db.delete_item(
-                        TableName=self.table,
-                        Key=_sha_key(record.tenant, record.sha256),
-                        ConditionExpression="image_id = :id",
-                        ExpressionAttributeValues={":id": {"S": record.id}},
-                    )
-            except ClientError as error:
-                if not _conditional(error):  # it names a later upload of the same bytes
-                    raise
+        """Remove the index items of a record."""
+        batch_write(self.db, self.table, [], _keys(_index_items(record)))
 
     def annotate(self, image_id: str, tenant: str, changes: dict[str, Any]) -> ImageRecord | None:
         """Set the owner's fields (tags, metadata, focal_point) of the tenant's ready record, an
@@ -490,13 +484,17 @@ class Catalog:
             items = self.db.get_paginator("query").paginate(**query).build_full_result()["Items"]
         return [(item["sk"]["S"], item["phash"]["S"]) for item in items]
 
-    def duplicate_of(self, tenant: str, sha256: str) -> str | None:
-        """The id of the tenant's image last stored with this content hash, if any."""
-        with translated("catalog"):
-            item = self.db.get_item(
-                TableName=self.table, Key=_sha_key(tenant, sha256), ConsistentRead=True
-            ).get("Item")
-        return None if item is None else item["image_id"]["S"]
+    def duplicate(self, tenant: str, sha256: str) -> ImageRecord | None:
+        """The tenant's newest ready record stored from bytes of this content hash, if any: one
+        query of the hash's index items (newest first), one BatchGetItem of their records."""
+        partition = _sha_partition(tenant, sha256)
+        response = self._newest_first(
+            ("pk", "sk"), partition, None, _COPIES_READ, ConsistentRead=True
+        )
+        ids = [item["sk"]["S"] for item in response.get("Items", [])]
+        found = self.records(ids)
+        ready = (found[i] for i in ids if i in found)
+        return next((r for r in ready if r.tenant == tenant and r.status == "ready"), None)
 
 
 def _owned(tenant: str) -> tuple[str, dict[str, Any]]:

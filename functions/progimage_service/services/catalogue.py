@@ -150,10 +150,5 @@ def similar(
 
 
 def duplicate(deps: Dependencies, tenant: str, data: bytes) -> ImageRecord | None:
-    """The tenant's ready image stored from exactly these bytes, if there is one: one read of
-    the content hash's index item, then one of the record it names."""
-    image_id = deps.catalog.duplicate_of(tenant, hashlib.sha256(data).hexdigest())
-    record = None if image_id is None else deps.catalog.get(image_id)
-    if record is None or record.tenant != tenant or record.status != "ready":
-        return None
-    return record
+    """The tenant's newest ready image stored from exactly these bytes, if there is one."""
+    return deps.catalog.duplicate(tenant, hashlib.sha256(data).hexdigest())
