@@ -58,6 +58,8 @@ class Settings:
     presign_ttl_seconds: int = 300
     list_max_limit: int = 100
     jobs_queue_url: str = ""
+    # Where a delete queues the CDN paths to invalidate (services/edge.py).
+    edge_queue_url: str = ""
     upload_ttl_seconds: int = 900  # presigned POSTs; S3 enforces the expiry
     job_max_attempts: int = 5  # the jobs queue's maxReceiveCount (one template parameter)
     # With keys, image and variant URLs must be signed (any of the keys: rotation). They come
@@ -138,6 +140,7 @@ def _settings(variables: Environment) -> Settings:
         inline_max_bytes=_int("PROGIMAGE_INLINE_MAX_BYTES", 4_000_000),
         presign_ttl_seconds=_int("PROGIMAGE_PRESIGN_TTL", 300),
         jobs_queue_url=env.get("PROGIMAGE_JOBS_QUEUE_URL", ""),
+        edge_queue_url=env.get("PROGIMAGE_EDGE_QUEUE_URL", ""),
         upload_ttl_seconds=min(_int("PROGIMAGE_UPLOAD_TTL", 900), 900),
         job_max_attempts=_int("PROGIMAGE_JOB_MAX_ATTEMPTS", 5),
         signing_keys=signing_keys(env.get("PROGIMAGE_SIGNING_KEYS", "")),

@@ -68,7 +68,10 @@ METRICS: dict[str, Metric] = {
         Metric("Rejections", "Count", ("Reason",), "4xx answers, by error code"),
         Metric("FetchRefusals", "Count", (), "remote URLs refused (private or not allowed)"),
         Metric(
-            "CdnInvalidationFailures", "Count", (), "deletes whose CDN invalidation was refused"
+            "CdnInvalidationFailures",
+            "Count",
+            (),
+            "deletes whose CDN invalidation was not queued, or refused (then tried again)",
         ),
         Metric("EagerFailures", "Count", (), "uploads whose eager variants were not queued"),
         Metric("IngestOutcomes", "Count", ("Outcome",), "presigned uploads ingested"),

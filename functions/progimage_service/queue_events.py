@@ -98,6 +98,53 @@ def sqs_handler(
     return observability.traced(handler)
 
 
+def batch_handler(
+    process: Callable[[list[Any]], None], function: str, *, failures: str
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of ``function`` for a queue whose messages are worked on together:
+    ``process(bodies)`` once for the batch. If it raises, every message is delivered again
+    (counted in the metric ``failures``); a message that is not JSON is logged and dropped."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with observability.invocation(function) as current:
+            taken = []
+            for record in event.get("Records", []):
+                try:
+                    taken.append((record["messageId"], json.loads(record["body"])))
+                except ValueError:
+                    logger.warning("message %s is not JSON: dropped", record["messageId"])
+            started = wall_clock()
+            try:
+                process([body for _, body in taken])
+                outcome, failed = "done", []
+            except Exception:
+                logger.exception("a batch of %d messages failed", len(taken))
+                observability.add(failures, len(taken))
+                outcome, failed = "failed", [{"itemIdentifier": i} for i, _ in taken]
+            logger.info(
+                "batch of %d messages %s",
+                len(taken),
+                outcome,
+                extra=current.fields
+                | {
+                    "messages": len(taken),
+                    "outcome": outcome,
+                    "latency_ms": round((wall_clock() - started) * 1000, 1),
+                },
+            )
+        return {"batchItemFailures": failed}
+
+    return observability.traced(handler)
+
+
+def from_queue(event: dict[str, Any], queue_url: str) -> bool:
+    """Whether the batch came from the queue at ``queue_url`` (an SQS queue's URL and ARN both
+    end in its name)."""
+    records = event.get("Records") or [{}]
+    source = str(records[0].get("eventSourceARN", ""))
+    return bool(queue_url) and source.rsplit(":", 1)[-1] == queue_url.rstrip("/").rsplit("/", 1)[-1]
+
+
 def _handle(
     record: Message, attempt: Attempt, process: Process, give_up: GiveUp | None, no_time: bool
 ) -> str:

@@ -47,6 +47,10 @@ class Dependencies:
         return Queue(self.settings.jobs_queue_url)
 
     @cached_property
+    def edge_queue(self) -> Queue:
+        return Queue(self.settings.edge_queue_url)
+
+    @cached_property
     def idempotency(self) -> IdempotencyTable:
         return IdempotencyTable(self.settings.table)
 

@@ -65,6 +65,7 @@ PARAMETER_NAME = {"Fn::Sub": "/progimage/${AWS::StackName}/cdn"}
 IMAGE_FUNCTIONS = ("GetFunction", "TransformFunction")
 READ_PARAMETER = ("ssm:GetParameter", "parameter:cdn")
 READ_VERIFY = ("secretsmanager:GetSecretValue", "secret:CdnOriginVerifySecret")
+QUEUE_INVALIDATIONS = ("sqs:SendMessage", "queue:EdgeQueue")  # a delete's CDN paths
 
 
 @pytest.fixture(scope="module")
@@ -258,12 +259,13 @@ def test_the_functions_run_on_cloudfront_js_2(stacks: dict[str, dict[str, Any]])
 
 
 @pytest.mark.parametrize("name", STACKS)
-def test_only_the_deleting_function_may_invalidate_and_only_its_distribution(
+def test_only_the_job_worker_may_invalidate_and_only_its_distribution(
     stacks: dict[str, dict[str, Any]], name: str
 ) -> None:
     cfn = stacks[name]
     policy = cfn["Resources"]["CdnInvalidationPolicy"]["Properties"]
-    assert policy["Roles"] == [{"Ref": "GetFunctionRole"}]  # DELETE /images/{id}
+    # DELETE /images/{id} queues the paths; the worker invalidates them in batches (edge.py)
+    assert policy["Roles"] == [{"Ref": "JobWorkerFunctionRole"}]
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement == {
         "Sid": "InvalidateDeletedImages",
@@ -292,6 +294,8 @@ def test_function_permissions_with_the_cdn(
         extra.add(READ_PARAMETER)
     if name == "only" and function in IMAGE_FUNCTIONS:
         extra.add(READ_VERIFY)
+    if name != "off" and function == "GetFunction":
+        extra.add(QUEUE_INVALIDATIONS)
     assert _granted(stacks[name], function) == EXPECTED_PERMISSIONS[function] | extra
 
 

@@ -115,7 +115,23 @@ EXPECTED_QUEUES = {
             "ScalingConfig": {"MaximumConcurrency": 50},
         },
     ),
+    # Deletes' CDN paths: a batch of many is one invalidation (services/edge.py).
+    "EdgeQueue": (
+        "EdgeDeadLetterQueue",
+        "JobWorkerFunction",
+        "transform.worker.handler",
+        "Edge",
+        {
+            "BatchSize": 1000,
+            "MaximumBatchingWindowInSeconds": 20,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 2},
+        },
+    ),
 }
+# Queues whose messages are handled one at a time, each with an item's allowance (the edge
+# queue's batch is one piece of work).
+PER_ITEM_QUEUES = ("IngestQueue", "JobsQueue")
 QUEUES = (*EXPECTED_QUEUES, *(dlq for dlq, *_ in EXPECTED_QUEUES.values()))
 
 # function -> (Timeout seconds, MemorySize MB): the functions that render take the parameter,
@@ -223,7 +239,7 @@ EXPECTED_PERMISSIONS = {
         ("sqs:SendMessage", "queue:JobsQueue"),  # ... queued as a job
     },
     "JobWorkerFunction": {
-        *{(a, "queue:JobsQueue") for a in _POLL},
+        *{(a, f"queue:{q}") for a in _POLL for q in ("JobsQueue", "EdgeQueue")},
         # results are answered as presigned links, signed with this role
         *{("s3:GetObject", f"bucket:{p}/*") for p in (*_OBJ, "results")},
         *{("s3:PutObject", f"bucket:{p}/*") for p in (*_OBJ, "results", "refs")},
@@ -814,7 +830,8 @@ def test_every_batch_leaves_each_of_its_items_its_allowance(cfn: dict[str, Any])
     reserve = _module_number(queue_events, "RESERVE_SECONDS")
     allowance = _module_number(queue_events, "ITEM_SECONDS")
     synchronous = {"IngestFunction": "UploadFunction", "JobWorkerFunction": "TransformFunction"}
-    for _, function, _, _, mapping in EXPECTED_QUEUES.values():
+    for queue in PER_ITEM_QUEUES:
+        _, function, _, _, mapping = EXPECTED_QUEUES[queue]
         timeout = _function_timeout(cfn, function)
         assert mapping["BatchSize"] * allowance + reserve <= timeout, function
         assert allowance >= _function_timeout(cfn, synchronous[function]), function
@@ -949,6 +966,7 @@ COMMON_ENVIRONMENT = {
     "PROGIMAGE_BUCKET": {"Ref": "ImagesBucket"},
     "PROGIMAGE_TABLE": {"Ref": "ImagesTable"},
     "PROGIMAGE_JOBS_QUEUE_URL": {"Ref": "JobsQueue"},
+    "PROGIMAGE_EDGE_QUEUE_URL": {"Ref": "EdgeQueue"},
     "PROGIMAGE_JOB_MAX_ATTEMPTS": {"Ref": "QueueMaxReceiveCount"},
     "PROGIMAGE_IAM_TENANTS": {"Ref": "IamTenants"},  # ARN=TENANT: who is who, not a credential
     "PROGIMAGE_AUTO_FORMATS": {"Ref": "AutoFormats"},

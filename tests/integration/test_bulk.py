@@ -30,6 +30,7 @@ def queue_url(aws: Aws, logical_id: str) -> str:
 
 def receive(aws: Aws, url: str) -> list[dict[str, Any]]:
     """Every message now in the queue, as Lambda's SQS event records."""
+    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     records = []
     while True:
         messages = aws.sqs.receive_message(
@@ -48,7 +49,7 @@ def receive(aws: Aws, url: str) -> list[dict[str, Any]]:
                     "messageAttributes": {},
                     "md5OfBody": message["MD5OfBody"],
                     "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
+                    "eventSourceARN": arn["Attributes"]["QueueArn"],
                     "awsRegion": "us-east-1",
                 }
             )

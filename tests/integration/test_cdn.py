@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,9 +16,13 @@ import pytest
 from get.app import handler as get_handler
 from progimage_service.adapters import cdn as cdn_adapter
 from progimage_service.api import IMMUTABLE
+from progimage_service.errors import ServiceUnavailable
+from progimage_service.services.edge import WILDCARDS
 from tests.integration.conftest import Aws, call, event
+from tests.integration.test_bulk import receive
 from tests.integration.test_deletes import delete, stored, variant
 from transform.app import handler as transform_handler
+from transform.worker import handler as worker_handler
 
 CDN_URL = "https://d111111abcdef8.cloudfront.net"
 VERIFY = "origin-verify-value-for-tests"
@@ -66,6 +71,13 @@ def invalidated_paths(distribution_id: str) -> list[list[str]]:
     ]
 
 
+def worked(aws: Aws) -> dict[str, Any]:
+    """Deliver what the edge queue holds to the job worker, as one batch (its event source
+    mapping gathers up to 1,000 messages); its answer."""
+    records = receive(aws, os.environ["PROGIMAGE_EDGE_QUEUE_URL"])
+    return worker_handler({"Records": records}, None)
+
+
 def test_a_delete_invalidates_every_path_of_the_image_as_one_wildcard(
     aws: Aws, configure: Any
 ) -> None:
@@ -74,6 +86,8 @@ def test_a_delete_invalidates_every_path_of_the_image_as_one_wildcard(
     image_id = stored()
     assert variant(image_id, "thumbnail:32.png").status == 200
     assert delete(image_id) == 204
+    assert invalidated_paths(distribution_id) == []  # queued, for the job worker
+    assert worked(aws) == {"batchItemFailures": []}
     assert invalidated_paths(distribution_id) == [[f"/images/{image_id}*"]]
 
 
@@ -83,9 +97,68 @@ def test_variants_of_images_that_used_it_are_invalidated_too(aws: Aws, configure
     image_id, mask = stored(), stored()
     assert variant(image_id, f"mask:{mask}.png").status == 200
     assert delete(mask) == 204
-    assert invalidated_paths(distribution_id) == [[f"/images/{mask}*", f"/images/{image_id}/*"]]
+    worked(aws)
+    assert invalidated_paths(distribution_id) == [
+        sorted([f"/images/{mask}*", f"/images/{image_id}/*"])
+    ]
     assert delete(image_id) == 204  # no variant names another image any more
-    assert invalidated_paths(distribution_id)[-1] == [f"/images/{image_id}*"]
+    worked(aws)
+    assert [f"/images/{image_id}*"] in invalidated_paths(distribution_id)
+
+
+def test_a_burst_of_deletes_is_one_invalidation_within_cloudfronts_wildcard_limit(
+    aws: Aws, configure: Any
+) -> None:
+    """Deleted one by one, each image was one invalidation, and CloudFront refuses a 16th
+    wildcard path in progress: the rest stayed cached. Now the batch is one invalidation of
+    at most WILDCARDS paths that together cover every deleted image."""
+    distribution_id = distribution()
+    configure(PROGIMAGE_CDN_DISTRIBUTION_ID=distribution_id)
+    ids = [stored() for _ in range(20)]
+    for image_id in ids:
+        assert delete(image_id) == 204
+    assert worked(aws) == {"batchItemFailures": []}
+    (paths,) = invalidated_paths(distribution_id)
+    assert len(paths) <= WILDCARDS and all(
+        p.startswith("/images/") and p.endswith("*") for p in paths
+    )
+    for image_id in ids:
+        assert any(f"/images/{image_id}".startswith(p[:-1]) for p in paths), image_id
+
+
+def test_a_message_that_is_not_json_is_dropped_and_the_rest_invalidated(
+    aws: Aws, configure: Any
+) -> None:
+    distribution_id = distribution()
+    configure(PROGIMAGE_CDN_DISTRIBUTION_ID=distribution_id)
+    image_id = stored()
+    assert delete(image_id) == 204
+    (record,) = receive(aws, os.environ["PROGIMAGE_EDGE_QUEUE_URL"])
+    garbled = record | {"messageId": "garbled", "body": "{not json"}
+    assert worker_handler({"Records": [garbled, record]}, None) == {"batchItemFailures": []}
+    assert invalidated_paths(distribution_id) == [[f"/images/{image_id}*"]]
+
+
+def test_a_refused_invalidation_is_tried_again_with_every_delete_of_the_batch(
+    aws: Aws, configure: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    distribution_id = distribution()
+    configure(PROGIMAGE_CDN_DISTRIBUTION_ID=distribution_id)
+    first, second = stored(), stored()
+    assert delete(first) == 204 and delete(second) == 204
+    records = receive(aws, os.environ["PROGIMAGE_EDGE_QUEUE_URL"])
+
+    def refused(self: Any, paths: Any) -> str:
+        raise ServiceUnavailable("CDN: TooManyInvalidationsInProgress")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(cdn_adapter.Invalidator, "invalidate", refused)
+        answer = worker_handler({"Records": records}, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
+    assert '"CdnInvalidationFailures":2' in capsys.readouterr().out.replace(" ", "")
+    # delivered again (after the visibility timeout), it goes through
+    assert worker_handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert invalidated_paths(distribution_id) == [sorted(f"/images/{i}*" for i in (first, second))]
 
 
 def test_the_distribution_is_found_through_the_stacks_parameter(aws: Aws, configure: Any) -> None:
@@ -99,6 +172,7 @@ def test_the_distribution_is_found_through_the_stacks_parameter(aws: Aws, config
     configure(PROGIMAGE_CDN_PARAMETER="/progimage/test/cdn")
     image_id = stored()
     assert delete(image_id) == 204
+    worked(aws)
     assert invalidated_paths(distribution_id) == [[f"/images/{image_id}*"]]
 
 
@@ -110,14 +184,18 @@ def test_without_a_distribution_no_cdn_call_is_made(
     monkeypatch.setattr(cdn_adapter.Invalidator, "invalidate", lambda *a: calls.append(a))
     image_id = stored()
     assert delete(image_id) == 204
+    assert worked(aws) == {"batchItemFailures": []}  # nothing was queued
     assert calls == []
     assert invalidated_paths(distribution_id) == []
 
 
-def test_a_refused_invalidation_does_not_fail_the_delete(
+def test_a_delete_whose_paths_cannot_be_queued_still_succeeds(
     aws: Aws, configure: Any, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure(PROGIMAGE_CDN_DISTRIBUTION_ID="ENOSUCHDISTRIBUTION")
+    configure(
+        PROGIMAGE_CDN_DISTRIBUTION_ID=distribution(),
+        PROGIMAGE_EDGE_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/nosuchqueue",
+    )
     image_id = stored()
     with caplog.at_level(logging.WARNING, logger="progimage"):
         assert delete(image_id) == 204

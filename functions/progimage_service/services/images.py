@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .. import observability
 from ..errors import BadRequest, NotFound, NotReady
 from ..ids import check_id, is_valid_id, new_id, unknown
 from ..imaging.copies import COPIES, Copy, copies_made
@@ -24,8 +22,7 @@ from ..storage_layout import (
 )
 from ..wiring import Dependencies
 from .delivery import NOTHING_ASKED, Asked, Delivery, deliver_object
-
-logger = logging.getLogger("progimage")
+from .edge import forget_at_edge
 
 if TYPE_CHECKING:  # the imaging core loads only where pixels are read: reads need none of it
     from ..imaging.working_copy import Admitted, WorkingCopy
@@ -197,24 +194,3 @@ def remove_variants(deps: Dependencies, image_id: str) -> set[str]:
         deps.store.delete_keys(markers)
         users.update(image_id_of_variant(key) for key in variants)
     return users
-
-
-def edge_paths(image_id: str, users: set[str]) -> list[str]:
-    """The CDN paths a delete invalidates: ``/images/{id}*`` (ids are fixed-width, so this is
-    the original, every conversion and every variant of this image and no other's), and the
-    variants of the images that used it as a mask or watermark. CloudFront counts and bills each
-    wildcard path as one."""
-    return [f"/images/{image_id}*", *(f"/images/{user}/*" for user in sorted(users - {image_id}))]
-
-
-def forget_at_edge(deps: Dependencies, image_id: str, users: set[str]) -> None:
-    """Ask the CDN, if there is one, to drop what it holds of the deleted image. The delete has
-    happened by then: a refusal is logged and counted, not answered (the edge then serves what
-    it holds until it expires)."""
-    try:
-        distribution = deps.cdn().distribution_id
-        if distribution:
-            deps.invalidator(distribution).invalidate(edge_paths(image_id, users))
-    except Exception as error:  # ProgImageError or the SDK's own: never fails the delete
-        observability.add("CdnInvalidationFailures")
-        logger.warning("the CDN was not told of a delete: %s", error, extra={"image_id": image_id})
