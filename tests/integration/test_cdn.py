@@ -126,15 +126,19 @@ def test_a_burst_of_deletes_is_one_invalidation_within_cloudfronts_wildcard_limi
         assert any(f"/images/{image_id}".startswith(p[:-1]) for p in paths), image_id
 
 
-def test_a_message_that_is_not_json_is_dropped_and_the_rest_invalidated(
-    aws: Aws, configure: Any
+@pytest.mark.parametrize(
+    "body",
+    ["{not json", "[]", '{"paths": ["/images/x*"]}', '{"distribution": "D", "paths": ["/x"]}'],
+)
+def test_a_message_no_delete_sent_is_dropped_and_the_rest_invalidated(
+    aws: Aws, configure: Any, body: str
 ) -> None:
     distribution_id = distribution()
     configure(PROGIMAGE_CDN_DISTRIBUTION_ID=distribution_id)
     image_id = stored()
     assert delete(image_id) == 204
     (record,) = receive(aws, os.environ["PROGIMAGE_EDGE_QUEUE_URL"])
-    garbled = record | {"messageId": "garbled", "body": "{not json"}
+    garbled = record | {"messageId": "garbled", "body": body}
     assert worker_handler({"Records": [garbled, record]}, None) == {"batchItemFailures": []}
     assert invalidated_paths(distribution_id) == [[f"/images/{image_id}*"]]
 

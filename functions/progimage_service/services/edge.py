@@ -68,9 +68,22 @@ def collapse(paths: Iterable[str], most: int = WILDCARDS) -> list[str]:
 
 
 def invalidate(deps: Dependencies, bodies: Sequence[Any]) -> None:
-    """One invalidation per distribution of every path the queued deletes name, collapsed."""
+    """One invalidation per distribution of every path the queued deletes name, collapsed. A
+    message not of the form a delete sends is dropped: it would fail its whole batch at every
+    delivery, the other deletes' invalidations with it."""
     paths: dict[str, list[str]] = defaultdict(list)
     for body in bodies:
-        paths[body["distribution"]] += body["paths"]
+        try:
+            distribution, named = body["distribution"], body["paths"]
+            if not isinstance(distribution, str) or not all(_is_edge_path(p) for p in named):
+                raise TypeError(body)
+        except (KeyError, TypeError):
+            logger.warning("not a delete's CDN paths: dropped", extra={"body": str(body)[:200]})
+            continue
+        paths[distribution] += named
     for distribution, named in paths.items():
         deps.invalidator(distribution).invalidate(collapse(named))
+
+
+def _is_edge_path(path: Any) -> bool:
+    return isinstance(path, str) and path.startswith(_PREFIX) and path.endswith("*")
